@@ -1,0 +1,231 @@
+"""The Prefect flow: list inputs, one task per input file, then aggregate and publish.
+
+Prefect orchestrates; the work is done by plain functions in ``pipeline/`` that the tasks
+wrap. Per-file tasks run on a process pool sized to the cores; they retry only on transient
+IO errors (a corrupt file fails at once and is reported). With ``PREFECT_API_URL`` set the
+flow reports to that server; without it, ``temporary_api`` starts one local Prefect server
+for the run that the worker processes share.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from pipeline.aggregate import GraphSummary, aggregate
+from pipeline.config import Settings
+from pipeline.errors import InputUnavailable
+from pipeline.parts import sweep_temporary
+from pipeline.process import InputResult, process_input
+from pipeline.runs import RunRecord, load_runs, save_run
+from pipeline.sources import InputFile
+from pipeline.store import publish
+
+
+SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
+
+
+@dataclass(frozen=True)
+class InputFailure:
+    input: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did; the CLI prints it, the ``runs`` table stores most of it."""
+
+    run_id: str
+    inputs: int
+    processed: int
+    reused: int
+    failures: list[InputFailure]
+    records: int
+    pages: int
+    links: int
+    counters: dict[str, int]
+    seconds: float
+    graph: GraphSummary | None = None
+    db_path: Path | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.db_path is not None
+
+
+ProgressListener = Callable[[int, int, "InputResult | InputFailure | str"], None]
+_listeners: list[ProgressListener] = []
+
+
+@contextmanager
+def progress(listener: ProgressListener) -> Iterator[None]:
+    """Call ``listener(done, total, result)`` as each input finishes, during the block."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def _report(done: int, total: int, result: InputResult | InputFailure | str) -> None:
+    for listener in list(_listeners):
+        listener(done, total, result)
+
+
+def _retry_on_transient_io(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a per-file task only when its failure was a transient IO error."""
+    try:
+        state.result()
+    except InputUnavailable:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="process-input",
+    task_run_name="process {source.name}",
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=_retry_on_transient_io,
+)
+def process_input_task(source: InputFile, settings: Settings) -> InputResult:
+    return process_input(source, settings)
+
+
+@task(name="aggregate")
+def aggregate_task(data_dir: Path) -> GraphSummary:
+    return aggregate(data_dir)
+
+
+@task(name="publish")
+def publish_task(graph_folder: Path, data_dir: Path, db_path: Path) -> Path:
+    return publish(graph_folder, load_runs(data_dir), db_path)
+
+
+def _collect(
+    submitted: dict[Any, tuple[PrefectFuture[InputResult], str]],
+) -> tuple[list[InputResult], list[InputFailure]]:
+    """Wait for the per-file tasks, reporting progress; a failure is kept, not raised."""
+    results: list[InputResult] = []
+    failures: list[InputFailure] = []
+    futures = [future for future, _ in submitted.values()]
+    for done, future in enumerate(as_completed(futures), start=1):
+        outcome = future.result(raise_on_failure=False)
+        item: InputResult | InputFailure
+        if isinstance(outcome, InputResult):
+            item = outcome
+            results.append(outcome)
+        else:
+            message = str(outcome) if isinstance(outcome, BaseException) else repr(outcome)
+            item = InputFailure(input=submitted[future.task_run_id][1], message=message)
+            failures.append(item)
+        _report(done, len(futures), item)
+    return results, failures
+
+
+@flow(name="build-backlink-graph", validate_parameters=False)
+def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
+    """Process every input into a part, then aggregate all parts and publish the database."""
+    started_clock = time.perf_counter()
+    started = datetime.now(timezone.utc)
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sweep_temporary(data_dir)
+
+    submitted = {}
+    for source in inputs:
+        future = process_input_task.submit(source, settings)
+        submitted[future.task_run_id] = (future, source.uri)
+    results, failures = _collect(submitted)
+
+    counters: Counter[str] = Counter()
+    for result in results:
+        if not result.reused:
+            counters.update(result.counters)
+    fresh = [result for result in results if not result.reused]
+    run = RunRecord(
+        run_id=_run_id(started),
+        started=started,
+        finished=datetime.now(timezone.utc),
+        status="partial" if failures else "complete",
+        inputs=len(inputs),
+        inputs_reused=len(results) - len(fresh),
+        records=sum(result.records for result in fresh),
+        pages=sum(result.pages for result in fresh),
+        links=sum(result.links for result in fresh),
+        failed_inputs=[f"{failure.input}: {failure.message}" for failure in failures],
+        skipped={k: v for k, v in sorted(counters.items()) if k.startswith(SKIP_COUNTERS)},
+        settings=settings.to_dict(),
+    )
+
+    graph: GraphSummary | None = None
+    db_path: Path | None = None
+    if results:
+        save_run(data_dir, run)
+        _report(len(inputs), len(inputs), "aggregating all parts")
+        graph = aggregate_task(data_dir)
+        _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
+        db_path = publish_task(graph.folder, data_dir, settings.db_path)
+    return RunSummary(
+        run_id=run.run_id,
+        inputs=len(inputs),
+        processed=len(fresh),
+        reused=run.inputs_reused,
+        failures=failures,
+        records=run.records,
+        pages=run.pages,
+        links=run.links,
+        counters=dict(sorted(counters.items())),
+        seconds=time.perf_counter() - started_clock,
+        graph=graph,
+        db_path=db_path,
+    )
+
+
+def _run_id(started: datetime) -> str:
+    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def temporary_api() -> Iterator[str | None]:
+    """Use PREFECT_API_URL when set; otherwise start one local Prefect server for the run.
+
+    Prefect's own ephemeral mode would start a server in every worker process of the pool;
+    one server whose address the workers inherit is several times faster.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
+    """Run the flow with a process pool sized to the settings (the CLI's entry point)."""
+    runner = ProcessPoolTaskRunner(max_workers=settings.worker_count)
+    with temporary_api():
+        return build_graph.with_options(task_runner=runner)(inputs, settings)

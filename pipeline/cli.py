@@ -1,0 +1,315 @@
+"""The ``backlinks`` command: run, query, sql.
+
+The library raises BacklinksError; this module turns it into a message and an exit status.
+Exit status: 0 success; 1 some input failed for good (the graph of the others is still
+published) or nothing could be processed; 2 bad usage, a bad setting or a missing database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from pipeline.config import SETTINGS, Settings, load_settings
+from pipeline.errors import BacklinksError, ConfigError, DatabaseError
+
+EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
+FORMATS = ("table", "csv", "json")
+
+
+class Failure(click.ClickException):
+    """A BacklinksError as the CLI shows it."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.secho(f"Error: {self.format_message()}", err=True, fg="red")
+
+
+def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One flag per setting, generated from the settings table (see config.py)."""
+    for spec in reversed(SETTINGS):
+        help_text = f"{spec.help} [env {spec.env_var}; default {spec.default!r}]"
+        if isinstance(spec.default, bool):
+            flag = f"{spec.flag}/--no-{spec.flag[2:]}"
+            option = click.option(flag, spec.name, default=None, help=help_text)
+        else:
+            kind = click.INT if isinstance(spec.default, int) else click.STRING
+            option = click.option(spec.flag, spec.name, type=kind, default=None, help=help_text)
+        command = option(command)
+    return click.option(
+        "--config", "config_file", type=click.Path(dir_okay=False),
+        help="A TOML file of settings (see config/default.toml) [env BACKLINKS_CONFIG].",
+    )(command)
+
+
+def _load(config_file: str | None, overrides: dict[str, Any]) -> Settings:
+    try:
+        return load_settings(overrides, config_file=config_file)
+    except ConfigError as exc:
+        raise Failure(str(exc)) from exc
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(_cell(item) for item in value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, width: int = 60) -> str:
+    """Rows as an aligned text table, CSV or JSON (a list of objects)."""
+    if fmt == "json":
+        records = [{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows]
+        return json.dumps(records, ensure_ascii=False, indent=1)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
+        return out.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in row] for row in cells]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
+        ).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cc-backlinks")
+def main() -> None:
+    """cc-backlinks: a backlink graph from Common Crawl WARC files, queried with SQL.
+
+    \b
+    backlinks run                       build the graph from the bundled sample
+    backlinks run --input 'warcs/*.warc.gz' --data mydata
+    backlinks query example.com         referring domains of example.com
+    backlinks sql "select * from anchors('example.com')"
+    """
+
+
+def _progress_line(done: int, total: int, item: Any) -> None:
+    from flows.build import InputFailure
+
+    if isinstance(item, str):
+        click.echo(f"... {item}", err=True)
+        return
+    name = os.path.basename(item.input)
+    if isinstance(item, InputFailure):
+        click.secho(f"[{done}/{total}] FAILED {name}: {item.message}", err=True, fg="red")
+    elif item.reused:
+        click.echo(f"[{done}/{total}] reused {name} (complete part exists)", err=True)
+    else:
+        click.echo(
+            f"[{done}/{total}] done   {name}: {item.records:,} records, {item.pages:,} pages, "
+            f"{item.links:,} links, {item.seconds:.1f}s",
+            err=True,
+        )
+
+
+def _print_summary(summary: Any) -> None:
+    graph = summary.graph
+    pages_per_second = summary.pages / summary.seconds if summary.seconds else 0.0
+    status = "partial (some inputs failed)" if summary.failures else "complete"
+    lines = [
+        f"Run {summary.run_id}: {status}",
+        f"  inputs    {summary.inputs:,} ({summary.processed:,} processed, "
+        f"{summary.reused:,} reused, {len(summary.failures):,} failed)",
+        f"  records   {summary.records:,}",
+        f"  pages     {summary.pages:,}",
+        f"  links     {summary.links:,} between hosts stored "
+        f"({summary.counters.get('links_found', 0):,} found)",
+    ]
+    if graph is not None:
+        lines.append(
+            f"  graph     {graph.hosts:,} hosts, {graph.domains:,} domains, "
+            f"{graph.host_edges:,} host edges, {graph.domain_edges:,} domain edges "
+            f"(all {graph.parts:,} parts)"
+        )
+    skipped = {k: v for k, v in summary.counters.items() if k.startswith(("skipped_", "links_rejected_", "pages_rejected_"))}
+    if skipped:
+        lines.append("  skipped   " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+    lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
+    for failure in summary.failures:
+        lines.append(f"  FAILED    {failure.input}: {failure.message}")
+    if summary.db_path is not None:
+        lines.append(f"  database  {summary.db_path}")
+        lines.append(f"Next: backlinks query <domain> --db {summary.db_path}")
+    else:
+        lines.append("  database  not published: no input could be processed")
+    click.echo("\n".join(lines))
+
+
+@main.command()
+@click.option(
+    "--input", "-i", "inputs", multiple=True, metavar="PATH",
+    help="A WARC file (.warc or .warc.gz), a folder of them, or a glob; repeatable. "
+    "Without --input: the bundled Common Crawl sample.",
+)
+@click.option("--files", type=click.IntRange(min=1), help="Process only the first N inputs.")
+@click.option("--verbose", "-v", is_flag=True, help="Show Prefect's own log lines.")
+@_settings_options
+def run(
+    inputs: tuple[str, ...], files: int | None, verbose: bool, config_file: str | None,
+    **overrides: Any,
+) -> None:
+    """Build or update the backlink graph and publish it as a DuckDB database.
+
+    Each input becomes a part in the data folder (a re-run reuses complete parts); then all
+    parts are aggregated and the database is replaced atomically. Exit status 1 when an
+    input failed (the others are still published).
+    """
+    settings = _load(config_file, overrides)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.build import progress, run_build
+    from pipeline.sources import list_inputs, sample_inputs
+
+    sources = list_inputs(inputs) if inputs else sample_inputs()
+    if files is not None:
+        sources = sources[:files]
+    if not sources:
+        raise Failure("no inputs: pass --input PATH (a WARC file, a folder or a glob)")
+    label = "the bundled Common Crawl sample" if not inputs else "your inputs"
+    click.echo(
+        f"Processing {len(sources):,} input(s) from {label} with {settings.worker_count} "
+        f"worker(s); data in {settings.data_path}",
+        err=True,
+    )
+    try:
+        with progress(_progress_line):
+            summary = run_build(sources, settings)
+    except BacklinksError as exc:
+        raise Failure(str(exc), EXIT_INPUT_FAILED) from exc
+    _print_summary(summary)
+    if summary.failures or not summary.published:
+        sys.exit(EXIT_INPUT_FAILED)
+
+
+def _db_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--db", default=None, help="The database [env BACKLINKS_DB; default <data>/graph.duckdb]."
+    )(command)
+    return click.option(
+        "--data", "data_dir", default=None,
+        help="The data folder whose graph.duckdb to use [env BACKLINKS_DATA_DIR].",
+    )(command)
+
+
+def _open(db: str | None, data_dir: str | None) -> Any:
+    from pipeline.store import connect
+
+    settings = _load(None, {"db": db, "data_dir": data_dir})
+    try:
+        return connect(settings.db_path)
+    except DatabaseError as exc:
+        raise Failure(str(exc)) from exc
+
+
+@main.command()
+@click.argument("target")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@_db_options
+def query(target: str, limit: int, fmt: str, db: str | None, data_dir: str | None) -> None:
+    """Referring domains of TARGET (a registered domain or a host), with counts and anchors.
+
+    The same rows as SQL's `select * from referring_domains('TARGET')`.
+    """
+    from pipeline.store import run_macro
+    from pipeline.urls import normalize_host
+
+    con = _open(db, data_dir)
+    normalized = normalize_host(target.strip().rstrip(".")) or target.strip().lower()
+    columns, rows = run_macro(con, "referring_domains", normalized, limit)
+    if rows:
+        click.echo(render(columns, rows, fmt))
+        return
+    if fmt != "table":
+        click.echo(render(columns, rows, fmt))
+    similar = con.execute(
+        "select host from hosts where contains(host, ?) order by in_domains desc, host limit 5",
+        [normalized],
+    ).fetchall()
+    hint = f" Hosts in the graph like it: {', '.join(h for (h,) in similar)}." if similar else ""
+    click.echo(f"No referring domains of {normalized!r} in this graph.{hint}", err=True)
+
+
+@main.command()
+@click.argument("sql_text", metavar="[QUERY]", required=False)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@_db_options
+def sql(sql_text: str | None, fmt: str, db: str | None, data_dir: str | None) -> None:
+    """Run SQL against the graph (read-only). Without QUERY: read SQL from standard input,
+    or open a prompt when standard input is a terminal.
+
+    \b
+    backlinks sql "select * from referring_domains('example.com') limit 10"
+    backlinks sql "select * from graph_summary"
+    """
+    import duckdb
+
+    con = _open(db, data_dir)
+
+    def execute(text: str) -> None:
+        try:
+            result = con.execute(text)
+        except duckdb.Error as exc:
+            raise Failure(f"SQL error: {exc}") from exc
+        if result.description:
+            columns = [column[0] for column in result.description]
+            click.echo(render(columns, result.fetchall(), fmt))
+
+    if sql_text is not None:
+        execute(sql_text)
+        return
+    if not sys.stdin.isatty():
+        execute(sys.stdin.read())
+        return
+    click.echo("Enter SQL ending with ';' (Ctrl-D to quit). Tables: pages, links, host_edges, "
+               "domain_edges, hosts, runs.", err=True)
+    buffer = ""
+    while True:
+        try:
+            buffer += input("backlinks> " if not buffer else "      ...> ") + "\n"
+        except EOFError:
+            break
+        if buffer.strip().endswith(";"):
+            try:
+                execute(buffer)
+            except Failure as exc:
+                exc.show()
+            buffer = ""
+
+
+if __name__ == "__main__":
+    main()

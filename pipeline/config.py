@@ -1,0 +1,167 @@
+"""Settings: one table of (name, default, help), each overridable by environment and flag.
+
+Precedence, lowest first: the defaults below (mirrored in ``config/default.toml``), a TOML
+file given with ``--config`` (or ``BACKLINKS_CONFIG``), ``BACKLINKS_<NAME>`` environment
+variables, then command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "BACKLINKS_"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    help: str
+    flag_name: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.flag_name or self.name.replace("_", "-"))
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "data_dir",
+        "backlinks-data",
+        "Folder for parts (one per input file), aggregates and run records.",
+        flag_name="data",
+    ),
+    SettingSpec(
+        "db",
+        "",
+        "Path of the published DuckDB database; empty means <data_dir>/graph.duckdb.",
+    ),
+    SettingSpec(
+        "workers",
+        0,
+        "Processes that read input files in parallel; 0 means one per CPU core.",
+    ),
+    SettingSpec(
+        "psl_private_domains",
+        False,
+        "Fold hosts with the private section of the Public Suffix List too "
+        "(foo.github.io stays foo.github.io); ICANN section only when false.",
+    ),
+    SettingSpec(
+        "max_html_bytes",
+        5 * 1024 * 1024,
+        "Bytes of an HTML payload that are parsed; longer pages are cut there and counted.",
+    ),
+)
+
+SETTINGS_BY_NAME = {spec.name: spec for spec in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; field names and defaults come from SETTINGS (see defaults())."""
+
+    data_dir: str
+    db: str
+    workers: int
+    psl_private_domains: bool
+    max_html_bytes: int
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        return cls(**{spec.name: spec.default for spec in SETTINGS})
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def db_path(self) -> Path:
+        if self.db:
+            return Path(self.db).expanduser().resolve()
+        return self.data_path / "graph.duckdb"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Convert ``value`` to the type of the setting's default, or raise ConfigError."""
+    default = SETTINGS_BY_NAME[name].default
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{source}: {name} must be true or false, got {value!r}")
+    if isinstance(default, int):
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: {name} must be a whole number, got {value!r}") from exc
+        if number < 0:
+            raise ConfigError(f"{source}: {name} must be 0 or more, got {value!r}")
+        return number
+    return str(value)
+
+
+def _from_mapping(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(SETTINGS_BY_NAME))
+    if unknown:
+        known = ", ".join(SETTINGS_BY_NAME)
+        raise ConfigError(f"{source}: unknown setting {unknown[0]!r}; known settings: {known}")
+    return {name: _coerce(name, value, source) for name, value in values.items()}
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+    return _from_mapping(data.get("backlinks", data), f"config file {str(path)!r}")
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {
+        spec.name: environ[spec.env_var] for spec in SETTINGS if spec.env_var in environ
+    }
+    return {name: _coerce(name, value, f"${ENV_PREFIX}{name.upper()}") for name, value in values.items()}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from defaults, a TOML file, the environment and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get(ENV_PREFIX + "CONFIG") or None
+    merged: dict[str, Any] = {}
+    if config_file:
+        merged.update(read_toml(config_file))
+    merged.update(from_environment(environ))
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    merged.update(_from_mapping(given, "command line"))
+    return replace(Settings.defaults(), **merged)

@@ -1,0 +1,60 @@
+"""The one error hierarchy of cc-backlinks.
+
+Every error the library raises on purpose is a :class:`BacklinksError`. The CLI catches it
+and prints its message; the library never exits the process and never prints.
+
+    BacklinksError
+    ├── ConfigError          a setting has a bad value (names the setting and the fix)
+    ├── InputError           one input file or URL cannot be used (names the input)
+    │   ├── InputNotFound    the path does not exist, or a glob matches nothing
+    │   ├── InputUnavailable a transient IO failure; retrying may help
+    │   └── CorruptInput     the bytes are not a readable WARC (names the offset)
+    ├── PartError            a part on disk is unreadable or incomplete
+    └── DatabaseError        the DuckDB database is missing or lacks the graph tables
+
+Messages quote the bad value with ``{value!r}`` and say what to do about it; the cause is
+chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class BacklinksError(Exception):
+    """Base class of every error cc-backlinks raises on purpose."""
+
+
+class ConfigError(BacklinksError):
+    """A setting has a value that cannot be used."""
+
+
+class InputError(BacklinksError):
+    """One input cannot be processed. ``input`` names it (a path or a URL)."""
+
+    def __init__(self, input: str, message: str) -> None:
+        super().__init__(f"{input}: {message}")
+        self.input = input
+
+
+class InputNotFound(InputError):
+    """The input does not exist."""
+
+
+class InputUnavailable(InputError):
+    """A transient IO failure (a network error, a busy disk): retrying may succeed."""
+
+
+class CorruptInput(InputError):
+    """The input is not a readable WARC file, or is damaged at ``offset``."""
+
+    def __init__(self, input: str, message: str, offset: int | None = None) -> None:
+        where = f" at byte offset {offset}" if offset is not None else ""
+        super().__init__(input, f"{message}{where}")
+        self.offset = offset
+
+
+class PartError(BacklinksError):
+    """A part file is missing, unreadable or incomplete."""
+
+
+class DatabaseError(BacklinksError):
+    """The graph database is missing, or is not a cc-backlinks database."""

@@ -1,0 +1,93 @@
+"""One crawled page -> its page row and its link rows. Pure: no IO, counters returned.
+
+This is where extraction (raw links), URL resolution (hosts) and domain folding meet and
+where DESIGN.md's definitions of internal, external and page-level nofollow are applied.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pipeline.domains import PublicSuffixList
+from pipeline.extract import extract_links
+from pipeline.records import HtmlPage
+from pipeline.urls import Resolved, resolve_link, resolve_page_url
+
+# Column order of the rows below; parts.py gives them their types.
+PAGE_COLUMNS = (
+    "crawl", "url", "host", "domain", "fetch_time", "status",
+    "links_internal", "links_external", "robots_nofollow", "truncated",
+)
+LINK_COLUMNS = (
+    "crawl", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain",
+    "anchor", "link_type", "nofollow", "ugc", "sponsored", "external", "fetch_time",
+)
+
+PageRow = tuple[str, str, str, str, datetime, int, int, int, bool, bool]
+LinkRow = tuple[str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime]
+
+
+@dataclass(slots=True)
+class PageRows:
+    """A page's row, its cross-host link rows, and what was counted on the way."""
+
+    page: PageRow | None
+    links: list[LinkRow] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+def base_url(page_url: str, base_href: str | None) -> str:
+    """The URL links resolve against: ``<base href>`` resolved against the page, if usable."""
+    if base_href is None:
+        return page_url
+    resolved = resolve_link(base_href, page_url)
+    return resolved.url if isinstance(resolved, Resolved) else page_url
+
+
+def page_rows(page: HtmlPage, crawl: str, psl: PublicSuffixList) -> PageRows:
+    """The rows of one page. Links to the page's own host count but are not stored."""
+    source = resolve_page_url(page.url)
+    if not isinstance(source, Resolved):
+        return PageRows(page=None, counters=Counter({f"pages_rejected_{source}": 1}))
+    src_url, src_host = source.url, source.host
+    src_domain = psl.fold(src_host)
+
+    extracted = extract_links(page.body, page.headers)
+    counters: Counter[str] = Counter(extracted.counters)
+    counters["links_found"] += len(extracted.links)
+    if page.truncated:
+        counters["pages_truncated"] += 1
+    base = base_url(src_url, extracted.base_href)
+
+    rows: list[LinkRow] = []
+    internal = external = 0
+    for link in extracted.links:
+        target = resolve_link(link.href, base)
+        if not isinstance(target, Resolved):
+            counters[f"links_rejected_{target}"] += 1
+            continue
+        dst_domain = psl.fold(target.host)
+        is_external = dst_domain != src_domain
+        if is_external:
+            external += 1
+        else:
+            internal += 1
+        if target.host == src_host:
+            continue
+        rows.append(
+            (
+                crawl, src_url, src_host, src_domain, target.url, target.host, dst_domain,
+                link.anchor, link.link_type, link.nofollow, link.ugc, link.sponsored,
+                is_external, page.fetch_time,
+            )
+        )
+    counters["pages"] += 1
+    counters["links_resolved"] += internal + external
+    counters["links_stored"] += len(rows)
+    row: PageRow = (
+        crawl, src_url, src_host, src_domain, page.fetch_time, page.status,
+        internal, external, extracted.robots_nofollow, page.truncated,
+    )
+    return PageRows(page=row, links=rows, counters=counters)

@@ -1,0 +1,182 @@
+"""Parts: the output of one input file, written atomically, with its counters.
+
+A part is a folder ``<data_dir>/parts/<input key>/`` holding ``pages-NNNNN.parquet`` and
+``links-NNNNN.parquet`` batches and ``part.json`` (input, fingerprint, counters, row counts). It is built
+under a temporary name and renamed into place in one step, so a folder with the final name is
+always complete; a killed run leaves at most a ``.tmp-*`` folder, which is never read and is
+swept away by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.errors import PartError
+from pipeline.pages import LINK_COLUMNS, PAGE_COLUMNS, LinkRow, PageRow
+
+PART_FORMAT = 1
+_TIME = pl.Datetime("us", "UTC")
+
+PAGES_SCHEMA = pl.Schema(
+    {
+        "crawl": pl.String, "url": pl.String, "host": pl.String, "domain": pl.String,
+        "fetch_time": _TIME, "status": pl.Int16, "links_internal": pl.Int32,
+        "links_external": pl.Int32, "robots_nofollow": pl.Boolean, "truncated": pl.Boolean,
+    }
+)
+LINKS_SCHEMA = pl.Schema(
+    {
+        "crawl": pl.String, "src_url": pl.String, "src_host": pl.String,
+        "src_domain": pl.String, "dst_url": pl.String, "dst_host": pl.String,
+        "dst_domain": pl.String, "anchor": pl.String, "link_type": pl.String,
+        "nofollow": pl.Boolean, "ugc": pl.Boolean, "sponsored": pl.Boolean,
+        "external": pl.Boolean, "fetch_time": _TIME,
+    }
+)
+assert tuple(PAGES_SCHEMA) == PAGE_COLUMNS and tuple(LINKS_SCHEMA) == LINK_COLUMNS
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """What ``part.json`` records about one part."""
+
+    input: str
+    key: str
+    size: int
+    mtime_ns: int
+    crawl: str
+    pages: int
+    links: int
+    records: int
+    counters: dict[str, int]
+    seconds: float
+    format: int = PART_FORMAT
+
+
+def parts_root(data_dir: Path) -> Path:
+    return data_dir / "parts"
+
+
+def part_path(data_dir: Path, key: str) -> Path:
+    return parts_root(data_dir) / key
+
+
+def read_part_info(folder: Path) -> PartInfo:
+    try:
+        data = json.loads((folder / "part.json").read_text("utf-8"))
+        return PartInfo(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PartError(
+            f"part {str(folder)!r} is unreadable ({exc}); delete the folder and run again"
+        ) from exc
+
+
+def complete_part(data_dir: Path, key: str, size: int, mtime_ns: int) -> PartInfo | None:
+    """The part of this input if it is complete and made from this version of the input."""
+    folder = part_path(data_dir, key)
+    if not (folder / "part.json").is_file():
+        return None
+    info = read_part_info(folder)
+    if (info.size, info.mtime_ns, info.format) != (size, mtime_ns, PART_FORMAT):
+        return None
+    return info
+
+
+def complete_parts(data_dir: Path) -> list[tuple[Path, PartInfo]]:
+    """Every complete part under the data folder, sorted by key."""
+    root = parts_root(data_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(root.iterdir()):
+        if folder.name.startswith(".") or not (folder / "part.json").is_file():
+            continue
+        found.append((folder, read_part_info(folder)))
+    return found
+
+
+def frame(rows: Sequence[PageRow] | Sequence[LinkRow], schema: pl.Schema) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _write_parquet(df: pl.DataFrame, path: Path) -> None:
+    df.write_parquet(path, compression="zstd", statistics=True)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+class PartWriter:
+    """Collect the rows of one input in batches under a temporary folder; ``commit`` renames.
+
+    Rows are flushed to numbered Parquet files every ``batch_rows`` link rows, so memory stays
+    bounded whatever the size of the input. Use as a context manager: leaving the block
+    without ``commit`` (an exception, a kill) leaves no part behind.
+    """
+
+    def __init__(self, data_dir: Path, key: str, batch_rows: int = 250_000) -> None:
+        self.data_dir, self.key, self.batch_rows = data_dir, key, batch_rows
+        root = parts_root(data_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        self.temporary = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+        self.temporary.mkdir()
+        self.pages: list[PageRow] = []
+        self.links: list[LinkRow] = []
+        self.page_count = self.link_count = self.batches = 0
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.temporary.exists():
+            shutil.rmtree(self.temporary, ignore_errors=True)
+
+    def add(self, page: PageRow, links: Sequence[LinkRow]) -> None:
+        self.pages.append(page)
+        self.links.extend(links)
+        if len(self.links) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pages and self.batches:
+            return
+        name = f"{self.batches:05d}.parquet"
+        _write_parquet(frame(self.pages, PAGES_SCHEMA), self.temporary / f"pages-{name}")
+        _write_parquet(frame(self.links, LINKS_SCHEMA), self.temporary / f"links-{name}")
+        self.page_count += len(self.pages)
+        self.link_count += len(self.links)
+        self.batches += 1
+        self.pages, self.links = [], []
+
+    def commit(self, info: Mapping[str, Any]) -> PartInfo:
+        """Flush, write part.json, and rename the folder into place."""
+        self.flush()
+        part = PartInfo(key=self.key, pages=self.page_count, links=self.link_count, **info)
+        (self.temporary / "part.json").write_text(json.dumps(asdict(part), indent=1), "utf-8")
+        root = parts_root(self.data_dir)
+        final = part_path(self.data_dir, self.key)
+        if final.exists():  # the part of an older version of the input
+            stale = root / f".stale-{self.key}-{uuid.uuid4().hex[:8]}"
+            final.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        self.temporary.rename(final)
+        return part
+
+
+def sweep_temporary(data_dir: Path) -> int:
+    """Remove what killed runs left behind (``.tmp-*``, ``.stale-*``); return how many."""
+    root = parts_root(data_dir)
+    if not root.is_dir():
+        return 0
+    leftovers = [p for p in root.iterdir() if p.name.startswith((".tmp-", ".stale-"))]
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return len(leftovers)

@@ -1,0 +1,202 @@
+"""Iterate the HTML pages of a WARC stream with warcio; everything else is skipped by reason.
+
+``iter_records`` takes an open binary stream (never a path) and yields one event per WARC
+record: an :class:`HtmlPage` for a 200 HTML response, a :class:`Skipped` with a reason for
+every other record. Counting is the caller's job. A stream that is not a readable WARC raises
+:class:`~pipeline.errors.CorruptInput` naming the input and the byte offset of the damage.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
+
+from pipeline.errors import CorruptInput
+
+# Skip reasons, also the names of their counters.
+WARCINFO = "warcinfo"
+REQUEST = "request"
+METADATA = "metadata"
+REVISIT = "revisit"
+OTHER_RECORD_TYPE = "other_record_type"
+NO_HTTP_HEADERS = "no_http_headers"
+NO_TARGET_URI = "no_target_uri"
+NOT_HTML = "not_html"
+PAYLOAD_UNREADABLE = "payload_unreadable"
+
+HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# WHATWG MIME Sniffing 7.1: these "unknown" types are sniffed like a missing Content-Type.
+UNKNOWN_MIME_TYPES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+# WHATWG MIME Sniffing 7.1, "identifying a resource with an unknown MIME type": the HTML
+# patterns, each followed by a tag-terminating byte (space or '>').
+HTML_SIGNATURES = tuple(
+    tag.encode("ascii")
+    for tag in (
+        "<!DOCTYPE HTML", "<HTML", "<HEAD", "<SCRIPT", "<IFRAME", "<H1", "<DIV", "<FONT",
+        "<TABLE", "<A", "<STYLE", "<TITLE", "<B", "<BODY", "<BR", "<P", "<!--",
+    )
+)
+_TAG_TERMINATORS = b" >\t\n\x0c\r"
+_WHITESPACE = b"\t\n\x0c\r "
+
+# What goes wrong inside warcio and zlib when the container is damaged.
+_CONTAINER_ERRORS = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, UnicodeDecodeError)
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlPage:
+    """A crawled HTML page: a WARC response with HTTP status 200 and an HTML payload."""
+
+    url: str
+    fetch_time: datetime
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    truncated: bool
+    crawl: str | None
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record that is not an HTML page, with the reason it was skipped."""
+
+    reason: str
+    offset: int
+
+
+def mime_type(content_type: str | None) -> str:
+    """The essence of a Content-Type value: 'text/html; charset=x' -> 'text/html'."""
+    if not content_type:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def sniff_html(payload_head: bytes) -> bool:
+    """True when the payload starts (after whitespace) with one of WHATWG's HTML patterns."""
+    head = payload_head.lstrip(_WHITESPACE)[:512].upper()
+    for signature in HTML_SIGNATURES:
+        if head.startswith(signature):
+            after = head[len(signature) : len(signature) + 1]
+            if after and after in _TAG_TERMINATORS:
+                return True
+    return False
+
+
+def parse_warc_date(value: str | None) -> datetime:
+    """WARC-Date (ISO 8601, UTC, 'Z' suffix) as an aware datetime; the epoch when missing."""
+    if not value:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def crawl_from_warcinfo(payload: bytes) -> str | None:
+    """The ``isPartOf`` field of a warcinfo payload ('isPartOf: CC-MAIN-2024-22')."""
+    for line in payload.decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "ispartof" and value.strip():
+            return value.strip()
+    return None
+
+
+def _classify_response(record: ArcWarcRecord) -> str | None:
+    """The skip reason of a response record, or None when it is a 200 page (maybe HTML)."""
+    if record.http_headers is None:
+        return NO_HTTP_HEADERS
+    if not record.rec_headers.get_header("WARC-Target-URI"):
+        return NO_TARGET_URI
+    status = record.http_headers.get_statuscode()
+    if status != "200":
+        return f"status_{status[:1]}xx" if status[:1].isdigit() else "status_invalid"
+    return None
+
+
+def _read_page(record: ArcWarcRecord, crawl: str | None, offset: int, limit: int) -> HtmlPage | Skipped:
+    content_type = mime_type(record.http_headers.get_header("Content-Type"))
+    if content_type not in HTML_MIME_TYPES and content_type not in UNKNOWN_MIME_TYPES:
+        return Skipped(NOT_HTML, offset)
+    try:
+        body = record.content_stream().read(limit + 1)
+    except (zlib.error, ValueError, EOFError):
+        return Skipped(PAYLOAD_UNREADABLE, offset)
+    if content_type in UNKNOWN_MIME_TYPES and not sniff_html(body[:1024]):
+        return Skipped(NOT_HTML, offset)
+    return HtmlPage(
+        url=record.rec_headers.get_header("WARC-Target-URI").strip("<> "),
+        fetch_time=parse_warc_date(record.rec_headers.get_header("WARC-Date")),
+        status=200,
+        headers=list(record.http_headers.headers),
+        body=body[:limit],
+        truncated=len(body) > limit,
+        crawl=crawl,
+        offset=offset,
+    )
+
+
+_TYPE_REASONS = {"request": REQUEST, "metadata": METADATA, "revisit": REVISIT}
+
+
+def _check_complete(record: ArcWarcRecord | None, input_name: str, offset: int) -> None:
+    """Raise when warcio reached the end of the stream before the end of ``record``."""
+    missing = getattr(record.raw_stream, "limit", 0) if record is not None else 0
+    if missing > 0:
+        raise CorruptInput(
+            input_name,
+            f"truncated: the record ends {missing} bytes early (an interrupted download?); "
+            "re-download the file",
+            offset=offset,
+        )
+
+
+def iter_records(
+    stream: BinaryIO, *, input_name: str, max_html_bytes: int = 5 * 1024 * 1024
+) -> Iterator[HtmlPage | Skipped]:
+    """Yield an event per record of a WARC stream (gzipped per record, or not compressed)."""
+    crawl: str | None = None
+    previous: ArcWarcRecord | None = None
+    offset = 0
+    iterator = ArchiveIterator(stream)
+    try:
+        for record in iterator:
+            _check_complete(previous, input_name, offset)
+            previous, offset = record, iterator.offset
+            if record.format != "warc":
+                raise ArchiveLoadFailed(f"a record in {record.format!r} format, not WARC")
+            kind = record.rec_type
+            if kind == "warcinfo":
+                crawl = crawl_from_warcinfo(record.content_stream().read()) or crawl
+                yield Skipped(WARCINFO, offset)
+            elif kind == "response":
+                reason = _classify_response(record)
+                if reason is None:
+                    yield _read_page(record, crawl, offset, max_html_bytes)
+                else:
+                    yield Skipped(reason, offset)
+            else:
+                yield Skipped(_TYPE_REASONS.get(kind, OTHER_RECORD_TYPE), offset)
+    except _CONTAINER_ERRORS as exc:
+        raise CorruptInput(
+            input_name,
+            f"not a readable WARC file ({type(exc).__name__}: {exc}); re-download it, "
+            "or check that it is a WARC (.warc or .warc.gz) and not a WAT, WET or CDX file",
+            offset=offset,
+        ) from exc
+    if previous is None:
+        raise CorruptInput(
+            input_name,
+            "contains no complete WARC record (empty, or cut before its first record); "
+            "re-download it",
+            offset=0,
+        )
+    _check_complete(previous, input_name, offset)

@@ -1,0 +1,115 @@
+"""The published DuckDB database: built from the aggregates, swapped into place atomically.
+
+``publish`` builds a new database file next to the old one, applies ``sql/`` (tables, views,
+macros), loads the rows, checkpoints, and renames it over the old file in one step. A reader
+that opened the old file keeps reading it; a new reader gets the new one; nobody sees a
+half-built database. The database holds its tables (no paths to Parquet files), so it works
+from any working directory and in any DuckDB client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline import bundled
+from pipeline.aggregate import TABLES
+from pipeline.errors import DatabaseError
+from pipeline.runs import RunRecord
+
+REQUIRED_TABLES = (*TABLES, "runs")
+MACROS = ("backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains")
+
+
+def sql_files() -> list[Path]:
+    """The SQL applied to a new database, in order: schema (tables, views), then macros."""
+    root = bundled.sql_dir()
+    return sorted((root / "schema").glob("*.sql")) + sorted((root / "macros").glob("*.sql"))
+
+
+def _insert_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRecord]) -> None:
+    con.executemany(
+        "insert into runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run.run_id, run.started, run.finished, run.status, run.inputs,
+                run.inputs_reused, run.records, run.pages, run.links, run.failed_inputs,
+                json.dumps(run.skipped, sort_keys=True), json.dumps(run.settings, sort_keys=True),
+            )
+            for run in runs
+        ],
+    )
+
+
+def build(graph_folder: Path, runs: Sequence[RunRecord], path: Path) -> None:
+    """Create a complete database at ``path`` (which must not exist)."""
+    con = duckdb.connect(str(path))
+    try:
+        for sql_file in sql_files():
+            con.execute(sql_file.read_text("utf-8"))
+        for table in TABLES:
+            con.execute(
+                f"insert into {table} by name select * from read_parquet(?)",
+                [str(graph_folder / f"{table}.parquet")],
+            )
+        _insert_runs(con, runs)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def publish(graph_folder: Path, runs: Sequence[RunRecord], db_path: Path) -> Path:
+    """Build the database under a temporary name beside ``db_path``, then rename it there."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = db_path.with_name(f".{db_path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        build(graph_folder, runs, temporary)
+        os.replace(temporary, db_path)
+    finally:
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return db_path
+
+
+def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a published database, or raise DatabaseError saying how to make one."""
+    if not db_path.is_file():
+        raise DatabaseError(
+            f"no database at {str(db_path)!r}; build one with `backlinks run` "
+            "or point to one with --db"
+        )
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise DatabaseError(f"cannot open {str(db_path)!r} as a DuckDB database: {exc}") from exc
+    present = {row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()}
+    missing = [table for table in REQUIRED_TABLES if table not in present]
+    if missing:
+        con.close()
+        raise DatabaseError(
+            f"{str(db_path)!r} is not a cc-backlinks database (no table {missing[0]!r}); "
+            "build one with `backlinks run`"
+        )
+    return con
+
+
+def run_macro(
+    con: duckdb.DuckDBPyConnection, macro: str, argument: str, limit: int | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows of one table macro for one target; the target is bound, never formatted in."""
+    if macro not in MACROS:
+        raise DatabaseError(f"unknown macro {macro!r}; known macros: {', '.join(MACROS)}")
+    sql = f"select * from {macro}(?)"
+    parameters: list[Any] = [argument]
+    if limit is not None:
+        sql += " limit ?"
+        parameters.append(limit)
+    result = con.execute(sql, parameters)
+    columns = [column[0] for column in result.description or []]
+    return columns, result.fetchall()

@@ -1,0 +1,30 @@
+-- backlinks(target): one row per backlink (external link occurrence) to a domain or host.
+-- target matches dst_domain or dst_host ('example.com', 'blog.example.com'), any case.
+-- Order: dofollow first, then referring domains with the most linking pages, then URL.
+create or replace macro backlinks(target) as table
+with matching as (
+    select *
+    from links
+    where external
+      and (dst_domain = lower(trim(target, '. ')) or dst_host = lower(trim(target, '. ')))
+),
+
+weighted as (
+    select
+        *,
+        count(distinct src_url) over (partition by src_domain) as domain_pages
+    from matching
+),
+
+final as (
+    select
+        src_url, src_domain, dst_url, anchor, link_type,
+        nofollow, ugc, sponsored,
+        not (nofollow or ugc or sponsored) as dofollow,
+        crawl, fetch_time, src_host, dst_host, dst_domain, domain_pages
+    from weighted
+)
+
+select * exclude (domain_pages)
+from final
+order by dofollow desc, domain_pages desc, src_domain, src_url, dst_url;

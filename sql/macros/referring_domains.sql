@@ -1,0 +1,50 @@
+-- referring_domains(target): one row per registered domain linking to a domain or host.
+-- Columns: referring_domain, pages (distinct linking pages), links, dofollow_links,
+-- nofollow_links, referring_hosts, top_anchors (up to 3 non-empty, most used first),
+-- first_seen, last_seen. Order: most linking pages first, then most dofollow links.
+create or replace macro referring_domains(target) as table
+with matching as (
+    select *
+    from links
+    where external
+      and (dst_domain = lower(trim(target, '. ')) or dst_host = lower(trim(target, '. ')))
+),
+
+anchor_counts as (
+    select src_domain, anchor, count(*) as uses
+    from matching
+    where anchor <> ''
+    group by src_domain, anchor
+),
+
+top_anchors as (
+    select src_domain, list(anchor order by uses desc, anchor)[1:3] as top_anchors
+    from anchor_counts
+    group by src_domain
+),
+
+per_domain as (
+    select
+        src_domain as referring_domain,
+        count(distinct src_url) as pages,
+        count(*) as links,
+        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where nofollow) as nofollow_links,
+        count(distinct src_host) as referring_hosts,
+        min(crawl) as first_seen,
+        max(crawl) as last_seen
+    from matching
+    group by src_domain
+),
+
+final as (
+    select
+        per_domain.referring_domain, pages, links, dofollow_links, nofollow_links,
+        referring_hosts, coalesce(top_anchors.top_anchors, []) as top_anchors,
+        first_seen, last_seen
+    from per_domain
+    left join top_anchors on top_anchors.src_domain = per_domain.referring_domain
+)
+
+select * from final
+order by pages desc, dofollow_links desc, links desc, referring_domain;

@@ -1,0 +1,86 @@
+-- cc-backlinks: the graph tables. Applied first to every database `backlinks run` publishes;
+-- the rows come from the Parquet aggregates in <data_dir>/graph/.
+-- Table and column names are a contract (see docs/sql.md); add columns, never rename.
+
+-- pages: one crawled HTML page per crawl (the latest capture when a URL was crawled twice).
+create table pages (
+    crawl           varchar not null,   -- CC-MAIN-YYYY-WW, or 'local'
+    url             varchar not null,   -- the page URL (WHATWG-serialized, no fragment)
+    host            varchar not null,   -- lowercase, punycode, no port
+    domain          varchar not null,   -- registered domain (Public Suffix List)
+    fetch_time      timestamptz not null,
+    status          smallint not null,  -- HTTP status (200: only 200 pages are kept)
+    links_internal  integer not null,   -- links to the page's own registered domain
+    links_external  integer not null,   -- links to other registered domains
+    robots_nofollow boolean not null,   -- meta robots or X-Robots-Tag said nofollow
+    truncated       boolean not null    -- payload longer than max_html_bytes, parsed in part
+);
+
+-- links: one link occurrence whose target host differs from its source host.
+create table links (
+    crawl      varchar not null,
+    src_url    varchar not null,
+    src_host   varchar not null,
+    src_domain varchar not null,
+    dst_url    varchar not null,
+    dst_host   varchar not null,
+    dst_domain varchar not null,
+    anchor     varchar not null,   -- visible text, whitespace collapsed, at most 256 chars
+    link_type  varchar not null,   -- a | img | area
+    nofollow   boolean not null,   -- rel=nofollow, or the page is robots-nofollow
+    ugc        boolean not null,
+    sponsored  boolean not null,
+    external   boolean not null,   -- src_domain <> dst_domain
+    fetch_time timestamptz not null
+);
+
+-- host_edges: one row per (src_host, dst_host), src_host <> dst_host.
+create table host_edges (
+    src_host       varchar not null,
+    dst_host       varchar not null,
+    src_domain     varchar not null,
+    dst_domain     varchar not null,
+    links          bigint not null,   -- link occurrences
+    pages          bigint not null,   -- distinct source pages
+    nofollow_links bigint not null,
+    first_seen     varchar not null,  -- first crawl id with this edge
+    last_seen      varchar not null   -- last crawl id with this edge
+);
+
+-- domain_edges: one row per (src_domain, dst_domain), src_domain <> dst_domain.
+create table domain_edges (
+    src_domain     varchar not null,
+    dst_domain     varchar not null,
+    links          bigint not null,
+    pages          bigint not null,
+    src_hosts      bigint not null,   -- distinct source hosts
+    nofollow_links bigint not null,
+    first_seen     varchar not null,
+    last_seen      varchar not null
+);
+
+-- hosts: one row per host seen as a source or a target.
+create table hosts (
+    host          varchar not null,
+    domain        varchar not null,
+    pages_crawled bigint not null,   -- crawled pages of this host
+    out_hosts     bigint not null,   -- distinct hosts it links to
+    in_hosts      bigint not null,   -- distinct hosts linking to it
+    in_domains    bigint not null    -- distinct other registered domains linking to it
+);
+
+-- runs: one row per `backlinks run` (flow run) that published this database or an older one.
+create table runs (
+    run_id        varchar not null,
+    started       timestamptz not null,
+    finished      timestamptz not null,
+    status        varchar not null,   -- complete | partial (some inputs failed)
+    inputs        integer not null,   -- inputs named by the run
+    inputs_reused integer not null,   -- inputs whose complete part was already there
+    records       bigint not null,    -- WARC records read by this run
+    pages         bigint not null,    -- HTML pages extracted by this run
+    links         bigint not null,    -- link rows stored by this run
+    failed_inputs varchar[] not null, -- inputs that failed for good, with the reason
+    skipped       json not null,      -- counters: records skipped and links rejected, by reason
+    settings      json not null       -- the settings of the run
+);
