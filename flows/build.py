@@ -15,8 +15,8 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from pipeline.process import InputResult, process_input
 from pipeline.runs import RunRecord, load_runs, save_run
 from pipeline.sources import InputFile
 from pipeline.store import publish
-
 
 SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
 
@@ -141,7 +140,7 @@ def _collect(
 def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Process every input into a part, then aggregate all parts and publish the database."""
     started_clock = time.perf_counter()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     data_dir = settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporary(data_dir)
@@ -160,7 +159,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     run = RunRecord(
         run_id=_run_id(started),
         started=started,
-        finished=datetime.now(timezone.utc),
+        finished=datetime.now(UTC),
         status="partial" if failures else "complete",
         inputs=len(inputs),
         inputs_reused=len(results) - len(fresh),
@@ -228,4 +227,4 @@ def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Run the flow with a process pool sized to the settings (the CLI's entry point)."""
     runner = ProcessPoolTaskRunner(max_workers=settings.worker_count)
     with temporary_api():
-        return build_graph.with_options(task_runner=runner)(inputs, settings)
+        return build_graph.with_options(task_runner=runner)(inputs, settings)  # type: ignore[arg-type]

@@ -26,11 +26,13 @@ FORMATS = ("table", "csv", "json")
 
 
 class Failure(click.ClickException):
-    """A BacklinksError as the CLI shows it."""
+    """A BacklinksError as the CLI shows it (exit status 2, or as given)."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.__dict__["exit_code"] = exit_code
 
     def show(self, file: Any = None) -> None:
         click.secho(f"Error: {self.format_message()}", err=True, fg="red")

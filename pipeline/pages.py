@@ -8,25 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from pipeline.domains import PublicSuffixList
 from pipeline.extract import extract_links
+from pipeline.parts import LinkRow, PageRow
 from pipeline.records import HtmlPage
 from pipeline.urls import Resolved, resolve_link, resolve_page_url
-
-# Column order of the rows below; parts.py gives them their types.
-PAGE_COLUMNS = (
-    "crawl", "url", "host", "domain", "fetch_time", "status",
-    "links_internal", "links_external", "robots_nofollow", "truncated",
-)
-LINK_COLUMNS = (
-    "crawl", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain",
-    "anchor", "link_type", "nofollow", "ugc", "sponsored", "external", "fetch_time",
-)
-
-PageRow = tuple[str, str, str, str, datetime, int, int, int, bool, bool]
-LinkRow = tuple[str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime]
 
 
 @dataclass(slots=True)

@@ -15,34 +15,36 @@ import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipeline.errors import PartError
-from pipeline.pages import LINK_COLUMNS, PAGE_COLUMNS, LinkRow, PageRow
 
 PART_FORMAT = 1
-_TIME = pl.Datetime("us", "UTC")
+_TIME: pl.DataType = pl.Datetime("us", "UTC")
 
 PAGES_SCHEMA = pl.Schema(
     {
-        "crawl": pl.String, "url": pl.String, "host": pl.String, "domain": pl.String,
-        "fetch_time": _TIME, "status": pl.Int16, "links_internal": pl.Int32,
-        "links_external": pl.Int32, "robots_nofollow": pl.Boolean, "truncated": pl.Boolean,
+        "crawl": pl.String(), "url": pl.String(), "host": pl.String(), "domain": pl.String(),
+        "fetch_time": _TIME, "status": pl.Int16(), "links_internal": pl.Int32(),
+        "links_external": pl.Int32(), "robots_nofollow": pl.Boolean(), "truncated": pl.Boolean(),
     }
 )
 LINKS_SCHEMA = pl.Schema(
     {
-        "crawl": pl.String, "src_url": pl.String, "src_host": pl.String,
-        "src_domain": pl.String, "dst_url": pl.String, "dst_host": pl.String,
-        "dst_domain": pl.String, "anchor": pl.String, "link_type": pl.String,
-        "nofollow": pl.Boolean, "ugc": pl.Boolean, "sponsored": pl.Boolean,
-        "external": pl.Boolean, "fetch_time": _TIME,
+        "crawl": pl.String(), "src_url": pl.String(), "src_host": pl.String(),
+        "src_domain": pl.String(), "dst_url": pl.String(), "dst_host": pl.String(),
+        "dst_domain": pl.String(), "anchor": pl.String(), "link_type": pl.String(),
+        "nofollow": pl.Boolean(), "ugc": pl.Boolean(), "sponsored": pl.Boolean(),
+        "external": pl.Boolean(), "fetch_time": _TIME,
     }
 )
-assert tuple(PAGES_SCHEMA) == PAGE_COLUMNS and tuple(LINKS_SCHEMA) == LINK_COLUMNS
+# A row of each, in schema order (pages.py builds them; tuples are cheap per link).
+PageRow = tuple[str, str, str, str, datetime, int, int, int, bool, bool]
+LinkRow = tuple[str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime]
 
 
 @dataclass(frozen=True)

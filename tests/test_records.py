@@ -9,12 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE
 
 from pipeline.bundled import sample_files
 from pipeline.errors import CorruptInput
 from pipeline.records import HtmlPage, Skipped, crawl_from_warcinfo, iter_records, sniff_html
-
-from conftest import SAMPLE
 
 
 def read_all(data: bytes, name: str = "test.warc.gz") -> list[HtmlPage | Skipped]:

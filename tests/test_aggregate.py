@@ -1,0 +1,133 @@
+"""Aggregation of parts into pages, links, host_edges, domain_edges and hosts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.aggregate import aggregate, graph_dir
+from pipeline.errors import PartError
+from pipeline.parts import PartWriter
+
+T1 = datetime(2024, 5, 1, tzinfo=UTC)
+T2 = datetime(2024, 5, 2, tzinfo=UTC)
+
+
+def page(crawl: str, url: str, host: str, domain: str, when: datetime = T1) -> tuple:
+    return (crawl, url, host, domain, when, 200, 0, 0, False, False)
+
+
+def link(crawl: str, src: str, src_host: str, src_domain: str, dst_host: str, dst_domain: str,
+         nofollow: bool = False, when: datetime = T1, anchor: str = "a") -> tuple:
+    return (crawl, src, src_host, src_domain, f"https://{dst_host}/", dst_host, dst_domain,
+            anchor, "a", nofollow, False, False, src_domain != dst_domain, when)
+
+
+def write(data_dir: Path, key: str, pages_and_links: list[tuple[tuple, list[tuple]]]) -> None:
+    with PartWriter(data_dir, key, batch_rows=2) as writer:  # tiny batches: several files
+        for page_row, link_rows in pages_and_links:
+            writer.add(page_row, link_rows)
+        writer.commit({"input": key, "size": 1, "mtime_ns": 1, "crawl": "c", "records": 1,
+                       "counters": {}, "seconds": 0.0})
+
+
+@pytest.fixture
+def graph(tmp_path: Path) -> dict[str, pl.DataFrame]:
+    c1, c2 = "CC-MAIN-2024-18", "CC-MAIN-2024-22"
+    write(tmp_path, "one", [
+        (page(c1, "https://a.example.com/1", "a.example.com", "example.com"), [
+            link(c1, "https://a.example.com/1", "a.example.com", "example.com", "b.org", "b.org"),
+            link(c1, "https://a.example.com/1", "a.example.com", "example.com", "b.org", "b.org", nofollow=True),
+            link(c1, "https://a.example.com/1", "a.example.com", "example.com", "www.example.com", "example.com"),
+        ]),
+        (page(c1, "https://a.example.com/2", "a.example.com", "example.com"), [
+            link(c1, "https://a.example.com/2", "a.example.com", "example.com", "b.org", "b.org"),
+        ]),
+    ])
+    write(tmp_path, "two", [
+        # the same page captured again later in the same crawl: only this capture counts
+        (page(c1, "https://a.example.com/2", "a.example.com", "example.com", T2), [
+            link(c1, "https://a.example.com/2", "a.example.com", "example.com", "b.org", "b.org", when=T2),
+            link(c1, "https://a.example.com/2", "a.example.com", "example.com", "c.net", "c.net", when=T2),
+        ]),
+        (page(c2, "https://x.b.org/", "x.b.org", "b.org"), [
+            link(c2, "https://x.b.org/", "x.b.org", "b.org", "b.org", "b.org"),
+            link(c2, "https://x.b.org/", "x.b.org", "b.org", "a.example.com", "example.com"),
+        ]),
+    ])
+    summary = aggregate(tmp_path)
+    assert summary.parts == 2
+    folder = graph_dir(tmp_path)
+    return {t: pl.read_parquet(folder / f"{t}.parquet") for t in
+            ("pages", "links", "host_edges", "domain_edges", "hosts")}
+
+
+def row(df: pl.DataFrame, **where: str) -> dict:
+    selected = df.filter(*(pl.col(k) == v for k, v in where.items()))
+    assert selected.height == 1, selected
+    return selected.row(0, named=True)
+
+
+def test_pages_are_distinct_per_crawl_and_url(graph: dict[str, pl.DataFrame]) -> None:
+    pages = graph["pages"]
+    assert pages.height == 3
+    assert row(pages, url="https://a.example.com/2")["fetch_time"] == T2
+
+
+def test_links_of_replaced_captures_are_dropped(graph: dict[str, pl.DataFrame]) -> None:
+    links = graph["links"]
+    from_page_2 = links.filter(pl.col("src_url") == "https://a.example.com/2")
+    assert sorted(from_page_2["dst_host"]) == ["b.org", "c.net"]
+    assert links.height == 3 + 2 + 2
+
+
+def test_host_edges(graph: dict[str, pl.DataFrame]) -> None:
+    edges = graph["host_edges"]
+    ab = row(edges, src_host="a.example.com", dst_host="b.org")
+    assert (ab["links"], ab["pages"], ab["nofollow_links"]) == (3, 2, 1)
+    assert (ab["src_domain"], ab["dst_domain"]) == ("example.com", "b.org")
+    internal = row(edges, src_host="a.example.com", dst_host="www.example.com")
+    assert internal["links"] == 1
+    back = row(edges, src_host="x.b.org", dst_host="a.example.com")
+    assert (back["first_seen"], back["last_seen"]) == ("CC-MAIN-2024-22", "CC-MAIN-2024-22")
+    assert edges.height == 5
+    assert edges.filter(pl.col("src_host") == pl.col("dst_host")).height == 0
+
+
+def test_domain_edges_only_between_domains(graph: dict[str, pl.DataFrame]) -> None:
+    edges = graph["domain_edges"]
+    assert edges.height == 3  # example.com->b.org, example.com->c.net, b.org->example.com
+    eb = row(edges, src_domain="example.com", dst_domain="b.org")
+    assert (eb["links"], eb["pages"], eb["src_hosts"], eb["nofollow_links"]) == (3, 2, 1, 1)
+    assert edges.filter(pl.col("src_domain") == pl.col("dst_domain")).height == 0
+
+
+def test_hosts(graph: dict[str, pl.DataFrame]) -> None:
+    hosts = graph["hosts"]
+    assert sorted(hosts["host"]) == ["a.example.com", "b.org", "c.net", "www.example.com", "x.b.org"]
+    a = row(hosts, host="a.example.com")
+    assert (a["pages_crawled"], a["out_hosts"], a["in_hosts"], a["in_domains"]) == (2, 3, 1, 1)
+    www = row(hosts, host="www.example.com")
+    # linked from a.example.com only: same registered domain, so no referring domain
+    assert (www["pages_crawled"], www["in_hosts"], www["in_domains"]) == (0, 1, 0)
+    b = row(hosts, host="b.org")
+    assert (b["in_hosts"], b["in_domains"], b["domain"]) == (2, 1, "b.org")
+
+
+def test_no_parts_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PartError, match="no complete parts"):
+        aggregate(tmp_path)
+
+
+def test_a_part_left_uncommitted_is_never_read(tmp_path: Path) -> None:
+    write(tmp_path, "good", [(page("c", "https://a.org/", "a.org", "a.org"), [])])
+    with pytest.raises(RuntimeError):
+        with PartWriter(tmp_path, "killed", batch_rows=1) as writer:
+            writer.add(page("c", "https://b.org/", "b.org", "b.org"), [])
+            raise RuntimeError("killed while writing")
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["good"]
+    summary = aggregate(tmp_path)
+    assert summary.pages == 1
