@@ -33,6 +33,8 @@ from pipeline.runs import RunRecord, load_runs, save_run
 from pipeline.sources import InputFile
 from pipeline.store import publish
 
+# A first start migrates a new Prefect database, which can take a minute on a small machine.
+STARTUP_TIMEOUT_SECONDS = 180
 SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
 
 
@@ -200,27 +202,36 @@ def _run_id(started: datetime) -> str:
 
 
 @contextmanager
-def temporary_api() -> Iterator[str | None]:
-    """Use PREFECT_API_URL when set; otherwise start one local Prefect server for the run.
+def temporary_api() -> Iterator[str]:
+    """Use the configured Prefect API (PREFECT_API_URL); without one, start a local server.
 
     Prefect's own ephemeral mode would start a server in every worker process of the pool;
-    one server whose address the workers inherit is several times faster.
+    one server whose address the workers inherit through the environment is several times
+    faster. Worker processes read the API address from the environment, so it is set there
+    for the duration of the run.
     """
-    if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
-        return
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
+    previous = os.environ.get("PREFECT_API_URL")
+    configured = PREFECT_API_URL.value()
+    server = None
+    if not configured:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start(timeout=STARTUP_TIMEOUT_SECONDS)
+        configured = server.api_url
+    os.environ["PREFECT_API_URL"] = configured
     try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+        with temporary_settings({PREFECT_API_URL: configured}):
+            yield configured
     finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+        if server is not None:
+            server.stop()
 
 
 def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:

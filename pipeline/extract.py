@@ -1,0 +1,104 @@
+"""Extract links from HTML with selectolax (Lexbor): bytes and headers in, raw links out.
+
+Pure: no URL resolution here (see urls.py), never raises for any bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser
+
+LINK_TYPES = ("a", "img", "area")
+MAX_ANCHOR_CHARS = 256
+_CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_CHARSET_IN_HTML = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+_WHITESPACE = re.compile(r"\s+")
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
+            "ascii": "cp1252", "gb2312": "gbk", "x-sjis": "shift_jis"}
+
+
+@dataclass(slots=True)
+class RawLink:
+    href: str
+    anchor: str
+    link_type: str
+    nofollow: bool
+    ugc: bool
+    sponsored: bool
+
+
+@dataclass(slots=True)
+class ExtractedPage:
+    links: list[RawLink]
+    base_href: str | None
+    robots_nofollow: bool
+    charset: str
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _header(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name]
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = _ALIASES.get(label.lower(), label.lower())
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def detect_charset(html: bytes, headers: Sequence[tuple[str, str]]) -> str:
+    for value in _header(headers, "content-type"):
+        match = _CHARSET_IN_HEADER.search(value)
+        if match and (codec := _codec(match.group(1))):
+            return codec
+    match = _CHARSET_IN_HTML.search(html[:4096])
+    if match and (codec := _codec(match.group(1).decode("ascii", "replace"))):
+        return codec
+    return "utf-8"
+
+
+def anchor_text(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()[:MAX_ANCHOR_CHARS]
+
+
+def _says_nofollow(value: str) -> bool:
+    tokens = set(re.split(r"[\s,:]+", value.lower()))
+    return "nofollow" in tokens or "none" in tokens
+
+
+def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedPage:
+    counters: dict[str, int] = {}
+    charset = detect_charset(html, headers)
+    text = html.decode(charset, errors="replace")
+    if "\ufffd" in text:
+        counters["decode_replacements"] = 1
+    tree = LexborHTMLParser(text)
+    robots = any(_says_nofollow(v) for v in _header(headers, "x-robots-tag"))
+    for meta in tree.css("meta[name]"):
+        if (meta.attributes.get("name") or "").strip().lower() == "robots":
+            robots = robots or _says_nofollow(meta.attributes.get("content") or "")
+    base = tree.css_first("base[href]")
+    base_href = base.attributes.get("href") if base is not None else None
+    links: list[RawLink] = []
+    for node in tree.css("a[href], area[href]"):
+        attrs = node.attributes
+        rel = set((attrs.get("rel") or "").lower().split())
+        if node.tag == "area":
+            kind, anchor = "area", anchor_text(attrs.get("alt") or "")
+        else:
+            anchor = anchor_text(node.text(deep=True))
+            image = node.css_first("img") if not anchor else None
+            kind = "img" if image is not None else "a"
+            if image is not None:
+                anchor = anchor_text(image.attributes.get("alt") or "")
+        links.append(RawLink(attrs.get("href") or "", anchor, kind,
+                             robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel))
+    return ExtractedPage(links, base_href, robots, charset, counters)

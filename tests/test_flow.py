@@ -1,0 +1,57 @@
+"""The Prefect flow against a real Prefect API server (Prefect's test harness)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.build import run_build
+from pipeline.config import load_settings
+from pipeline.sources import InputFile, sample_inputs
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+async def task_runs_by_state(flow_run_name: str | None = None) -> dict[str, list[str]]:
+    async with get_client() as client:
+        flow_runs = await client.read_flow_runs()
+        assert len(flow_runs) == 1, [r.name for r in flow_runs]
+        assert flow_runs[0].state is not None and flow_runs[0].state.is_completed()
+        task_runs = await client.read_task_runs()
+    states: dict[str, list[str]] = {}
+    for run in task_runs:
+        assert run.state is not None
+        states.setdefault(run.state.type.value, []).append(run.name)
+    return states
+
+
+def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
+    prefect_api: None, tmp_path: Path
+) -> None:
+    settings = load_settings({"data_dir": str(tmp_path / "data"), "workers": 2}, environ={})
+    inputs = sample_inputs()[:3] + [InputFile(str(tmp_path / "missing.warc.gz"))]
+    summary = run_build(inputs, settings)
+
+    assert summary.processed == 3 and summary.reused == 0
+    assert [f.input for f in summary.failures] == [str(tmp_path / "missing.warc.gz")]
+    assert "no such file" in summary.failures[0].message
+    assert summary.db_path == settings.db_path and summary.graph is not None
+    con = duckdb.connect(str(summary.db_path), read_only=True)
+    assert con.execute("select count(*) from pages").fetchone() == (summary.pages,)
+
+    states = asyncio.run(task_runs_by_state())
+    completed = states.get("COMPLETED", [])
+    assert sum(name.startswith("process ") for name in completed) == 3
+    assert "aggregate" in " ".join(completed) and "publish" in " ".join(completed)
+    failed = states.get("FAILED", [])
+    assert failed == ["process missing.warc.gz"]  # not retried: a missing file is not transient
