@@ -19,7 +19,9 @@ _PRIVATE_START = "// ===BEGIN PRIVATE DOMAINS==="
 
 def _to_ascii(name: str) -> str:
     try:
-        return str(idna_to_ascii(name)) or name
+        converted = idna_to_ascii(name)
+        text = converted.decode("ascii") if isinstance(converted, bytes) else converted
+        return text or name
     except (ValueError, UnicodeError):
         return name
 

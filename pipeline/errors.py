@@ -18,6 +18,8 @@ chained with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BacklinksError(Exception):
     """Base class of every error cc-backlinks raises on purpose."""
@@ -33,6 +35,11 @@ class InputError(BacklinksError):
     def __init__(self, input: str, message: str) -> None:
         super().__init__(f"{input}: {message}")
         self.input = input
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (worker pools): rebuild them from their fields.
+        return (type(self), (self.input, self.message))
 
 
 class InputNotFound(InputError):
@@ -49,7 +56,10 @@ class CorruptInput(InputError):
     def __init__(self, input: str, message: str, offset: int | None = None) -> None:
         where = f" at byte offset {offset}" if offset is not None else ""
         super().__init__(input, f"{message}{where}")
-        self.offset = offset
+        self.message, self.offset = message, offset
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.input, self.message, self.offset))
 
 
 class PartError(BacklinksError):

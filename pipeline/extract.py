@@ -59,8 +59,8 @@ def detect_charset(html: bytes, headers: Sequence[tuple[str, str]]) -> str:
         match = _CHARSET_IN_HEADER.search(value)
         if match and (codec := _codec(match.group(1))):
             return codec
-    match = _CHARSET_IN_HTML.search(html[:4096])
-    if match and (codec := _codec(match.group(1).decode("ascii", "replace"))):
+    declared = _CHARSET_IN_HTML.search(html[:4096])
+    if declared and (codec := _codec(declared.group(1).decode("ascii", "replace"))):
         return codec
     return "utf-8"
 

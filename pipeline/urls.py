@@ -46,12 +46,13 @@ def host_reject_reason(host: str) -> str | None:
 def normalize_host(host: str) -> str | None:
     """A host as typed by a person (any case, Unicode) in the form the graph stores, or None."""
     try:
-        ascii_host = idna_to_ascii(host.strip().rstrip(".").lower())
+        converted = idna_to_ascii(host.strip().rstrip(".").lower())
+        ascii_host = converted.decode("ascii") if isinstance(converted, bytes) else converted
     except (ValueError, UnicodeError):
         return None
     if not ascii_host or host_reject_reason(ascii_host) is not None:
         return None
-    return str(ascii_host)
+    return ascii_host
 
 
 def _validated(url: URL) -> Resolved | str:

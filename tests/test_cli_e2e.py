@@ -19,9 +19,14 @@ from conftest import SAMPLE, CliRun, run_cli
 from pipeline.bundled import sample_files
 
 
+def frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    result = con.execute(sql)
+    columns = [c[0] for c in result.description]
+    return pl.DataFrame(result.fetchall(), schema=columns, orient="row")
+
+
 def links_frame(run: CliRun) -> pl.DataFrame:
-    con = duckdb.connect(str(run.db), read_only=True)
-    return con.execute("select * from links").pl()
+    return frame(duckdb.connect(str(run.db), read_only=True), "select * from links")
 
 
 def test_run_on_the_sample_prints_a_summary(sample_run: CliRun) -> None:
@@ -43,9 +48,7 @@ def test_sample_graph_tables_are_consistent(sample_run: CliRun) -> None:
         .agg(pl.len().alias("links"), pl.col("nofollow").sum().alias("nofollow_links"))
         .sort("src_host", "dst_host")
     )
-    actual = con.execute(
-        "select src_host, dst_host, links, nofollow_links from host_edges order by all"
-    ).pl()
+    actual = frame(con, "select src_host, dst_host, links, nofollow_links from host_edges order by all")
     assert actual.rows() == expected.with_columns(pl.col("nofollow_links").cast(pl.Int64)).rows()
     crawls = {r[0] for r in con.execute("select distinct crawl from pages").fetchall()}
     assert {"CC-MAIN-2024-22", "CC-MAIN-2020-34", "CC-MAIN-2014-35", "local"} <= crawls

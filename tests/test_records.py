@@ -148,3 +148,11 @@ def test_truncated_uncompressed_warc_is_detected() -> None:
 def test_unreadable_input_raises_corrupt_input(data: bytes, message: str) -> None:
     with pytest.raises(CorruptInput, match=message):
         read_all(data, "bad.warc.gz")
+
+
+def test_input_errors_survive_pickling_between_processes() -> None:
+    import pickle
+
+    error = CorruptInput("x.warc.gz", "truncated", offset=12)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.input, copy.offset) == (CorruptInput, str(error), "x.warc.gz", 12)
