@@ -96,7 +96,10 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, widt
     cells = [[_cell(v) for v in row] for row in rows]
     cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in row] for row in cells]
     widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
-    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(columns))]
+    numeric = [
+        all(isinstance(row[i], int | float) and not isinstance(row[i], bool) for row in rows)
+        for i in range(len(columns))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(

@@ -1,0 +1,71 @@
+"""The docs name every CLI verb, setting, table, column and macro the code has."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from pipeline.cli import main
+from pipeline.config import SETTINGS
+from pipeline.store import MACROS, REQUIRED_TABLES, sql_files
+
+README = (REPO / "README.md").read_text()
+SQL_DOC = (REPO / "docs" / "sql.md").read_text()
+
+
+def test_every_cli_verb_is_in_the_readme() -> None:
+    for verb in main.commands:
+        assert f"backlinks {verb}" in README, verb
+
+
+@pytest.mark.parametrize("spec", SETTINGS, ids=lambda s: s.name)
+def test_every_setting_is_in_the_readme_with_env_and_flag(spec) -> None:  # type: ignore[no-untyped-def]
+    row = next((line for line in README.splitlines() if line.startswith(f"| `{spec.name}`")), "")
+    assert spec.env_var in row and f"`{spec.flag}`" in row, spec.name
+
+
+def schema_columns() -> dict[str, list[str]]:
+    con = duckdb.connect()
+    for sql_file in sql_files():
+        con.execute(sql_file.read_text())
+    rows = con.execute(
+        "select table_name, column_name from duckdb_columns() where not internal order by column_index"
+    ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return columns
+
+
+def test_every_table_and_column_is_in_docs_sql() -> None:
+    columns = schema_columns()
+    for table in REQUIRED_TABLES:
+        row = next(line for line in SQL_DOC.splitlines() if line.startswith(f"| `{table}` |"))
+        for column in columns[table]:
+            assert re.search(rf"\b{column}\b", row), (table, column)
+
+
+def test_every_macro_is_documented_and_exists() -> None:
+    con = duckdb.connect()
+    for sql_file in sql_files():
+        con.execute(sql_file.read_text())
+    defined = {r[0] for r in con.execute(
+        "select function_name from duckdb_functions() where function_type = 'table_macro'").fetchall()}
+    assert set(MACROS) <= defined
+    for macro in MACROS:
+        assert f"`{macro}(" in SQL_DOC and f"{macro}(" in README, macro
+
+
+def test_run_help_mentions_inputs_and_settings() -> None:
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert "--input" in result.output and "--files" in result.output
+
+
+def test_ci_calls_exactly_the_readme_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci in README
+    assert "pytest" in ci
