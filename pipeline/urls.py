@@ -35,6 +35,8 @@ def host_reject_reason(host: str) -> str | None:
     if len(host) > 253:
         return HOST_TOO_LONG
     labels = host.split(".")
+    if "" in labels:
+        return INVALID_HOST
     if len(labels) < 2:
         return SINGLE_LABEL_HOST
     if not all(_LABEL.match(label) for label in labels):
@@ -59,12 +61,14 @@ def _validated(url: URL) -> Resolved | str:
     if url.protocol not in ("http:", "https:"):
         return UNSUPPORTED_SCHEME
     host = url.hostname
-    if host.endswith("."):
+    trailing_dot = host.endswith(".")
+    if trailing_dot:
         host = host[:-1]
-        url.hostname = host
     reason = host_reject_reason(host)
     if reason is not None:
         return reason
+    if trailing_dot:
+        url.hostname = host
     url.hash = ""
     return Resolved(url.href, host)
 
