@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import DATA
 
 from pipeline.domains import PublicSuffixList
-
-from conftest import DATA
 
 # One case per line; lines starting with // are cases the PSL project itself disabled.
 _CASE = re.compile(r"^checkPublicSuffix\((null|'[^']*'),\s*(null|'[^']*')\);", re.M)

@@ -14,10 +14,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from conftest import DATA
 
 from pipeline.urls import Resolved, host_reject_reason, resolve_link, resolve_page_url
-
-from conftest import DATA
 
 ALL = [c for c in json.loads((DATA / "conformance" / "urltestdata.json").read_text("utf-8")) if isinstance(c, dict)]
 
