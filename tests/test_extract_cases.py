@@ -86,7 +86,7 @@ def test_meta_robots_and_x_robots_tag_make_every_link_nofollow() -> None:
 
 def test_malformed_html_still_yields_links() -> None:
     links = links_of('<div><a href=x>a<a href=y>b</div><a href="z"')
-    assert [l.href for link in links][:2] == ["x", "y"]
+    assert [link.href for link in links][:2] == ["x", "y"]
 
 
 def test_charset_from_header_and_from_meta() -> None:
