@@ -160,7 +160,9 @@ def _print_summary(summary: Any) -> None:
             f"{graph.host_edges:,} host edges, {graph.domain_edges:,} domain edges "
             f"(all {graph.parts:,} parts)"
         )
-    skipped = {k: v for k, v in summary.counters.items() if k.startswith(("skipped_", "links_rejected_", "pages_rejected_"))}
+    from flows.build import SKIP_COUNTERS
+
+    skipped = {k: v for k, v in summary.counters.items() if k.startswith(SKIP_COUNTERS)}
     if skipped:
         lines.append("  skipped   " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
     lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
