@@ -46,7 +46,13 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
             flag = f"{spec.flag}/--no-{spec.flag[2:]}"
             option = click.option(flag, spec.name, default=None, help=help_text)
         else:
-            kind = click.INT if isinstance(spec.default, int) else click.STRING
+            kind: click.ParamType[Any] = click.STRING
+            if spec.choices:
+                kind = click.Choice(spec.choices)
+            elif isinstance(spec.default, float):
+                kind = click.FLOAT
+            elif isinstance(spec.default, int):
+                kind = click.INT
             option = click.option(spec.flag, spec.name, type=kind, default=None, help=help_text)
         command = option(command)
     return click.option(

@@ -25,6 +25,7 @@ class SettingSpec:
     default: Any
     help: str
     flag_name: str = ""
+    choices: tuple[str, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -63,6 +64,54 @@ SETTINGS: tuple[SettingSpec, ...] = (
         5 * 1024 * 1024,
         "Bytes of an HTML payload that are parsed; longer pages are cut there and counted.",
     ),
+    SettingSpec(
+        "source",
+        "https",
+        "Where a crawl's files are read from: https (no account needed) or s3 "
+        "(boto3; unsigned requests unless AWS credentials are configured).",
+        choices=("https", "s3"),
+    ),
+    SettingSpec(
+        "https_base_url",
+        "https://data.commoncrawl.org/",
+        "Base URL of Common Crawl's files over HTTPS (crawl-data/... is read under it).",
+    ),
+    SettingSpec(
+        "s3_bucket",
+        "commoncrawl",
+        "S3 bucket of Common Crawl's files (crawl-data/... is read under it).",
+    ),
+    SettingSpec(
+        "s3_endpoint_url",
+        "",
+        "S3 endpoint URL for a mirror or an S3-compatible store; empty means AWS (us-east-1).",
+    ),
+    SettingSpec(
+        "index_url",
+        "https://index.commoncrawl.org/",
+        "Base URL of Common Crawl's index server; the list of crawls is its collinfo.json.",
+    ),
+    SettingSpec(
+        "timeout_seconds",
+        60.0,
+        "Seconds to wait for a connection or for the next bytes before the read is retried.",
+    ),
+    SettingSpec(
+        "retry_initial_seconds",
+        1.0,
+        "First wait before retrying a throttled or failed request; it doubles on each "
+        "further failure (up to 60 s), with random jitter.",
+    ),
+    SettingSpec(
+        "retry_seconds",
+        600.0,
+        "Total seconds one file may spend waiting between retries before it fails.",
+    ),
+    SettingSpec(
+        "file_retries",
+        2,
+        "Times a file that failed with a network error is started again from scratch.",
+    ),
 )
 
 SETTINGS_BY_NAME = {spec.name: spec for spec in SETTINGS}
@@ -77,6 +126,15 @@ class Settings:
     workers: int
     psl_private_domains: bool
     max_html_bytes: int
+    source: str
+    https_base_url: str
+    s3_bucket: str
+    s3_endpoint_url: str
+    index_url: str
+    timeout_seconds: float
+    retry_initial_seconds: float
+    retry_seconds: float
+    file_retries: int
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -102,7 +160,8 @@ class Settings:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     """Convert ``value`` to the type of the setting's default, or raise ConfigError."""
-    default = SETTINGS_BY_NAME[name].default
+    spec = SETTINGS_BY_NAME[name]
+    default = spec.default
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -120,7 +179,20 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if number < 0:
             raise ConfigError(f"{source}: {name} must be 0 or more, got {value!r}")
         return number
-    return str(value)
+    if isinstance(default, float):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: {name} must be a number, got {value!r}") from exc
+        if not seconds >= 0:
+            raise ConfigError(f"{source}: {name} must be 0 or more, got {value!r}")
+        return seconds
+    text = str(value)
+    if spec.choices and text not in spec.choices:
+        raise ConfigError(
+            f"{source}: {name} must be one of {', '.join(spec.choices)}, got {value!r}"
+        )
+    return text
 
 
 def _from_mapping(values: Mapping[str, Any], source: str) -> dict[str, Any]:
