@@ -1,8 +1,8 @@
 """Iterate the HTML pages of a WARC stream with warcio; everything else is skipped by reason.
 
 ``iter_records`` takes an open binary stream (never a path) and yields one event per WARC
-record: an :class:`HtmlPage` for a 200 HTML response, a :class:`Skipped` with a reason for
-every other record. Counting is the caller's job. A stream that is not a readable WARC raises
+record: an :class:`HtmlPage` for a 200 HTML response, a :class:`Redirect` for a 3xx response
+with a ``Location``, a :class:`Skipped` with a reason for every other record. Counting is the caller's job. A stream that is not a readable WARC raises
 :class:`~pipeline.errors.CorruptInput` naming the input and the byte offset of the damage.
 """
 
@@ -30,6 +30,7 @@ NO_HTTP_HEADERS = "no_http_headers"
 NO_TARGET_URI = "no_target_uri"
 NOT_HTML = "not_html"
 PAYLOAD_UNREADABLE = "payload_unreadable"
+REDIRECT = "redirect"  # not a skip: the marker _classify_response gives a redirect
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # WHATWG MIME Sniffing 7.1: these "unknown" types are sniffed like a missing Content-Type.
@@ -60,6 +61,18 @@ class HtmlPage:
     headers: list[tuple[str, str]]
     body: bytes
     truncated: bool
+    crawl: str | None
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A 3xx response with a ``Location``: a link of type ``redirect`` from ``url``."""
+
+    url: str
+    fetch_time: datetime
+    status: int
+    location: str
     crawl: str | None
     offset: int
 
@@ -117,6 +130,8 @@ def _classify_response(record: ArcWarcRecord) -> str | None:
     if not record.rec_headers.get_header("WARC-Target-URI"):
         return NO_TARGET_URI
     status = record.http_headers.get_statuscode()
+    if status[:1] == "3" and status.isdigit() and record.http_headers.get_header("Location"):
+        return REDIRECT
     if status != "200":
         return f"status_{status[:1]}xx" if status[:1].isdigit() else "status_invalid"
     return None
@@ -126,9 +141,8 @@ def _read_page(record: ArcWarcRecord, crawl: str | None, offset: int, limit: int
     content_type = mime_type(record.http_headers.get_header("Content-Type"))
     if content_type not in HTML_MIME_TYPES and content_type not in UNKNOWN_MIME_TYPES:
         return Skipped(NOT_HTML, offset)
-    try:
-        body = record.content_stream().read(limit + 1)
-    except (zlib.error, ValueError, EOFError):
+    body = read_payload(record, limit + 1)
+    if body is None:
         return Skipped(PAYLOAD_UNREADABLE, offset)
     if content_type in UNKNOWN_MIME_TYPES and not sniff_html(body[:1024]):
         return Skipped(NOT_HTML, offset)
@@ -139,6 +153,17 @@ def _read_page(record: ArcWarcRecord, crawl: str | None, offset: int, limit: int
         headers=list(record.http_headers.headers),
         body=body[:limit],
         truncated=len(body) > limit,
+        crawl=crawl,
+        offset=offset,
+    )
+
+
+def _read_redirect(record: ArcWarcRecord, crawl: str | None, offset: int) -> Redirect:
+    return Redirect(
+        url=record.rec_headers.get_header("WARC-Target-URI").strip("<> "),
+        fetch_time=parse_warc_date(record.rec_headers.get_header("WARC-Date")),
+        status=int(record.http_headers.get_statuscode()),
+        location=record.http_headers.get_header("Location").strip(),
         crawl=crawl,
         offset=offset,
     )
@@ -159,11 +184,12 @@ def _check_complete(record: ArcWarcRecord | None, input_name: str, offset: int) 
         )
 
 
-def iter_records(
-    stream: BinaryIO, *, input_name: str, max_html_bytes: int = 5 * 1024 * 1024
-) -> Iterator[HtmlPage | Skipped]:
-    """Yield an event per record of a WARC stream (gzipped per record, or not compressed)."""
-    crawl: str | None = None
+def warc_records(stream: BinaryIO, *, input_name: str) -> Iterator[tuple[ArcWarcRecord, int]]:
+    """Each record of a WARC-format stream (WARC or WAT) with its byte offset.
+
+    Damage to the container (bad gzip, a broken header, a record cut short) raises
+    :class:`~pipeline.errors.CorruptInput` with the offset of the record it hit.
+    """
     previous: ArcWarcRecord | None = None
     offset = 0
     iterator = ArchiveIterator(stream)
@@ -173,23 +199,13 @@ def iter_records(
             previous, offset = record, iterator.offset
             if record.format != "warc":
                 raise ArchiveLoadFailed(f"a record in {record.format!r} format, not WARC")
-            kind = record.rec_type
-            if kind == "warcinfo":
-                crawl = crawl_from_warcinfo(record.content_stream().read()) or crawl
-                yield Skipped(WARCINFO, offset)
-            elif kind == "response":
-                reason = _classify_response(record)
-                if reason is None:
-                    yield _read_page(record, crawl, offset, max_html_bytes)
-                else:
-                    yield Skipped(reason, offset)
-            else:
-                yield Skipped(_TYPE_REASONS.get(kind, OTHER_RECORD_TYPE), offset)
+            yield record, offset
     except _CONTAINER_ERRORS as exc:
         raise CorruptInput(
             input_name,
             f"not a readable WARC file ({type(exc).__name__}: {exc}); re-download it, "
-            "or check that it is a WARC (.warc or .warc.gz) and not a WAT, WET or CDX file",
+            "or check that it is a WARC or WAT file (.warc, .warc.gz, .warc.wat.gz) and not "
+            "a CDX index or another format",
             offset=offset,
         ) from exc
     if previous is None:
@@ -200,3 +216,38 @@ def iter_records(
             offset=0,
         )
     _check_complete(previous, input_name, offset)
+
+
+def read_payload(record: ArcWarcRecord, limit: int | None = None) -> bytes | None:
+    """The record's payload (at most ``limit`` bytes), or None when it cannot be decoded."""
+    try:
+        stream = record.content_stream()
+        return bytes(stream.read() if limit is None else stream.read(limit))
+    except _CONTAINER_ERRORS:
+        return None
+
+
+def iter_records(
+    stream: BinaryIO, *, input_name: str, max_html_bytes: int = 5 * 1024 * 1024
+) -> Iterator[HtmlPage | Redirect | Skipped]:
+    """Yield an event per record of a WARC stream (gzipped per record, or not compressed)."""
+    crawl: str | None = None
+    for record, offset in warc_records(stream, input_name=input_name):
+        kind = record.rec_type
+        if kind == "warcinfo":
+            payload = read_payload(record)
+            if payload is None:
+                yield Skipped(PAYLOAD_UNREADABLE, offset)
+                continue
+            crawl = crawl_from_warcinfo(payload) or crawl
+            yield Skipped(WARCINFO, offset)
+        elif kind == "response":
+            reason = _classify_response(record)
+            if reason is None:
+                yield _read_page(record, crawl, offset, max_html_bytes)
+            elif reason == REDIRECT:
+                yield _read_redirect(record, crawl, offset)
+            else:
+                yield Skipped(reason, offset)
+        else:
+            yield Skipped(_TYPE_REASONS.get(kind, OTHER_RECORD_TYPE), offset)

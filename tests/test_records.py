@@ -13,7 +13,14 @@ from conftest import SAMPLE
 
 from pipeline.bundled import sample_files
 from pipeline.errors import CorruptInput
-from pipeline.records import HtmlPage, Skipped, crawl_from_warcinfo, iter_records, sniff_html
+from pipeline.records import (
+    HtmlPage,
+    Redirect,
+    Skipped,
+    crawl_from_warcinfo,
+    iter_records,
+    sniff_html,
+)
 
 
 def read_all(data: bytes, name: str = "test.warc.gz") -> list[HtmlPage | Skipped]:
@@ -60,9 +67,19 @@ def test_crawl_id_comes_from_warcinfo() -> None:
     assert crawl_from_warcinfo(b"software: x\r\n") is None
 
 
-def test_redirect_response_is_skipped_as_3xx() -> None:
+def test_redirect_response_is_a_redirect_event() -> None:
+    # A genuine 301 from CC-MAIN-2025-33: http://commoncrawl.org -> https://commoncrawl.org/
     path = next((SAMPLE / "cdx-toolkit").glob("*00905*"))
     events = read_all(path.read_bytes())
+    assert len(events) == 1 and isinstance(events[0], Redirect)
+    redirect = events[0]
+    assert (redirect.url, redirect.status, redirect.location) == (
+        "http://commoncrawl.org", 301, "https://commoncrawl.org/"
+    )
+
+
+def test_3xx_without_location_is_skipped() -> None:
+    events = read_all(warc_response(b"", "text/html", status="302 Found"))
     assert [e.reason for e in events if isinstance(e, Skipped)] == ["status_3xx"]
 
 
