@@ -10,10 +10,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipeline.domains import PublicSuffixList
-from pipeline.extract import extract_links
+from pipeline.extract import RawLink, extract_links
 from pipeline.parts import LinkRow, PageRow
-from pipeline.records import HtmlPage
+from pipeline.records import HtmlPage, Redirect
 from pipeline.urls import Resolved, resolve_link, resolve_page_url
+from pipeline.wat import WatPage
+
+REDIRECT_LINK = "redirect"
 
 
 @dataclass(slots=True)
@@ -33,24 +36,52 @@ def base_url(page_url: str, base_href: str | None) -> str:
     return resolved.url if isinstance(resolved, Resolved) else page_url
 
 
-def page_rows(page: HtmlPage, crawl: str, psl: PublicSuffixList) -> PageRows:
-    """The rows of one page. Links to the page's own host count but are not stored."""
+def page_rows(page: HtmlPage | WatPage | Redirect, crawl: str, psl: PublicSuffixList) -> PageRows:
+    """The rows of one page. Links to the page's own host count but are not stored.
+
+    An HTML page is parsed here; a WAT page brings its links; a redirect is a page whose one
+    link, of type ``redirect``, is its ``Location``.
+    """
     source = resolve_page_url(page.url)
     if not isinstance(source, Resolved):
         return PageRows(page=None, counters=Counter({f"pages_rejected_{source}": 1}))
+    counters: Counter[str] = Counter()
+    truncated = False
+    if isinstance(page, HtmlPage):
+        extracted = extract_links(page.body, page.headers)
+        counters.update(extracted.counters)
+        links, base_href, robots = extracted.links, extracted.base_href, extracted.robots_nofollow
+        truncated = page.truncated
+        if truncated:
+            counters["pages_truncated"] += 1
+    elif isinstance(page, WatPage):
+        links, base_href, robots = page.links, page.base_href, page.robots_nofollow
+    else:
+        links = [RawLink(page.location, "", REDIRECT_LINK, False, False, False)]
+        base_href, robots = None, False
+        counters["redirects"] += 1
+    return _assemble(page, source, links, base_href, robots, truncated, crawl, psl, counters)
+
+
+def _assemble(
+    page: HtmlPage | WatPage | Redirect,
+    source: Resolved,
+    links: list[RawLink],
+    base_href: str | None,
+    robots_nofollow: bool,
+    truncated: bool,
+    crawl: str,
+    psl: PublicSuffixList,
+    counters: Counter[str],
+) -> PageRows:
     src_url, src_host = source.url, source.host
     src_domain = psl.fold(src_host)
-
-    extracted = extract_links(page.body, page.headers)
-    counters: Counter[str] = Counter(extracted.counters)
-    counters["links_found"] += len(extracted.links)
-    if page.truncated:
-        counters["pages_truncated"] += 1
-    base = base_url(src_url, extracted.base_href)
+    counters["links_found"] += len(links)
+    base = base_url(src_url, base_href)
 
     rows: list[LinkRow] = []
     internal = external = 0
-    for link in extracted.links:
+    for link in links:
         target = resolve_link(link.href, base)
         if not isinstance(target, Resolved):
             counters[f"links_rejected_{target}"] += 1
@@ -75,6 +106,6 @@ def page_rows(page: HtmlPage, crawl: str, psl: PublicSuffixList) -> PageRows:
     counters["links_stored"] += len(rows)
     row: PageRow = (
         crawl, src_url, src_host, src_domain, page.fetch_time, page.status,
-        internal, external, extracted.robots_nofollow, page.truncated,
+        internal, external, robots_nofollow, truncated,
     )
     return PageRows(page=row, links=rows, counters=counters)
