@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.errors import PartError
 
-PART_FORMAT = 1
+PART_FORMAT = 2  # 2: inputs are versioned by a string (mtime or ETag)
 _TIME: pl.DataType = pl.Datetime("us", "UTC")
 
 PAGES_SCHEMA = pl.Schema(
@@ -54,7 +54,7 @@ class PartInfo:
     input: str
     key: str
     size: int
-    mtime_ns: int
+    version: str
     crawl: str
     pages: int
     links: int
@@ -75,20 +75,34 @@ def part_path(data_dir: Path, key: str) -> Path:
 def read_part_info(folder: Path) -> PartInfo:
     try:
         data = json.loads((folder / "part.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PartError(
+            f"part {str(folder)!r} is unreadable ({exc}); delete the folder and run again"
+        ) from exc
+    if data.get("format", 1) != PART_FORMAT:
+        raise PartError(
+            f"part {str(folder)!r} was written by an older cc-backlinks (part format "
+            f"{data.get('format', 1)}, this version reads {PART_FORMAT}); delete the folder "
+            "and run again"
+        )
+    try:
         return PartInfo(**data)
-    except (OSError, ValueError, TypeError) as exc:
+    except TypeError as exc:
         raise PartError(
             f"part {str(folder)!r} is unreadable ({exc}); delete the folder and run again"
         ) from exc
 
 
-def complete_part(data_dir: Path, key: str, size: int, mtime_ns: int) -> PartInfo | None:
+def complete_part(data_dir: Path, key: str, size: int, version: str) -> PartInfo | None:
     """The part of this input if it is complete and made from this version of the input."""
     folder = part_path(data_dir, key)
     if not (folder / "part.json").is_file():
         return None
-    info = read_part_info(folder)
-    if (info.size, info.mtime_ns, info.format) != (size, mtime_ns, PART_FORMAT):
+    try:
+        info = read_part_info(folder)
+    except PartError:
+        return None  # unreadable or from an older version: it is written again
+    if (info.size, info.version, info.format) != (size, version, PART_FORMAT):
         return None
     return info
 

@@ -1,7 +1,7 @@
 """Process one input file into one part: open -> records -> page rows -> part.
 
-This is the per-file job the flow maps over the inputs (cc-pyspark's ``process_warc``). It
-raises :class:`~pipeline.errors.InputError` for a file that cannot be read to its end; then no
+This is the per-file job the flow maps over the inputs (cc-pyspark's ``process_warc``). A WARC
+file is parsed (records.py, extract.py), a WAT file brings its links (wat.py). It raises :class:`~pipeline.errors.InputError` for a file that cannot be read to its end; then no
 part is written and the file is reported as failed.
 """
 
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from pipeline.config import Settings
 from pipeline.domains import PublicSuffixList
 from pipeline.pages import page_rows
 from pipeline.parts import PartWriter, complete_part
-from pipeline.records import HtmlPage, iter_records
-from pipeline.sources import InputFile
+from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
+from pipeline.sources import WAT, InputFile
 from pipeline.streams import fingerprint, open_stream
+from pipeline.wat import WatPage, iter_wat_records
 
 LOCAL_CRAWL = "local"
 
@@ -36,12 +39,20 @@ class InputResult:
     counters: dict[str, int] = field(default_factory=dict)
 
 
+def _events(
+    source: InputFile, stream: BinaryIO, settings: Settings
+) -> Iterator[HtmlPage | WatPage | Redirect | Skipped]:
+    if source.format == WAT:
+        return iter_wat_records(stream, input_name=source.uri)
+    return iter_records(stream, input_name=source.uri, max_html_bytes=settings.max_html_bytes)
+
+
 def process_input(source: InputFile, settings: Settings) -> InputResult:
     """Write the part of ``source`` unless a complete part of this version exists."""
     started = time.perf_counter()
-    version = fingerprint(source)
+    version = fingerprint(source, settings)
     data_dir = settings.data_path
-    existing = complete_part(data_dir, source.key, version.size, version.mtime_ns)
+    existing = complete_part(data_dir, source.key, version.size, version.version)
     if existing is not None:
         return InputResult(
             input=source.uri, key=source.key, reused=True, records=existing.records,
@@ -54,12 +65,12 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
     counters: Counter[str] = Counter()
     records = 0
     crawl = fallback_crawl
-    with open_stream(source) as stream, PartWriter(data_dir, source.key) as writer:
-        for event in iter_records(
-            stream, input_name=source.uri, max_html_bytes=settings.max_html_bytes
-        ):
+    with open_stream(source, settings, version) as opened, PartWriter(
+        data_dir, source.key
+    ) as writer:
+        for event in _events(source, opened.stream, settings):
             records += 1
-            if not isinstance(event, HtmlPage):
+            if isinstance(event, Skipped):
                 counters[f"skipped_{event.reason}"] += 1
                 continue
             crawl = event.crawl or fallback_crawl
@@ -67,10 +78,11 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
             counters.update(rows.counters)
             if rows.page is not None:
                 writer.add(rows.page, rows.links)
+        counters.update(opened.counters)
         seconds = time.perf_counter() - started
         info = writer.commit(
             {
-                "input": source.uri, "size": version.size, "mtime_ns": version.mtime_ns,
+                "input": source.uri, "size": version.size, "version": version.version,
                 "crawl": crawl, "records": records,
                 "counters": dict(sorted(counters.items())), "seconds": round(seconds, 3),
             }

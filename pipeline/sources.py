@@ -1,4 +1,7 @@
-"""List the inputs of a run: local files, folders and globs (later: a crawl's paths files)."""
+"""List the inputs of a run: local files, folders and globs, and remote URLs as they are.
+
+A crawl's own file list (``warc.paths.gz``) is read in crawls.py.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,28 @@ from pathlib import Path
 
 from pipeline import bundled
 
-WARC_SUFFIXES = (".warc", ".warc.gz")
+WARC, WAT = "warc", "wat"
+FORMATS = (WARC, WAT)
+SUFFIXES = {WARC: (".warc", ".warc.gz"), WAT: (".wat", ".wat.gz")}
+WARC_SUFFIXES = SUFFIXES[WARC]
 _CRAWL_IN_PATH = re.compile(r"CC-MAIN-\d{4}-\d{2}(?!\d)")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input of a run. ``uri`` is an absolute local path (remote URLs come later)."""
+    """One input of a run: an absolute local path, an http(s):// URL or an s3:// URL."""
 
     uri: str
+
+    @property
+    def format(self) -> str:
+        """``wat`` for a WAT file (named *.wat or *.wat.gz), else ``warc``."""
+        return WAT if self.name.endswith(SUFFIXES[WAT]) else WARC
+
+    @property
+    def remote(self) -> bool:
+        return "://" in self.uri
 
     @property
     def name(self) -> str:
@@ -41,19 +56,24 @@ class InputFile:
         return match.group(0) if match else None
 
 
-def _is_warc(path: Path) -> bool:
-    return path.is_file() and path.name.endswith(WARC_SUFFIXES)
+def _has_format(path: Path, file_format: str) -> bool:
+    if not path.is_file() or not path.name.endswith(SUFFIXES[file_format]):
+        return False
+    # a WAT file is named *.warc.wat.gz: it is never a WARC input
+    return file_format == WAT or not path.name.endswith(SUFFIXES[WAT])
 
 
-def _expand(argument: str) -> list[str]:
-    """Expand one argument: a folder to its WARC files, a glob to its matches.
+def _expand(argument: str, file_format: str) -> list[str]:
+    """Expand one argument: a folder to its files of the format, a glob to its matches.
 
     A path that does not exist is kept as it is, so that processing it reports it by name
     (the other inputs still run); so is a glob that matches nothing.
     """
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", argument):
+        return [argument]  # a URL: checked when it is opened
     path = Path(argument).expanduser()
     if path.is_dir():
-        return [str(p.resolve()) for p in sorted(path.rglob("*")) if _is_warc(p)]
+        return [str(p.resolve()) for p in sorted(path.rglob("*")) if _has_format(p, file_format)]
     if _GLOB_CHARS.search(argument) and not path.exists():
         matches = sorted(glob.glob(os.path.expanduser(argument), recursive=True))
         if matches:
@@ -62,11 +82,15 @@ def _expand(argument: str) -> list[str]:
     return [str(path.resolve())]
 
 
-def list_inputs(arguments: Iterable[str]) -> list[InputFile]:
-    """The inputs named by paths, folders and globs, in order, each once."""
+def list_inputs(arguments: Iterable[str], file_format: str = WARC) -> list[InputFile]:
+    """The inputs named by paths, folders, globs and URLs, in order, each once.
+
+    ``file_format`` chooses the files a folder contributes (WARC or WAT); a file or URL named
+    explicitly is read in the format its name says.
+    """
     seen: dict[str, None] = {}
     for argument in arguments:
-        for uri in _expand(argument):
+        for uri in _expand(argument, file_format):
             seen.setdefault(uri, None)
     return [InputFile(uri) for uri in seen]
 

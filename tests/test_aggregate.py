@@ -30,7 +30,7 @@ def write(data_dir: Path, key: str, pages_and_links: list[tuple[tuple, list[tupl
     with PartWriter(data_dir, key, batch_rows=2) as writer:  # tiny batches: several files
         for page_row, link_rows in pages_and_links:
             writer.add(page_row, link_rows)
-        writer.commit({"input": key, "size": 1, "mtime_ns": 1, "crawl": "c", "records": 1,
+        writer.commit({"input": key, "size": 1, "version": "1", "crawl": "c", "records": 1,
                        "counters": {}, "seconds": 0.0})
 
 
