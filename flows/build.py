@@ -1,8 +1,9 @@
 """The Prefect flow: list inputs, one task per input file, then aggregate and publish.
 
 Prefect orchestrates; the work is done by plain functions in ``pipeline/`` that the tasks
-wrap. Per-file tasks run on a process pool sized to the cores; they retry only on transient
-IO errors (a corrupt file fails at once and is reported). With ``PREFECT_API_URL`` set the
+wrap. Per-file tasks run on a process pool sized to the cores. Network faults are retried
+inside the task (remote.py: resume, backoff); a file whose retry budget ran out is started
+again up to ``file_retries`` times; a corrupt file fails at once and is reported. With ``PREFECT_API_URL`` set the
 flow reports to that server; without it, ``temporary_api`` starts one local Prefect server
 for the run that the worker processes share.
 """
@@ -36,6 +37,7 @@ from pipeline.store import publish
 # A first start migrates a new Prefect database, which can take a minute on a small machine.
 STARTUP_TIMEOUT_SECONDS = 180
 SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
+RETRY_COUNTERS = "retries_"
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,8 @@ def _retry_on_transient_io(task: Any, task_run: Any, state: Any) -> bool:
 @task(
     name="process-input",
     task_run_name="process {source.name}",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
+    retries=2,
+    retry_delay_seconds=[10, 20],  # build_graph sets both from the settings
     retry_condition_fn=_retry_on_transient_io,
 )
 def process_input_task(source: InputFile, settings: Settings) -> InputResult:
@@ -147,9 +149,16 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     data_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporary(data_dir)
 
+    per_file = process_input_task.with_options(
+        retries=settings.file_retries,
+        retry_delay_seconds=[
+            settings.retry_initial_seconds * 10 * 2**attempt
+            for attempt in range(settings.file_retries)
+        ],
+    )
     submitted = {}
     for source in inputs:
-        future = process_input_task.submit(source, settings)
+        future = per_file.submit(source, settings)
         submitted[future.task_run_id] = (future, source.uri)
     results, failures = _collect(submitted)
 

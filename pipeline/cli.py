@@ -1,4 +1,4 @@
-"""The ``backlinks`` command: run, query, sql.
+"""The ``backlinks`` command: run, crawls, query, sql.
 
 The library raises BacklinksError; this module turns it into a message and an exit status.
 Exit status: 0 success; 1 some input failed for good (the graph of the others is still
@@ -23,6 +23,7 @@ from pipeline.errors import BacklinksError, ConfigError, DatabaseError
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json")
+FORMATS_IN = ("warc", "wat")
 
 
 class Failure(click.ClickException):
@@ -122,6 +123,8 @@ def main() -> None:
 
     \b
     backlinks run                       build the graph from the bundled sample
+    backlinks crawls                    the crawls Common Crawl has published
+    backlinks run --crawl CC-MAIN-2024-22 --files 10
     backlinks run --input 'warcs/*.warc.gz' --data mydata
     backlinks query example.com         referring domains of example.com
     backlinks sql "select * from anchors('example.com')"
@@ -166,11 +169,14 @@ def _print_summary(summary: Any) -> None:
             f"{graph.host_edges:,} host edges, {graph.domain_edges:,} domain edges "
             f"(all {graph.parts:,} parts)"
         )
-    from flows.build import SKIP_COUNTERS
+    from flows.build import RETRY_COUNTERS, SKIP_COUNTERS
 
     skipped = {k: v for k, v in summary.counters.items() if k.startswith(SKIP_COUNTERS)}
     if skipped:
         lines.append("  skipped   " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+    retries = {k: v for k, v in summary.counters.items() if k.startswith(RETRY_COUNTERS)}
+    if retries:
+        lines.append("  retried   " + ", ".join(f"{k} {v:,}" for k, v in retries.items()))
     lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
     for failure in summary.failures:
         lines.append(f"  FAILED    {failure.input}: {failure.message}")
@@ -184,18 +190,45 @@ def _print_summary(summary: Any) -> None:
 
 @main.command()
 @click.option(
-    "--input", "-i", "inputs", multiple=True, metavar="PATH",
-    help="A WARC file (.warc or .warc.gz), a folder of them, or a glob; repeatable. "
-    "Without --input: the bundled Common Crawl sample.",
+    "--input", "-i", "inputs", multiple=True, metavar="PATH_OR_URL",
+    help="A WARC or WAT file (.warc, .warc.gz, .warc.wat.gz), a folder of them, a glob, or "
+    "an https:// or s3:// URL; repeatable. Without --input and --crawl: the bundled Common "
+    "Crawl sample.",
 )
-@click.option("--files", type=click.IntRange(min=1), help="Process only the first N inputs.")
+@click.option(
+    "--crawl", metavar="CC-MAIN-YYYY-WW",
+    help="A Common Crawl crawl to read (see `backlinks crawls`); its files are streamed from "
+    "the --source. Needs --files, --sample or --shard.",
+)
+@click.option("--files", type=click.IntRange(min=1), help="Process only the first N files.")
+@click.option("--offset", type=click.IntRange(min=0), default=0,
+              help="With --crawl: skip the first K files of the crawl's list.")
+@click.option("--sample", type=click.IntRange(min=1),
+              help="With --crawl: N files of the crawl chosen at random (see --seed).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of --sample: the same seed chooses the same files.")
+@click.option("--shard", metavar="I/N",
+              help="With --crawl: every N-th file starting at the I-th (0 <= I < N), to split "
+              "a crawl across machines.")
+@click.option("--format", "file_format", type=click.Choice(FORMATS_IN), default="warc",
+              show_default=True,
+              help="Read WARC files (links parsed from the HTML) or WAT files (links from "
+              "Common Crawl's metadata; smaller, less detail). With --crawl: which paths "
+              "file; with a folder: which files it contributes.")
 @click.option("--verbose", "-v", is_flag=True, help="Show Prefect's own log lines.")
 @_settings_options
 def run(
-    inputs: tuple[str, ...], files: int | None, verbose: bool, config_file: str | None,
-    **overrides: Any,
+    inputs: tuple[str, ...], crawl: str | None, files: int | None, offset: int,
+    sample: int | None, seed: int, shard: str | None, file_format: str, verbose: bool,
+    config_file: str | None, **overrides: Any,
 ) -> None:
     """Build or update the backlink graph and publish it as a DuckDB database.
+
+    \b
+    backlinks run                                   the bundled sample, offline
+    backlinks run --crawl CC-MAIN-2024-22 --files 10
+    backlinks run --crawl CC-MAIN-2024-22 --sample 100 --seed 7 --format wat
+    backlinks run --input s3://commoncrawl/crawl-data/.../x.warc.gz --source s3
 
     Each input becomes a part in the data folder (a re-run reuses complete parts); then all
     parts are aggregated and the database is replaced atomically. Exit status 1 when an
@@ -205,14 +238,34 @@ def run(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.build import progress, run_build
+    from pipeline.crawls import Selection, crawl_inputs, parse_shard
     from pipeline.sources import list_inputs, sample_inputs
 
-    sources = list_inputs(inputs) if inputs else sample_inputs()
-    if files is not None:
-        sources = sources[:files]
+    if crawl is None and (sample is not None or shard is not None or offset):
+        raise Failure("--offset, --sample and --shard choose files of a --crawl; add --crawl")
+    try:
+        if crawl is not None:
+            selection = Selection(
+                files=files, offset=offset, sample=sample, seed=seed,
+                shard=parse_shard(shard) if shard is not None else None,
+            )
+            click.echo(f"Listing the {file_format} files of {crawl} ...", err=True)
+            sources = crawl_inputs(crawl, file_format, selection, settings)
+        else:
+            sources = list_inputs(inputs, file_format) if inputs else sample_inputs()
+            if files is not None:
+                sources = sources[:files]
+    except ConfigError as exc:
+        raise Failure(str(exc)) from exc
+    except BacklinksError as exc:
+        raise Failure(str(exc), EXIT_INPUT_FAILED) from exc
+    if inputs and crawl is not None:
+        sources += list_inputs(inputs, file_format)
     if not sources:
-        raise Failure("no inputs: pass --input PATH (a WARC file, a folder or a glob)")
-    label = "the bundled Common Crawl sample" if not inputs else "your inputs"
+        raise Failure("no inputs: pass --input PATH (a WARC file, a folder or a glob) or --crawl")
+    label = (
+        f"crawl {crawl}" if crawl else "your inputs" if inputs else "the bundled Common Crawl sample"
+    )
     click.echo(
         f"Processing {len(sources):,} input(s) from {label} with {settings.worker_count} "
         f"worker(s); data in {settings.data_path}",
@@ -226,6 +279,24 @@ def run(
     _print_summary(summary)
     if summary.failures or not summary.published:
         sys.exit(EXIT_INPUT_FAILED)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--index-url", default=None,
+              help="Base URL of the index server [env BACKLINKS_INDEX_URL; default "
+              "https://index.commoncrawl.org/].")
+def crawls(fmt: str, index_url: str | None) -> None:
+    """The crawls Common Crawl has published, newest first (from its collinfo.json)."""
+    from pipeline.crawls import list_crawls
+
+    settings = _load(None, {"index_url": index_url})
+    try:
+        found = list_crawls(settings)
+    except BacklinksError as exc:
+        raise Failure(str(exc), EXIT_INPUT_FAILED) from exc
+    rows = [(c.id, c.name, c.start, c.end) for c in found]
+    click.echo(render(["id", "name", "from", "to"], rows, fmt))
 
 
 def _db_options(command: Callable[..., Any]) -> Callable[..., Any]:
