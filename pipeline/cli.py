@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -250,7 +251,11 @@ def run(
                 shard=parse_shard(shard) if shard is not None else None,
             )
             click.echo(f"Listing the {file_format} files of {crawl} ...", err=True)
-            sources = crawl_inputs(crawl, file_format, selection, settings)
+            listing_retries: Counter[str] = Counter()
+            sources = crawl_inputs(crawl, file_format, selection, settings, listing_retries)
+            if listing_retries:
+                click.echo("... the list needed " + ", ".join(
+                    f"{k} {v:,}" for k, v in sorted(listing_retries.items())), err=True)
         else:
             sources = list_inputs(inputs, file_format) if inputs else sample_inputs()
             if files is not None:

@@ -16,6 +16,7 @@ import json
 import random
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
 from pipeline.config import Settings
@@ -90,10 +91,15 @@ def paths_url(crawl: str, file_format: str, settings: Settings) -> str:
     return file_url(f"crawl-data/{check_crawl_id(crawl)}/{file_format}.paths.gz", settings)
 
 
-def crawl_paths(crawl: str, file_format: str, settings: Settings) -> list[str]:
-    """The paths of a crawl's files of a format, in Common Crawl's order."""
+def crawl_paths(
+    crawl: str, file_format: str, settings: Settings, counters: Counter[str] | None = None
+) -> list[str]:
+    """The paths of a crawl's files of a format, in Common Crawl's order.
+
+    Retries of the download are added to ``counters``.
+    """
     url = paths_url(crawl, file_format, settings)
-    data = read_small(url, settings)
+    data = read_small(url, settings, counters)
     try:
         text = gzip.decompress(data).decode("utf-8")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
@@ -143,7 +149,8 @@ def select(paths: list[str], selection: Selection) -> list[str]:
 
 
 def crawl_inputs(
-    crawl: str, file_format: str, selection: Selection, settings: Settings
+    crawl: str, file_format: str, selection: Selection, settings: Settings,
+    counters: Counter[str] | None = None,
 ) -> list[InputFile]:
     """The inputs of ``backlinks run --crawl``: the selected files on the configured source."""
     if not selection.bounded:
@@ -152,5 +159,5 @@ def crawl_inputs(
             f"(a whole crawl is about {FULL_CRAWL_FILES:,} files)"
         )
     return [InputFile(file_url(path, settings)) for path in select(
-        crawl_paths(crawl, file_format, settings), selection
+        crawl_paths(crawl, file_format, settings, counters), selection
     )]

@@ -50,7 +50,8 @@ def _events(
 def process_input(source: InputFile, settings: Settings) -> InputResult:
     """Write the part of ``source`` unless a complete part of this version exists."""
     started = time.perf_counter()
-    version = fingerprint(source, settings)
+    counters: Counter[str] = Counter()  # retries of the lookup count too
+    version = fingerprint(source, settings, counters)
     data_dir = settings.data_path
     existing = complete_part(data_dir, source.key, version.size, version.version)
     if existing is not None:
@@ -62,7 +63,6 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
 
     psl = PublicSuffixList.bundled(private=settings.psl_private_domains)
     fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
-    counters: Counter[str] = Counter()
     records = 0
     crawl = fallback_crawl
     with open_stream(source, settings, version) as opened, PartWriter(

@@ -9,7 +9,7 @@ budget of waiting time (``retry_seconds``), after which it fails with
 
 Two stores share the retrying stream: :class:`HttpStore` (httpx) and :class:`S3Store`
 (boto3; unsigned requests unless AWS credentials are configured). Memory stays bounded: at
-most one chunk (1 MiB) is held per open stream.
+most one network chunk (64 KiB or so) is held per open stream.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import httpx
 
 from pipeline.errors import InputError, InputNotFound, InputUnavailable
 
-CHUNK_BYTES = 1 << 20
+S3_CHUNK_BYTES = 1 << 16  # what a dropped S3 connection can lose and must read again
 MAX_DELAY_SECONDS = 60.0
 USER_AGENT = "cc-backlinks (+https://github.com/cc-backlinks)"
 
@@ -254,7 +254,7 @@ class HttpStore:
     def _body(response: httpx.Response, skip: int) -> Iterator[bytes]:
         """The body's bytes as sent (no decoding); ``skip`` bytes dropped if Range was ignored."""
         try:
-            for chunk in response.iter_raw(CHUNK_BYTES):
+            for chunk in response.iter_raw():  # as the bytes arrive: a drop loses none
                 if skip:
                     cut = min(skip, len(chunk))
                     chunk, skip = chunk[cut:], skip - cut
@@ -373,7 +373,7 @@ class S3Store:
 
     def _body(self, uri: str, body: Any) -> Iterator[bytes]:
         try:
-            yield from body.iter_chunks(CHUNK_BYTES)
+            yield from body.iter_chunks(S3_CHUNK_BYTES)
         except self._errors() as exc:
             raise self._failure(uri, exc) from exc
         finally:

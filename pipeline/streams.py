@@ -93,9 +93,15 @@ def remote_info(source: InputFile, settings: Settings, retrier: Retrier | None =
     return retrier.call(lambda: store.info(source.uri))
 
 
-def fingerprint(source: InputFile, settings: Settings) -> Fingerprint:
+def fingerprint(
+    source: InputFile, settings: Settings, counters: Counter[str] | None = None
+) -> Fingerprint:
+    """Size and version of the input; retries of a remote lookup are added to ``counters``."""
     if _check_scheme(source):
-        info = remote_info(source, settings)
+        retrier = Retrier(source.uri, retry_policy(settings))
+        if counters is not None:
+            retrier.counters = counters
+        info = remote_info(source, settings, retrier)
         return Fingerprint(size=info.size, version=info.version)
     try:
         status = os.stat(source.uri)
@@ -135,8 +141,10 @@ def open_stream(
         raise InputError(source.uri, f"cannot open it: {exc.strerror}") from exc
 
 
-def read_small(uri: str, settings: Settings) -> bytes:
+def read_small(uri: str, settings: Settings, counters: Counter[str] | None = None) -> bytes:
     """A whole small remote object (a paths file, collinfo.json), with retries."""
     store = store_for(uri, settings)
     retrier = Retrier(uri, retry_policy(settings))
+    if counters is not None:
+        retrier.counters = counters
     return retrier.call(lambda: store.get_bytes(uri))

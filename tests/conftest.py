@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cc_mirror import Mirror, build_mirror, upload
 
 # Prefect reads its settings at import: give it a private home, no analytics, quiet logs.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="backlinks-prefect-home-")
@@ -17,10 +20,27 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
 os.environ.pop("PREFECT_API_URL", None)
+# No AWS account here: S3 requests go unsigned, as a user without credentials sends them, and
+# botocore must not wait for an instance-metadata service that does not exist.
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+os.environ["AWS_CONFIG_FILE"] = os.path.join(_PREFECT_HOME, "no-aws-config")
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(_PREFECT_HOME, "no-aws-credentials")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 SAMPLE = DATA / "cc"
+S3_BUCKET = "commoncrawl"
+PRIVATE_BUCKET = "private-bucket"
+PUBLIC_READ = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow", "Principal": "*",
+        "Action": ["s3:GetObject", "s3:HeadObject"],
+        "Resource": [f"arn:aws:s3:::{S3_BUCKET}/*"],
+    }],
+}
 
 
 @dataclass
@@ -57,3 +77,43 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     result = run_cli("run", "--data", str(data_dir), "--workers", "2")
     assert result.returncode == 0, result.stderr + result.stdout
     return result
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Mirror:
+    """The samples in Common Crawl's layout (paths files, segments) on local disk."""
+    return build_mirror(tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(mirror: Mirror) -> Iterator[str]:
+    """A local S3 server (moto, server mode) with the mirror in a public bucket ``commoncrawl``."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    admin = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="test-admin", aws_secret_access_key="test-admin",
+    )
+    admin.create_bucket(Bucket=S3_BUCKET)
+    admin.put_bucket_policy(Bucket=S3_BUCKET, Policy=json.dumps(PUBLIC_READ))
+    upload(mirror, admin, S3_BUCKET)
+    admin.create_bucket(Bucket=PRIVATE_BUCKET)
+    admin.put_object(Bucket=PRIVATE_BUCKET, Key="secret.warc.gz", Body=b"not for you")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """One Prefect API server for the CLI runs that opt in (PREFECT_API_URL in their env)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=180)
+    yield server.api_url
+    server.stop()
