@@ -105,7 +105,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "retry_seconds",
         600.0,
-        "Total seconds one file may spend waiting between retries before it fails.",
+        "Seconds a file may go without progress (failed attempts and waits between "
+        "retries) before it fails; any bytes received start the count again.",
     ),
     SettingSpec(
         "file_retries",

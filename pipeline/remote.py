@@ -3,9 +3,10 @@
 A crawl file is about 1 GB and is read front to back, never downloaded to disk. A dropped
 connection, a read timeout or a response cut short is resumed with a Range request from the
 last byte consumed, so the reader above (warcio) never notices. Throttling (429, 503 "Slow
-Down") and server errors are retried with exponential backoff and jitter; each object has a
-budget of waiting time (``retry_seconds``), after which it fails with
-:class:`~pipeline.errors.InputUnavailable` naming its URL. Retries are counted by kind.
+Down") and server errors are retried with exponential backoff and jitter. An object that
+makes no progress for ``retry_seconds`` (failed attempts and waits together) fails with
+:class:`~pipeline.errors.InputUnavailable` naming its URL; any bytes that arrive start the
+clock again, so a long file with a drop now and then never fails. Retries are counted by kind.
 
 Two stores share the retrying stream: :class:`HttpStore` (httpx) and :class:`S3Store`
 (boto3; unsigned requests unless AWS credentials are configured). Memory stays bounded: at
@@ -86,15 +87,22 @@ class Store(Protocol):
 
 @dataclass
 class Retrier:
-    """Calls a function until it succeeds, waiting between failures, within a time budget."""
+    """Calls a function until it succeeds, waiting between failures.
+
+    Gives up when ``budget_seconds`` pass without progress (see ``progressed``).
+    """
 
     uri: str
     policy: RetryPolicy
     counters: Counter[str] = field(default_factory=Counter)
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
-    waited: float = 0.0
     failures: int = 0
+    last_progress: float = field(default=-1.0)
+
+    def __post_init__(self) -> None:
+        self.last_progress = self.clock()
 
     def record(self, failure: Transient) -> None:
         """Count a failure and wait before the next try, or raise when the budget is spent."""
@@ -104,20 +112,22 @@ class Retrier:
         wait = 0.0 if failure.kind == DROPPED and self.failures == 1 else self.policy.delay(
             self.failures, self.rng
         )
-        if self.waited + wait > self.policy.budget_seconds:
+        stuck = self.clock() - self.last_progress
+        if stuck + wait > self.policy.budget_seconds:
+            retries = sum(v for k, v in self.counters.items() if k.startswith("retries_"))
             raise InputUnavailable(
                 self.uri,
-                f"gave up after {sum(v for k, v in self.counters.items() if k.startswith('retries_'))}"
-                f" retries in {self.waited:.0f}s of waiting (last: {failure.kind}: "
-                f"{failure.detail}); the run goes on without it, run again to retry it",
+                f"gave up after {retries} retries, {stuck:.1f}s without progress (last: "
+                f"{failure.kind}: {failure.detail}); the run goes on without it, run again "
+                "to retry it",
             )
-        self.waited += wait
         if wait:
             self.sleep(wait)
 
     def progressed(self) -> None:
-        """Bytes arrived: the next failure starts a fresh backoff."""
+        """Bytes arrived: the next failure starts a fresh backoff and a fresh budget."""
         self.failures = 0
+        self.last_progress = self.clock()
 
     def call(self, function: Callable[[], _T]) -> _T:
         while True:

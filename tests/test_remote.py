@@ -18,6 +18,7 @@ from http_server import FaultPlan, RangeFileServer
 from pipeline.config import Settings
 from pipeline.crawls import Selection, crawl_inputs, crawl_paths, list_crawls, parse_shard, select
 from pipeline.errors import ConfigError, InputError, InputNotFound, InputUnavailable
+from pipeline.remote import DROPPED, THROTTLED, Retrier, RetryPolicy, Transient
 from pipeline.sources import InputFile
 from pipeline.streams import fingerprint, open_stream
 
@@ -234,3 +235,44 @@ def test_paths_file_that_is_not_gzip_is_a_clear_error(tmp_path: Path) -> None:
     with RangeFileServer(tmp_path) as server:
         with pytest.raises(InputError, match="not a gzipped list of paths"):
             crawl_paths("CC-MAIN-2024-22", "warc", replace(FAST, https_base_url=server.base_url))
+
+
+# --- the retry rules, on a clock the test drives ---------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_backoff_doubles_with_jitter_and_gives_up_without_progress() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(initial_seconds=1.0, budget_seconds=20.0)
+    retrier = Retrier("u", policy, sleep=clock.sleep, clock=clock)
+    with pytest.raises(InputUnavailable, match="gave up after 5 retries"):
+        for _ in range(10):
+            retrier.record(Transient(THROTTLED, "503"))
+    for attempt, slept in enumerate(clock.sleeps):
+        assert 2**attempt * 0.5 <= slept <= 2**attempt  # 1, 2, 4, 8 s, each jittered
+    assert len(clock.sleeps) == 4 and clock.now <= 20.0
+    assert retrier.counters == {"retries_throttled": 5}
+
+
+def test_progress_restarts_the_budget_and_a_first_drop_resumes_at_once() -> None:
+    clock = FakeClock()
+    retrier = Retrier("u", RetryPolicy(initial_seconds=1.0, budget_seconds=3.0),
+                      sleep=clock.sleep, clock=clock)
+    for _ in range(50):  # a long file that drops now and then, with bytes in between
+        retrier.record(Transient(DROPPED, "cut"))
+        clock.now += 10.0
+        retrier.progressed()
+    assert clock.sleeps == []  # each drop followed progress: resumed without waiting
+    assert retrier.counters == {"retries_dropped": 50}
