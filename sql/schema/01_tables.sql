@@ -2,14 +2,15 @@
 -- the rows come from the Parquet aggregates in <data_dir>/graph/.
 -- Table and column names are a contract (see docs/sql.md); add columns, never rename.
 
--- pages: one crawled HTML page per crawl (the latest capture when a URL was crawled twice).
+-- pages: one crawled page per crawl: an HTML page (200) or a redirect (3xx with Location);
+-- the latest capture when a URL was crawled twice.
 create table pages (
     crawl           varchar not null,   -- CC-MAIN-YYYY-WW, or 'local'
     url             varchar not null,   -- the page URL (WHATWG-serialized, no fragment)
     host            varchar not null,   -- lowercase, punycode, no port
     domain          varchar not null,   -- registered domain (Public Suffix List)
     fetch_time      timestamptz not null,
-    status          smallint not null,  -- HTTP status (200: only 200 pages are kept)
+    status          smallint not null,  -- HTTP status: 200 (HTML page) or 3xx (redirect)
     links_internal  integer not null,   -- links to the page's own registered domain
     links_external  integer not null,   -- links to other registered domains
     robots_nofollow boolean not null,   -- meta robots or X-Robots-Tag said nofollow
@@ -26,7 +27,7 @@ create table links (
     dst_host   varchar not null,
     dst_domain varchar not null,
     anchor     varchar not null,   -- visible text, whitespace collapsed, at most 256 chars
-    link_type  varchar not null,   -- a | img | area
+    link_type  varchar not null,   -- a | img | area | redirect
     nofollow   boolean not null,   -- rel=nofollow, or the page is robots-nofollow
     ugc        boolean not null,
     sponsored  boolean not null,
@@ -63,7 +64,7 @@ create table domain_edges (
 create table hosts (
     host          varchar not null,
     domain        varchar not null,
-    pages_crawled bigint not null,   -- crawled pages of this host
+    pages_crawled bigint not null,   -- crawled pages of this host (redirects included)
     out_hosts     bigint not null,   -- distinct hosts it links to
     in_hosts      bigint not null,   -- distinct hosts linking to it
     in_domains    bigint not null    -- distinct other registered domains linking to it
