@@ -12,13 +12,15 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import BytesIO
 from typing import BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
-from warcio.recordloader import ArcWarcRecord
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipeline.errors import CorruptInput
+from pipeline.framing import BAD_HEADER, Damage, iter_framed
 
 # Skip reasons, also the names of their counters.
 WARCINFO = "warcinfo"
@@ -49,6 +51,13 @@ _WHITESPACE = b"\t\n\x0c\r "
 
 # What goes wrong inside warcio and zlib when the container is damaged.
 _CONTAINER_ERRORS = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, UnicodeDecodeError)
+# What warcio raises on a record whose headers it cannot parse (AttributeError: a response
+# without WARC-Target-URI, found by fuzzing).
+_RECORD_ERRORS = (
+    *_CONTAINER_ERRORS, StatusAndHeadersParserException, IndexError, KeyError, AttributeError,
+    TypeError,
+)
+DEFAULT_MAX_RECORD_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,50 +181,46 @@ def _read_redirect(record: ArcWarcRecord, crawl: str | None, offset: int) -> Red
 _TYPE_REASONS = {"request": REQUEST, "metadata": METADATA, "revisit": REVISIT}
 
 
-def _check_complete(record: ArcWarcRecord | None, input_name: str, offset: int) -> None:
-    """Raise when warcio reached the end of the stream before the end of ``record``."""
-    missing = getattr(record.raw_stream, "limit", 0) if record is not None else 0
-    if missing > 0:
-        raise CorruptInput(
-            input_name,
-            f"truncated: the record ends {missing} bytes early (an interrupted download?); "
-            "re-download the file",
-            offset=offset,
-        )
+def warc_records(
+    stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[tuple[ArcWarcRecord, int] | Damage]:
+    """Each record of a WARC-format stream (WARC or WAT) with its byte offset, and the damage
+    between records (framing.py): a damaged record costs itself, not the file.
 
-
-def warc_records(stream: BinaryIO, *, input_name: str) -> Iterator[tuple[ArcWarcRecord, int]]:
-    """Each record of a WARC-format stream (WARC or WAT) with its byte offset.
-
-    Damage to the container (bad gzip, a broken header, a record cut short) raises
-    :class:`~pipeline.errors.CorruptInput` with the offset of the record it hit.
+    A stream in which no record can be read (empty, not a WARC file) raises
+    :class:`~pipeline.errors.CorruptInput` after yielding its damage.
     """
-    previous: ArcWarcRecord | None = None
-    offset = 0
-    iterator = ArchiveIterator(stream)
-    try:
-        for record in iterator:
-            _check_complete(previous, input_name, offset)
-            previous, offset = record, iterator.offset
-            if record.format != "warc":
-                raise ArchiveLoadFailed(f"a record in {record.format!r} format, not WARC")
-            yield record, offset
-    except _CONTAINER_ERRORS as exc:
+    loader = ArcWarcRecordLoader()
+    first_damage: Damage | None = None
+    found = False
+    for item in iter_framed(stream, max_record_bytes=max_record_bytes):
+        if isinstance(item, Damage):
+            first_damage = first_damage or item
+            yield item
+            continue
+        try:
+            record = loader.parse_record_stream(BytesIO(item.data), known_format="warc")
+        except _RECORD_ERRORS as exc:
+            damage = Damage(
+                item.offset, BAD_HEADER, f"a WARC header block that cannot be parsed ({exc})",
+                skipped=0,
+            )
+            first_damage = first_damage or damage
+            yield damage
+            continue
+        found = True
+        yield record, item.offset
+    if not found:
+        if first_damage is None:
+            raise CorruptInput(input_name, "is empty: it holds no WARC record; re-download it",
+                               offset=0)
         raise CorruptInput(
             input_name,
-            f"not a readable WARC file ({type(exc).__name__}: {exc}); re-download it, "
-            "or check that it is a WARC or WAT file (.warc, .warc.gz, .warc.wat.gz) and not "
-            "a CDX index or another format",
-            offset=offset,
-        ) from exc
-    if previous is None:
-        raise CorruptInput(
-            input_name,
-            "contains no complete WARC record (empty, or cut before its first record); "
-            "re-download it",
-            offset=0,
+            f"holds no readable WARC record ({first_damage.detail}); check that it is a WARC "
+            "or WAT file (.warc, .warc.gz, .warc.wat.gz) and not a CDX index, an error page or "
+            "another format, or re-download it",
+            offset=first_damage.offset,
         )
-    _check_complete(previous, input_name, offset)
 
 
 def read_payload(record: ArcWarcRecord, limit: int | None = None) -> bytes | None:
@@ -228,11 +233,20 @@ def read_payload(record: ArcWarcRecord, limit: int | None = None) -> bytes | Non
 
 
 def iter_records(
-    stream: BinaryIO, *, input_name: str, max_html_bytes: int = 5 * 1024 * 1024
-) -> Iterator[HtmlPage | Redirect | Skipped]:
-    """Yield an event per record of a WARC stream (gzipped per record, or not compressed)."""
+    stream: BinaryIO,
+    *,
+    input_name: str,
+    max_html_bytes: int = 5 * 1024 * 1024,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Iterator[HtmlPage | Redirect | Skipped | Damage]:
+    """Yield an event per record of a WARC stream (gzipped per record, or not compressed),
+    and a :class:`~pipeline.framing.Damage` for each damaged stretch of the file."""
     crawl: str | None = None
-    for record, offset in warc_records(stream, input_name=input_name):
+    for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
+        if isinstance(item, Damage):
+            yield item
+            continue
+        record, offset = item
         kind = record.rec_type
         if kind == "warcinfo":
             payload = read_payload(record)

@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from pipeline.extract import RawLink, anchor_text
+from pipeline.framing import Damage
 from pipeline.records import (
+    DEFAULT_MAX_RECORD_BYTES,
     METADATA,
     NO_TARGET_URI,
     NOT_HTML,
@@ -147,11 +149,16 @@ def page_from_envelope(
 
 
 def iter_wat_records(
-    stream: BinaryIO, *, input_name: str
-) -> Iterator[WatPage | Redirect | Skipped]:
-    """Yield an event per record of a WAT stream: pages, redirects, or skips with a reason."""
+    stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[WatPage | Redirect | Skipped | Damage]:
+    """Yield an event per record of a WAT stream: pages, redirects, or skips with a reason,
+    and a :class:`~pipeline.framing.Damage` for each damaged stretch of the file."""
     crawl: str | None = None
-    for record, offset in warc_records(stream, input_name=input_name):
+    for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
+        if isinstance(item, Damage):
+            yield item
+            continue
+        record, offset = item
         if record.rec_type == "warcinfo":
             yield Skipped(WARCINFO, offset)
             continue
@@ -167,7 +174,7 @@ def iter_wat_records(
             envelope = document["Envelope"]
             if not isinstance(envelope, dict):
                 raise TypeError("Envelope is not an object")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             yield Skipped(INVALID_JSON, offset)
             continue
         try:

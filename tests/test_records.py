@@ -13,6 +13,7 @@ from conftest import SAMPLE
 
 from pipeline.bundled import sample_files
 from pipeline.errors import CorruptInput
+from pipeline.framing import Damage
 from pipeline.records import (
     HtmlPage,
     Redirect,
@@ -23,7 +24,7 @@ from pipeline.records import (
 )
 
 
-def read_all(data: bytes, name: str = "test.warc.gz") -> list[HtmlPage | Skipped]:
+def read_all(data: bytes, name: str = "test.warc.gz") -> list[HtmlPage | Redirect | Skipped | Damage]:
     return list(iter_records(io.BytesIO(data), input_name=name))
 
 
@@ -141,25 +142,31 @@ def test_long_payload_is_cut_and_flagged() -> None:
     assert isinstance(page, HtmlPage) and page.truncated and len(page.body) == 100
 
 
-def test_truncated_gzip_names_input_and_offset() -> None:
+def test_truncated_gzip_keeps_the_records_before_and_reports_the_offset() -> None:
     data = (SAMPLE / "whirlwind" / "whirlwind.warc.gz").read_bytes()
-    with pytest.raises(CorruptInput, match=r"cut\.warc\.gz: truncated.* at byte offset \d+") as info:
-        read_all(data[: len(data) // 2], "cut.warc.gz")
-    assert info.value.input == "cut.warc.gz" and info.value.offset is not None and info.value.offset > 0
+    whole = read_all(data)
+    events = read_all(data[: len(data) // 2], "cut.warc.gz")
+    damage = events[-1]
+    assert isinstance(damage, Damage) and damage.kind == "truncated" and damage.offset > 0
+    assert events[:-1] == [e for e in whole if e.offset < damage.offset]
+    assert len(events) > 1  # something was kept
 
 
-def test_truncated_uncompressed_warc_is_detected() -> None:
+def test_truncated_uncompressed_warc_keeps_the_records_before() -> None:
     data = next((SAMPLE / "warc-js").glob("*.warc")).read_bytes()
-    with pytest.raises(CorruptInput, match="truncated"):
-        read_all(data[:-20], "cut.warc")
+    whole = read_all(data, "cut.warc")
+    events = read_all(data[:-20], "cut.warc")
+    assert events[:-1] == whole[:-1]
+    assert isinstance(events[-1], Damage) and events[-1].kind == "truncated"
+    assert events[-1].offset == whole[-1].offset
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "no complete WARC record"),
-        (b"this is not a WARC file\n" * 3, "not a readable WARC"),
-        (gzip.compress(b"just some gzipped text\n"), "not a readable WARC"),
+        (b"", "is empty: it holds no WARC record"),
+        (b"this is not a WARC file\n" * 3, "holds no readable WARC record"),
+        (gzip.compress(b"just some gzipped text\n"), "holds no readable WARC record"),
     ],
 )
 def test_unreadable_input_raises_corrupt_input(data: bytes, message: str) -> None:
