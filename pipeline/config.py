@@ -8,6 +8,7 @@ variables, then command-line flags.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -62,7 +63,32 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "max_html_bytes",
         5 * 1024 * 1024,
-        "Bytes of an HTML payload that are parsed; longer pages are cut there and counted.",
+        "Bytes of an HTML payload that are parsed; longer pages are cut there and counted "
+        "(pages_truncated). Common Crawl itself cuts payloads at 1 MiB.",
+    ),
+    SettingSpec(
+        "max_record_bytes",
+        32 * 1024 * 1024,
+        "Bytes of one WARC record, once inflated, that are read; a larger record (a "
+        "decompression bomb, a video) is skipped and counted (damaged_too_large).",
+    ),
+    SettingSpec(
+        "max_links_per_page",
+        10_000,
+        "Links kept per page, in document order; the rest are counted "
+        "(pages_over_link_limit, links_over_limit).",
+    ),
+    SettingSpec(
+        "max_url_chars",
+        2_048,
+        "Longest link URL kept, in characters after resolution; longer links are counted "
+        "(links_rejected_url_too_long).",
+    ),
+    SettingSpec(
+        "max_anchor_chars",
+        256,
+        "Characters of anchor text kept; longer anchors are cut and counted (anchors_cut). "
+        "WAT files already cut anchors at 128.",
     ),
     SettingSpec(
         "source",
@@ -127,6 +153,10 @@ class Settings:
     workers: int
     psl_private_domains: bool
     max_html_bytes: int
+    max_record_bytes: int
+    max_links_per_page: int
+    max_url_chars: int
+    max_anchor_chars: int
     source: str
     https_base_url: str
     s3_bucket: str
@@ -156,7 +186,16 @@ class Settings:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every setting, as stored in the ``runs`` table: passwords in URLs are masked."""
+        return {f.name: _mask_password(getattr(self, f.name)) for f in fields(self)}
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _mask_password(value: Any) -> Any:
+    """'https://user:secret@host/' -> 'https://***@host/'; other values unchanged."""
+    return _USERINFO.sub("***@", value) if isinstance(value, str) else value
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser
 
 LINK_TYPES = ("a", "img", "area")
-MAX_ANCHOR_CHARS = 256
+MAX_ANCHOR_CHARS = 4_096  # work bound only; the max_anchor_chars setting cuts (pages.py)
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _CHARSET_IN_HTML = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
 _WHITESPACE = re.compile(r"\s+")

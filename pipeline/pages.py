@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pipeline.config import Settings
 from pipeline.domains import PublicSuffixList
 from pipeline.extract import RawLink, extract_links
 from pipeline.parts import LinkRow, PageRow
@@ -17,6 +18,23 @@ from pipeline.urls import Resolved, resolve_link, resolve_page_url
 from pipeline.wat import WatPage
 
 REDIRECT_LINK = "redirect"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of one page is kept. A page that hits a limit is kept and counted."""
+
+    links_per_page: int = 10_000
+    url_chars: int = 2_048
+    anchor_chars: int = 256
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            links_per_page=settings.max_links_per_page,
+            url_chars=settings.max_url_chars,
+            anchor_chars=settings.max_anchor_chars,
+        )
 
 
 @dataclass(slots=True)
@@ -36,7 +54,12 @@ def base_url(page_url: str, base_href: str | None) -> str:
     return resolved.url if isinstance(resolved, Resolved) else page_url
 
 
-def page_rows(page: HtmlPage | WatPage | Redirect, crawl: str, psl: PublicSuffixList) -> PageRows:
+def page_rows(
+    page: HtmlPage | WatPage | Redirect,
+    crawl: str,
+    psl: PublicSuffixList,
+    limits: Limits = Limits(),  # noqa: B008 (frozen, so one shared default is safe)
+) -> PageRows:
     """The rows of one page. Links to the page's own host count but are not stored.
 
     An HTML page is parsed here; a WAT page brings its links; a redirect is a page whose one
@@ -60,7 +83,9 @@ def page_rows(page: HtmlPage | WatPage | Redirect, crawl: str, psl: PublicSuffix
         links = [RawLink(page.location, "", REDIRECT_LINK, False, False, False)]
         base_href, robots = None, False
         counters["redirects"] += 1
-    return _assemble(page, source, links, base_href, robots, truncated, crawl, psl, counters)
+    return _assemble(
+        page, source, links, base_href, robots, truncated, crawl, psl, counters, limits
+    )
 
 
 def _assemble(
@@ -73,10 +98,15 @@ def _assemble(
     crawl: str,
     psl: PublicSuffixList,
     counters: Counter[str],
+    limits: Limits,
 ) -> PageRows:
     src_url, src_host = source.url, source.host
     src_domain = psl.fold(src_host)
     counters["links_found"] += len(links)
+    if len(links) > limits.links_per_page:
+        counters["pages_over_link_limit"] += 1
+        counters["links_over_limit"] += len(links) - limits.links_per_page
+        links = links[: limits.links_per_page]
     base = base_url(src_url, base_href)
 
     rows: list[LinkRow] = []
@@ -86,6 +116,9 @@ def _assemble(
         if not isinstance(target, Resolved):
             counters[f"links_rejected_{target}"] += 1
             continue
+        if len(target.url) > limits.url_chars:
+            counters["links_rejected_url_too_long"] += 1
+            continue
         dst_domain = psl.fold(target.host)
         is_external = dst_domain != src_domain
         if is_external:
@@ -94,10 +127,14 @@ def _assemble(
             internal += 1
         if target.host == src_host:
             continue
+        anchor = link.anchor
+        if len(anchor) > limits.anchor_chars:
+            counters["anchors_cut"] += 1
+            anchor = anchor[: limits.anchor_chars].rstrip()
         rows.append(
             (
                 crawl, src_url, src_host, src_domain, target.url, target.host, dst_domain,
-                link.anchor, link.link_type, link.nofollow, link.ugc, link.sponsored,
+                anchor, link.link_type, link.nofollow, link.ugc, link.sponsored,
                 is_external, page.fetch_time,
             )
         )

@@ -54,7 +54,8 @@ def links_of(html: str, headers: list[tuple[str, str]] = HTML) -> list[RawLink]:
         ('<a href="/x">  \n\t </a>', ""),
         ('<a href="/x"><b>Foo</b> <i>bar</i></a>', "Foo bar"),
         ('<a href="/x">  many\n\n   spaces\there </a>', "many spaces here"),
-        ('<a href="/x">' + "y" * 300 + "</a>", "y" * 256),
+        ('<a href="/x">' + "y" * 300 + "</a>", "y" * 300),  # cut later, by max_anchor_chars
+        ('<a href="/x">' + "y" * 5000 + "</a>", "y" * 4096),  # a bound on the work per link
     ],
 )
 def test_anchor_text(html: str, anchor: str) -> None:
