@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from pipeline.store import publish
 # A first start migrates a new Prefect database, which can take a minute on a small machine.
 STARTUP_TIMEOUT_SECONDS = 180
 SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
+LIMIT_COUNTERS = ("pages_truncated", "pages_over_link_limit", "links_over_limit", "anchors_cut")
+DAMAGE_COUNTERS = ("damaged_",)
 RETRY_COUNTERS = "retries_"
 
 
@@ -62,6 +64,7 @@ class RunSummary:
     seconds: float
     graph: GraphSummary | None = None
     db_path: Path | None = None
+    damaged: dict[str, list[str]] = field(default_factory=dict)  # input -> damage notes
 
     @property
     def published(self) -> bool:
@@ -178,7 +181,10 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         pages=sum(result.pages for result in fresh),
         links=sum(result.links for result in fresh),
         failed_inputs=[f"{failure.input}: {failure.message}" for failure in failures],
-        skipped={k: v for k, v in sorted(counters.items()) if k.startswith(SKIP_COUNTERS)},
+        skipped={
+            k: v for k, v in sorted(counters.items())
+            if k.startswith((*SKIP_COUNTERS, *LIMIT_COUNTERS, *DAMAGE_COUNTERS))
+        },
         settings=settings.to_dict(),
     )
 
@@ -203,6 +209,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         seconds=time.perf_counter() - started_clock,
         graph=graph,
         db_path=db_path,
+        damaged={result.input: result.damage for result in results if result.damage},
     )
 
 

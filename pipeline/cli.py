@@ -149,6 +149,12 @@ def _progress_line(done: int, total: int, item: Any) -> None:
             f"{item.links:,} links, {item.seconds:.1f}s",
             err=True,
         )
+    if not isinstance(item, InputFailure) and item.damage:
+        click.secho(
+            f"[{done}/{total}] DAMAGED {name}: {len(item.damage):,} damaged stretch(es) "
+            f"skipped, the rest kept; first {item.damage[0]}",
+            err=True, fg="yellow",
+        )
 
 
 def _print_summary(summary: Any) -> None:
@@ -170,17 +176,22 @@ def _print_summary(summary: Any) -> None:
             f"{graph.host_edges:,} host edges, {graph.domain_edges:,} domain edges "
             f"(all {graph.parts:,} parts)"
         )
-    from flows.build import RETRY_COUNTERS, SKIP_COUNTERS
+    from flows.build import DAMAGE_COUNTERS, LIMIT_COUNTERS, RETRY_COUNTERS, SKIP_COUNTERS
 
-    skipped = {k: v for k, v in summary.counters.items() if k.startswith(SKIP_COUNTERS)}
-    if skipped:
-        lines.append("  skipped   " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+    for label, prefixes in (
+        ("skipped", SKIP_COUNTERS), ("limits", LIMIT_COUNTERS), ("damaged", DAMAGE_COUNTERS)
+    ):
+        counted = {k: v for k, v in summary.counters.items() if k.startswith(prefixes)}
+        if counted:
+            lines.append(f"  {label:9} " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
     retries = {k: v for k, v in summary.counters.items() if k.startswith(RETRY_COUNTERS)}
     if retries:
         lines.append("  retried   " + ", ".join(f"{k} {v:,}" for k, v in retries.items()))
     lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
     for failure in summary.failures:
         lines.append(f"  FAILED    {failure.input}: {failure.message}")
+    for name, notes in summary.damaged.items():
+        lines.append(f"  DAMAGED   {name}: {notes[0]} (kept the rest; see its part.json)")
     if summary.db_path is not None:
         lines.append(f"  database  {summary.db_path}")
         lines.append(f"Next: backlinks query <domain> --db {summary.db_path}")

@@ -15,7 +15,8 @@ from typing import BinaryIO
 
 from pipeline.config import Settings
 from pipeline.domains import PublicSuffixList
-from pipeline.pages import page_rows
+from pipeline.framing import Damage
+from pipeline.pages import Limits, page_rows
 from pipeline.parts import PartWriter, complete_part
 from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
 from pipeline.sources import WAT, InputFile
@@ -37,14 +38,31 @@ class InputResult:
     links: int
     seconds: float
     counters: dict[str, int] = field(default_factory=dict)
+    damage: list[str] = field(default_factory=list)
+
+
+MAX_DAMAGE_NOTES = 10  # damaged stretches described in part.json; all are counted
 
 
 def _events(
     source: InputFile, stream: BinaryIO, settings: Settings
-) -> Iterator[HtmlPage | WatPage | Redirect | Skipped]:
+) -> Iterator[HtmlPage | WatPage | Redirect | Skipped | Damage]:
     if source.format == WAT:
-        return iter_wat_records(stream, input_name=source.uri)
-    return iter_records(stream, input_name=source.uri, max_html_bytes=settings.max_html_bytes)
+        return iter_wat_records(
+            stream, input_name=source.uri, max_record_bytes=settings.max_record_bytes
+        )
+    return iter_records(
+        stream, input_name=source.uri, max_html_bytes=settings.max_html_bytes,
+        max_record_bytes=settings.max_record_bytes,
+    )
+
+
+def describe_damage(damage: Damage) -> str:
+    """'at byte 940: length_mismatch: ... (10,906 bytes skipped)'."""
+    return (
+        f"at byte {damage.offset:,}: {damage.kind}: {damage.detail} "
+        f"({damage.skipped:,} bytes skipped)"
+    )
 
 
 def process_input(source: InputFile, settings: Settings) -> InputResult:
@@ -58,23 +76,30 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
         return InputResult(
             input=source.uri, key=source.key, reused=True, records=existing.records,
             pages=existing.pages, links=existing.links, seconds=0.0,
-            counters=existing.counters,
+            counters=existing.counters, damage=existing.damage,
         )
 
     psl = PublicSuffixList.bundled(private=settings.psl_private_domains)
+    limits = Limits.from_settings(settings)
     fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
     records = 0
+    damage: list[str] = []
     crawl = fallback_crawl
     with open_stream(source, settings, version) as opened, PartWriter(
         data_dir, source.key
     ) as writer:
         for event in _events(source, opened.stream, settings):
+            if isinstance(event, Damage):
+                counters[f"damaged_{event.kind}"] += 1
+                if len(damage) < MAX_DAMAGE_NOTES:
+                    damage.append(describe_damage(event))
+                continue
             records += 1
             if isinstance(event, Skipped):
                 counters[f"skipped_{event.reason}"] += 1
                 continue
             crawl = event.crawl or fallback_crawl
-            rows = page_rows(event, crawl, psl)
+            rows = page_rows(event, crawl, psl, limits)
             counters.update(rows.counters)
             if rows.page is not None:
                 writer.add(rows.page, rows.links)
@@ -85,9 +110,10 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
                 "input": source.uri, "size": version.size, "version": version.version,
                 "crawl": crawl, "records": records,
                 "counters": dict(sorted(counters.items())), "seconds": round(seconds, 3),
+                "damage": damage,
             }
         )
     return InputResult(
         input=source.uri, key=source.key, reused=False, records=records, pages=info.pages,
-        links=info.links, seconds=seconds, counters=info.counters,
+        links=info.links, seconds=seconds, counters=info.counters, damage=info.damage,
     )
