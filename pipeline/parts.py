@@ -9,12 +9,14 @@ swept away by the next run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ import polars as pl
 
 from pipeline.errors import PartError
 
-PART_FORMAT = 2  # 2: inputs are versioned by a string (mtime or ETag)
+PART_FORMAT = 3  # 2: inputs versioned by a string (mtime or ETag); 3: file checksums
+DEFAULT_BATCH_ROWS = 100_000  # link rows held in memory before a flush (about 80 MB)
 _TIME: pl.DataType = pl.Datetime("us", "UTC")
 
 PAGES_SCHEMA = pl.Schema(
@@ -61,6 +64,8 @@ class PartInfo:
     records: int
     counters: dict[str, int]
     seconds: float
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> bytes, sha256
+    damage: list[str] = field(default_factory=list)  # the first damaged stretches of the input
     format: int = PART_FORMAT
 
 
@@ -104,7 +109,30 @@ def complete_part(data_dir: Path, key: str, size: int, version: str) -> PartInfo
         return None  # unreadable or from an older version: it is written again
     if (info.size, info.version, info.format) != (size, version, PART_FORMAT):
         return None
+    if damaged_files(folder, info):
+        return None  # a file changed or vanished since it was written: write the part again
     return info
+
+
+def damaged_files(folder: Path, info: PartInfo) -> list[str]:
+    """The part's files that are missing or differ from the size and SHA-256 recorded."""
+    bad = []
+    for name, expected in sorted(info.files.items()):
+        path = folder / name
+        try:
+            if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+                bad.append(name)
+        except OSError:
+            bad.append(name)
+    return bad
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def complete_parts(data_dir: Path) -> list[tuple[Path, PartInfo]]:
@@ -116,7 +144,14 @@ def complete_parts(data_dir: Path) -> list[tuple[Path, PartInfo]]:
     for folder in sorted(root.iterdir()):
         if folder.name.startswith(".") or not (folder / "part.json").is_file():
             continue
-        found.append((folder, read_part_info(folder)))
+        info = read_part_info(folder)
+        bad = damaged_files(folder, info)
+        if bad:
+            raise PartError(
+                f"part {str(folder)!r} is damaged: {', '.join(bad)} missing or not as written "
+                "(size or SHA-256 differ); delete the folder and run again to rebuild it"
+            )
+        found.append((folder, info))
     return found
 
 
@@ -124,10 +159,12 @@ def frame(rows: Sequence[PageRow] | Sequence[LinkRow], schema: pl.Schema) -> pl.
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _write_parquet(df: pl.DataFrame, path: Path) -> None:
+def _write_parquet(df: pl.DataFrame, path: Path) -> dict[str, Any]:
+    """Write, flush to disk, and return the file's size and SHA-256 for part.json."""
     df.write_parquet(path, compression="zstd", statistics=True)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+    return {"bytes": path.stat().st_size, "sha256": _sha256(path), "rows": df.height}
 
 
 class PartWriter:
@@ -138,7 +175,7 @@ class PartWriter:
     without ``commit`` (an exception, a kill) leaves no part behind.
     """
 
-    def __init__(self, data_dir: Path, key: str, batch_rows: int = 250_000) -> None:
+    def __init__(self, data_dir: Path, key: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
         self.data_dir, self.key, self.batch_rows = data_dir, key, batch_rows
         root = parts_root(data_dir)
         root.mkdir(parents=True, exist_ok=True)
@@ -147,6 +184,7 @@ class PartWriter:
         self.pages: list[PageRow] = []
         self.links: list[LinkRow] = []
         self.page_count = self.link_count = self.batches = 0
+        self.files: dict[str, dict[str, Any]] = {}
 
     def __enter__(self) -> PartWriter:
         return self
@@ -154,6 +192,20 @@ class PartWriter:
     def __exit__(self, *exc_info: object) -> None:
         if self.temporary.exists():
             shutil.rmtree(self.temporary, ignore_errors=True)
+
+    @contextmanager
+    def _writing(self, path: Path) -> Iterator[None]:
+        """Turn a failed write (a full disk, a file size limit) into a clear PartError."""
+        try:
+            yield
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            if not isinstance(exc, OSError) and "IO error" not in str(exc):
+                raise  # polars reports IO errors as ComputeError; others are not ours
+            raise PartError(
+                f"could not write {path.name} of the part {self.key!r} under "
+                f"{str(self.data_dir)!r} ({exc}); nothing of it is kept: free space and run "
+                "again"
+            ) from exc
 
     def add(self, page: PageRow, links: Sequence[LinkRow]) -> None:
         self.pages.append(page)
@@ -165,8 +217,12 @@ class PartWriter:
         if not self.pages and self.batches:
             return
         name = f"{self.batches:05d}.parquet"
-        _write_parquet(frame(self.pages, PAGES_SCHEMA), self.temporary / f"pages-{name}")
-        _write_parquet(frame(self.links, LINKS_SCHEMA), self.temporary / f"links-{name}")
+        for kind, rows, schema in (
+            ("pages", self.pages, PAGES_SCHEMA), ("links", self.links, LINKS_SCHEMA)
+        ):
+            path = self.temporary / f"{kind}-{name}"
+            with self._writing(path):
+                self.files[path.name] = _write_parquet(frame(rows, schema), path)
         self.page_count += len(self.pages)
         self.link_count += len(self.links)
         self.batches += 1
@@ -175,8 +231,14 @@ class PartWriter:
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, write part.json, and rename the folder into place."""
         self.flush()
-        part = PartInfo(key=self.key, pages=self.page_count, links=self.link_count, **info)
-        (self.temporary / "part.json").write_text(json.dumps(asdict(part), indent=1), "utf-8")
+        part = PartInfo(
+            key=self.key, pages=self.page_count, links=self.link_count, files=self.files, **info
+        )
+        manifest = self.temporary / "part.json"
+        with self._writing(manifest), open(manifest, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(part), indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
         root = parts_root(self.data_dir)
         final = part_path(self.data_dir, self.key)
         if final.exists():  # the part of an older version of the input

@@ -1,0 +1,104 @@
+"""Data safety: a failed write leaves nothing that looks complete; parts carry checksums."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SAMPLE
+
+from pipeline.aggregate import aggregate
+from pipeline.config import Settings
+from pipeline.errors import PartError
+from pipeline.parts import complete_part, complete_parts, part_path
+from pipeline.process import process_input
+from pipeline.sources import InputFile
+
+BIG_SAMPLE = SAMPLE / "resiliparse" / "warcfile.warc.gz"
+
+# A child process whose files may not grow past LIMIT bytes: a full disk in miniature
+# (RLIMIT_FSIZE; with SIGXFSZ ignored, a write past it fails with EFBIG like ENOSPC would).
+CHILD = """
+import resource, signal, sys
+from dataclasses import replace
+from pipeline.config import Settings
+from pipeline.errors import BacklinksError
+from pipeline.process import process_input
+from pipeline.sources import InputFile
+settings = replace(Settings.defaults(), data_dir=sys.argv[2])
+limit = int(sys.argv[3])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    process_input(InputFile(sys.argv[1]), settings)
+except BacklinksError as error:
+    print(type(error).__name__, error)
+    sys.exit(3)
+print("done")
+"""
+
+
+def run_with_file_size_limit(source: Path, data: Path, limit: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, str(source), str(data), str(limit)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def test_a_full_disk_during_a_part_write_leaves_no_part(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    child = run_with_file_size_limit(BIG_SAMPLE, data, 4096)
+    assert child.returncode == 3, child.stdout + child.stderr
+    assert child.stdout.startswith("PartError could not write ")
+    assert "File too large" in child.stdout and "free space and run again" in child.stdout
+    leftovers = list((data / "parts").iterdir())
+    assert leftovers == []  # no part, no temporary folder
+    # and with room again, the same input gives its part
+    settings = replace(Settings.defaults(), data_dir=str(data))
+    result = process_input(InputFile(str(BIG_SAMPLE)), settings)
+    assert result.pages == 16 and not result.reused
+
+
+def test_the_part_manifest_records_sizes_and_checksums(tmp_path: Path) -> None:
+    settings = replace(Settings.defaults(), data_dir=str(tmp_path))
+    result = process_input(InputFile(str(BIG_SAMPLE)), settings)
+    folder = part_path(tmp_path, result.key)
+    manifest = json.loads((folder / "part.json").read_text())
+    names = sorted(p.name for p in folder.glob("*.parquet"))
+    assert sorted(manifest["files"]) == names and names
+    for name, entry in manifest["files"].items():
+        assert entry["bytes"] == (folder / name).stat().st_size and len(entry["sha256"]) == 64
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_a_damaged_part_is_rewritten_or_refused_never_used(tmp_path: Path, damage: str) -> None:
+    settings = replace(Settings.defaults(), data_dir=str(tmp_path))
+    source = InputFile(str(BIG_SAMPLE))
+    first = process_input(source, settings)
+    folder = part_path(tmp_path, first.key)
+    victim = sorted(folder.glob("links-*.parquet"))[0]
+    raw = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":
+        victim.write_bytes(raw[:100] + bytes([raw[100] ^ 1]) + raw[101:])
+    else:
+        victim.unlink()
+    # aggregation refuses it, naming the part and the file
+    with pytest.raises(PartError, match=rf"{victim.name} missing or not as written"):
+        complete_parts(tmp_path)
+    with pytest.raises(PartError):
+        aggregate(tmp_path)
+    # the next run does not reuse it: it writes the part again
+    size = BIG_SAMPLE.stat().st_size
+    version = f"mtime_ns:{BIG_SAMPLE.stat().st_mtime_ns}"
+    assert complete_part(tmp_path, first.key, size, version) is None
+    again = process_input(source, settings)
+    assert not again.reused and again.links == first.links
+    assert complete_parts(tmp_path)[0][1].links == first.links
