@@ -7,6 +7,7 @@ and the retries must show in the counters.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -253,17 +254,32 @@ class FakeClock:
         self.now += seconds
 
 
-def test_backoff_doubles_with_jitter_and_gives_up_without_progress() -> None:
+class FullJitter(random.Random):
+    """Jitter at its upper bound, so that the number of retries is known."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_doubles_and_gives_up_without_progress() -> None:
     clock = FakeClock()
     policy = RetryPolicy(initial_seconds=1.0, budget_seconds=20.0)
-    retrier = Retrier("u", policy, sleep=clock.sleep, clock=clock)
-    with pytest.raises(InputUnavailable, match="gave up after 5 retries"):
+    retrier = Retrier("u", policy, sleep=clock.sleep, clock=clock, rng=FullJitter())
+    with pytest.raises(InputUnavailable, match=r"gave up after 5 retries, 15.0s without progress"):
         for _ in range(10):
             retrier.record(Transient(THROTTLED, "503"))
-    for attempt, slept in enumerate(clock.sleeps):
-        assert 2**attempt * 0.5 <= slept <= 2**attempt  # 1, 2, 4, 8 s, each jittered
-    assert len(clock.sleeps) == 4 and clock.now <= 20.0
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]  # the fifth wait (16 s) would pass 20 s
     assert retrier.counters == {"retries_throttled": 5}
+
+
+def test_backoff_jitter_stays_between_half_and_all_of_the_step() -> None:
+    policy = RetryPolicy(initial_seconds=1.0, budget_seconds=20.0)
+    rng = random.Random(7)
+    for failures in range(1, 12):
+        step = min(60.0, 2.0 ** (failures - 1))
+        delays = [policy.delay(failures, rng) for _ in range(200)]
+        assert all(step * 0.5 <= d <= step for d in delays)
+        assert max(delays) - min(delays) > step * 0.3  # really jittered
 
 
 def test_progress_restarts_the_budget_and_a_first_drop_resumes_at_once() -> None:
