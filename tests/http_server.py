@@ -38,6 +38,7 @@ class FaultPlan:
     dropped: int = 0
     failed: int = 0
     stalled: int = 0
+    headers_seen: list[dict[str, str]] = field(default_factory=list)  # of every request
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reset(self, **faults: object) -> None:
@@ -98,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self) -> None:
         plan = self.server.plan
+        with plan.lock:
+            plan.headers_seen.append(dict(self.headers.items()))
         url_path = unquote(urlsplit(self.path).path)
         if plan._should_fail(url_path):
             self._send_plain(plan.fail_status, b"Slow Down", {"Retry-After": "0"})
