@@ -69,3 +69,17 @@ def test_ci_calls_exactly_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in README
     assert "pytest" in ci
+
+
+def test_every_damage_kind_and_limit_is_in_docs_robustness() -> None:
+    from flows.build import LIMIT_COUNTERS
+    from pipeline import framing
+
+    text = (REPO / "docs" / "robustness.md").read_text()
+    kinds = [framing.TRUNCATED, framing.BAD_GZIP, framing.NOT_A_RECORD, framing.BAD_HEADER,
+             framing.LENGTH_MISMATCH, framing.TOO_LARGE]
+    for name in [*kinds, *LIMIT_COUNTERS]:
+        assert f"`{name}`" in text or f"`damaged_{name}`" in text, name
+    for spec in SETTINGS:
+        if spec.name.startswith("max_"):
+            assert f"`{spec.name}`" in text, spec.name

@@ -82,6 +82,6 @@ create table runs (
     pages         bigint not null,    -- HTML pages extracted by this run
     links         bigint not null,    -- link rows stored by this run
     failed_inputs varchar[] not null, -- inputs that failed for good, with the reason
-    skipped       json not null,      -- counters: records skipped and links rejected, by reason
+    skipped       json not null,      -- counters: skipped records, rejected links, limits, damage
     settings      json not null       -- the settings of the run
 );
