@@ -34,6 +34,8 @@ def sql_files() -> list[Path]:
 
 
 def _insert_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRecord]) -> None:
+    if not runs:
+        return
     con.executemany(
         "insert into runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -51,6 +53,7 @@ def build(graph_folder: Path, runs: Sequence[RunRecord], path: Path) -> None:
     """Create a complete database at ``path`` (which must not exist)."""
     con = duckdb.connect(str(path))
     try:
+        con.execute("set enable_progress_bar = false")
         for sql_file in sql_files():
             con.execute(sql_file.read_text("utf-8"))
         for table in TABLES:

@@ -6,6 +6,10 @@ with matching as (
     select *
     from links
     where external
+      and src_domain in (
+            lower(trim(source, '. ')), target_suffix(source, 2), target_suffix(source, 3),
+            target_suffix(source, 4), target_suffix(source, 5), target_suffix(source, 6)
+        )
       and (src_domain = lower(trim(source, '. ')) or src_host = lower(trim(source, '. ')))
 ),
 
