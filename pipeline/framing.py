@@ -126,13 +126,18 @@ def _member(buffer: _Buffer, max_record_bytes: int) -> Iterator[RawRecord | Dama
     try:
         while not inflater.eof:
             if used == buffer.available and not buffer.more():
-                yield Damage(
-                    start, TRUNCATED,
+                # The file ends inside this member: cut short, or a false start (garbage
+                # that looks like a gzip header); a record after it, if any, is kept.
+                yield _skip_to_next_record(
+                    buffer, TRUNCATED,
                     "the file ends inside this record (an interrupted download?); "
                     "re-download the file",
-                    skipped=buffer.available,
                 )
-                buffer.drop(buffer.available)
+                return
+            if used > limit:  # compressed bytes without an end: not a real member
+                yield _skip_to_next_record(
+                    buffer, BAD_GZIP, "a gzip member that does not end where it should"
+                )
                 return
             begin = buffer.pos + used
             chunk = memoryview(buffer.data)[begin : begin + step]
