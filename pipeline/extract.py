@@ -16,7 +16,6 @@ LINK_TYPES = ("a", "img", "area")
 MAX_ANCHOR_CHARS = 4_096  # work bound only; the max_anchor_chars setting cuts (pages.py)
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _CHARSET_IN_HTML = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
-_WHITESPACE = re.compile(r"\s+")
 _ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
             "ascii": "cp1252", "gb2312": "gbk", "x-sjis": "shift_jis"}
 
@@ -66,7 +65,8 @@ def detect_charset(html: bytes, headers: Sequence[tuple[str, str]]) -> str:
 
 
 def anchor_text(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()[:MAX_ANCHOR_CHARS]
+    """Whitespace collapsed (str.split's whitespace is the regex ``\\s``), trimmed, bounded."""
+    return " ".join(text.split())[:MAX_ANCHOR_CHARS]
 
 
 def _says_nofollow(value: str) -> bool:
