@@ -19,6 +19,7 @@ Shape, after what Common Crawl's files hold:
   content=nofollow>`` and some with ``<base href>``;
 - pages in windows-1251 and Shift_JIS as well as UTF-8; PDF responses, 404s and redirects
   (301/302 with ``Location``, which are links of type ``redirect``);
+- navigation and footer links that a host repeats on every page (median 25 per host);
 - a host graph whose degrees follow power laws: pages per source host and links per target
   host are drawn from Zipf distributions, so a few hosts are very popular.
 """
@@ -93,6 +94,23 @@ class Generator:
         self.padding = self._padding_text()
         self.time = datetime(2099, 1, 1, tzinfo=UTC)
         self.pages_made: dict[str, int] = defaultdict(int)
+        self.templates: dict[str, list[tuple[str, str, str, str]]] = {}
+
+    def template(self, host: str) -> list[tuple[str, str, str, str]]:
+        """The navigation and footer links a host repeats on every page: (href, anchor, rel,
+        target host), a log-normal number of them (median 25)."""
+        if host not in self.templates:
+            rng, links = self.rng, []
+            for _ in range(self.lognormal_int(25, 0.8, 0, 300)):
+                if rng.random() < 0.7:
+                    href, target = f"/{rng.choice(WORDS)}/", host
+                else:
+                    target = self.pick(self.target_weights)
+                    href = f"https://{target}/"
+                rel = "nofollow" if rng.random() < 0.2 else ""
+                links.append((href, self.words(rng.randint(1, 3)), rel, target))
+            self.templates[host] = links
+        return self.templates[host]
 
     def _host(self, i: int) -> str:
         rng = self.rng
@@ -149,6 +167,13 @@ def make_page(gen: Generator, url: str, host: str) -> Capture:
     parts: list[str] = []
     wat_links: list[dict[str, str]] = []
     truth: list[tuple[str, bool]] = []
+    for href, anchor, rel, target in gen.template(host):
+        rel_attr = f' rel="{rel}"' if rel else ""
+        parts.append(f'<li><a href="{href}"{rel_attr}>{anchor}</a></li>')
+        wat_links.append({"path": "A@/href", "url": href, "text": anchor,
+                          **({"rel": rel} if rel else {})})
+        if target != host and not (base and href.startswith("/")):
+            truth.append((target, robots or rel == "nofollow"))
     for _ in range(n_links):
         roll = rng.random()
         rel_tokens = []
