@@ -162,7 +162,7 @@ def make_page(gen: Generator, url: str, host: str) -> Capture:
     robots = rng.random() < 0.03
     base = f"https://{host}/base/" if rng.random() < 0.05 else None
     resolve_base = base or url
-    n_links = gen.lognormal_int(100, 1.0, 0, 5000)
+    n_links = gen.lognormal_int(75, 1.0, 0, 5000)  # plus the host's template links
     size = gen.lognormal_int(50_000, 0.9, 2_000, 1_000_000)
     parts: list[str] = []
     wat_links: list[dict[str, str]] = []

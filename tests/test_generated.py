@@ -46,9 +46,9 @@ def test_the_generated_host_graph_is_recovered_exactly(
     assert len(expected) > 1000  # a graph worth checking
     assert host_edges(tmp_path) == expected
     assert result.pages == truth["pages"]
-    assert result.counters["redirects"] == truth["redirects"]
-    assert result.counters["skipped_not_html"] == truth["skipped"]["not_html"]
-    assert result.counters["skipped_status_4xx"] == truth["skipped"]["status_4xx"]
+    assert result.counters.get("redirects", 0) == truth["redirects"] > 0
+    for reason in ("not_html", "status_4xx"):
+        assert result.counters.get(f"skipped_{reason}", 0) == truth["skipped"].get(reason, 0)
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
