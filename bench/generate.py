@@ -129,7 +129,31 @@ class Generator:
         return cumulative
 
     def _padding_text(self) -> str:
-        return " ".join(self.rng.choice(WORDS) for _ in range(400_000))
+        """Tag-dense markup like real pages (nested divs with classes, spans, lists, inline
+        scripts and styles), one element per line so that it can be cut between lines."""
+        rng, lines = self.rng, []
+        while sum(map(len, lines)) < 3_000_000:
+            kind = rng.random()
+            w = lambda n: " ".join(rng.choices(WORDS, k=n))  # noqa: E731
+            if kind < 0.3:
+                lines.append(
+                    f'<div class="row c{rng.randint(1, 99)}"><div class="col-md-{rng.randint(1, 12)}">'
+                    f'<span class="t">{w(3)}</span> <em>{w(1)}</em> {w(2)}</div></div>'
+                )
+            elif kind < 0.45:
+                items = "".join(f'<li class="i"><span>{w(2)}</span></li>' for _ in range(4))
+                lines.append(f'<ul class="list-{rng.randint(1, 9)}">{items}</ul>')
+            elif kind < 0.95:
+                lines.append(f"<p>{w(rng.randint(20, 60))}</p>")
+            elif kind < 0.98:
+                lines.append(
+                    f"<script>window.dataLayer=window.dataLayer||[];dataLayer.push("
+                    f"{{'event':'{w(1)}','id':{rng.randint(1, 10**6)}}});</script>"
+                )
+            else:
+                lines.append(f".c{rng.randint(1, 99)}{{margin:0 {rng.randint(1, 9)}px;color:#333}}"
+                             .join(("<style>", "</style>")))
+        return "\n".join(lines)
 
     def pick(self, cumulative: list[float]) -> str:
         return self.rng.choices(self.hosts, cum_weights=cumulative, k=1)[0]
@@ -231,10 +255,11 @@ def make_page(gen: Generator, url: str, host: str) -> Capture:
         head.append(f'<base href="{base}">')
     body_links = "\n".join(parts)
     filler_needed = max(0, size - len(body_links) - 300)
-    start = rng.randrange(0, len(gen.padding) - 1_100_000)
-    filler = gen.padding[start : start + filler_needed]
+    start = gen.padding.find("\n", rng.randrange(0, len(gen.padding) - 1_100_000)) + 1
+    end = gen.padding.rfind("\n", start, start + filler_needed)
+    filler = gen.padding[start:end] if end > start else ""
     text = (f"<!DOCTYPE html>\n<html><head>{''.join(head)}</head><body>\n"
-            f"<div class=\"content\"><p>{filler}</p>\n{body_links}\n</div></body></html>\n")
+            f"<div class=\"content\">{filler}\n{body_links}\n</div></body></html>\n")
     wat_head: dict[str, Any] = {"Title": "", "Metas": metas}
     if base:
         wat_head["Base"] = base
