@@ -39,6 +39,11 @@ sys.path.insert(0, str(BENCH))
 PRELUDE = """
 import json, resource, sys, time
 def peak_mib():
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would report
+    # the parent's peak if that was higher
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def done(seconds, **extra):
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib(), **extra}))

@@ -19,7 +19,12 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from isal import isal_zlib as _inflate
+
+# isal's igzip inflates about three times as fast as zlib, behind zlib's interface.
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast(type[Exception], _inflate.error))
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 WARC_MAGIC = b"WARC/"
@@ -117,7 +122,7 @@ def iter_framed(stream: BinaryIO, *, max_record_bytes: int) -> Iterator[RawRecor
 def _member(buffer: _Buffer, max_record_bytes: int) -> Iterator[RawRecord | Damage]:
     """Inflate the gzip member at the start of the buffer and frame the records inside."""
     start = buffer.start
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    inflater = _inflate.decompressobj(zlib.MAX_WBITS | 16)
     out: list[bytes] = []
     size = 0
     used = 0  # compressed bytes of the member fed to the inflater so far
@@ -154,7 +159,7 @@ def _member(buffer: _Buffer, max_record_bytes: int) -> Iterator[RawRecord | Dama
                     "expected",
                 )
                 return
-    except zlib.error as exc:
+    except _INFLATE_ERRORS as exc:
         yield _skip_to_next_record(buffer, BAD_GZIP, f"a gzip member that does not inflate ({exc})")
         return
     used -= len(inflater.unused_data)
@@ -331,6 +336,18 @@ def _next_record_start(data: bytes, position: int, eof: bool) -> tuple[int | Non
 
 def _inflates_to_warc(head: bytes) -> bool:
     try:
-        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 16).startswith(WARC_MAGIC)
-    except zlib.error:
+        inflater = _inflate.decompressobj(zlib.MAX_WBITS | 16)
+        return bytes(inflater.decompress(head, 16)).startswith(WARC_MAGIC)
+    except _INFLATE_ERRORS:
         return False
+
+
+_TYPE = re.compile(rb"\r\nWARC-Type:[ \t]*([A-Za-z]+)", re.IGNORECASE)
+
+
+def record_type(record: RawRecord) -> str:
+    """The WARC-Type of a framed record, read from its header without parsing it ('' when
+    absent), so that records nobody reads need not be parsed."""
+    header_end = record.data.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
+    found = _TYPE.search(record.data, 0, header_end if header_end >= 0 else MAX_HEADER_BYTES)
+    return found.group(1).decode("ascii").lower() if found else ""

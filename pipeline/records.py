@@ -20,7 +20,7 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipeline.errors import CorruptInput
-from pipeline.framing import BAD_HEADER, Damage, iter_framed
+from pipeline.framing import BAD_HEADER, Damage, iter_framed, record_type
 
 # Skip reasons, also the names of their counters.
 WARCINFO = "warcinfo"
@@ -179,11 +179,24 @@ def _read_redirect(record: ArcWarcRecord, crawl: str | None, offset: int) -> Red
 
 
 _TYPE_REASONS = {"request": REQUEST, "metadata": METADATA, "revisit": REVISIT}
+_UNREAD_TYPES = frozenset(_TYPE_REASONS)  # a WARC's pages are in its responses only
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """A record of a type the caller does not read (``skip_types``), left unparsed."""
+
+    rec_type: str
+    offset: int
 
 
 def warc_records(
-    stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-) -> Iterator[tuple[ArcWarcRecord, int] | Damage]:
+    stream: BinaryIO,
+    *,
+    input_name: str,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    skip_types: frozenset[str] = frozenset(),
+) -> Iterator[tuple[ArcWarcRecord, int] | Unparsed | Damage]:
     """Each record of a WARC-format stream (WARC or WAT) with its byte offset, and the damage
     between records (framing.py): a damaged record costs itself, not the file.
 
@@ -197,6 +210,10 @@ def warc_records(
         if isinstance(item, Damage):
             first_damage = first_damage or item
             yield item
+            continue
+        if skip_types and (kind := record_type(item)) in skip_types:
+            found = True
+            yield Unparsed(kind, item.offset)
             continue
         try:
             record = loader.parse_record_stream(BytesIO(item.data), known_format="warc")
@@ -242,9 +259,15 @@ def iter_records(
     """Yield an event per record of a WARC stream (gzipped per record, or not compressed),
     and a :class:`~pipeline.framing.Damage` for each damaged stretch of the file."""
     crawl: str | None = None
-    for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
+    for item in warc_records(
+        stream, input_name=input_name, max_record_bytes=max_record_bytes,
+        skip_types=_UNREAD_TYPES,
+    ):
         if isinstance(item, Damage):
             yield item
+            continue
+        if isinstance(item, Unparsed):
+            yield Skipped(_TYPE_REASONS[item.rec_type], item.offset)
             continue
         record, offset = item
         kind = record.rec_type

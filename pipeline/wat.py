@@ -33,6 +33,7 @@ from pipeline.records import (
     WARCINFO,
     Redirect,
     Skipped,
+    Unparsed,
     parse_warc_date,
     read_payload,
     warc_records,
@@ -157,6 +158,9 @@ def iter_wat_records(
     for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
         if isinstance(item, Damage):
             yield item
+            continue
+        if isinstance(item, Unparsed):  # not asked for (no skip_types): never happens
+            yield Skipped(OTHER_RECORD_TYPE, item.offset)
             continue
         record, offset = item
         if record.rec_type == "warcinfo":
