@@ -74,27 +74,45 @@ def _says_nofollow(value: str) -> bool:
     return "nofollow" in tokens or "none" in tokens
 
 
-def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedPage:
-    counters: dict[str, int] = {}
-    charset = detect_charset(html, headers)
+def _parse(html: bytes, charset: str, counters: dict[str, int]) -> LexborHTMLParser:
+    """Lexbor's tree of the page. Lexbor reads UTF-8 bytes as they are, so a page that is
+    clean UTF-8 (ASCII is checked at C speed) goes in without being decoded and re-encoded;
+    other pages are decoded with their charset, undecodable bytes replaced and counted."""
+    if charset == "utf-8":
+        if html.isascii():
+            return LexborHTMLParser(html)
+        try:
+            html.decode("utf-8")
+            return LexborHTMLParser(html)
+        except UnicodeDecodeError:
+            pass
     text = html.decode(charset, errors="replace")
     if "\ufffd" in text:
         counters["decode_replacements"] = 1
-    # Lexbor reads UTF-8 bytes as they are; handing it the bytes of a page that is already
-    # clean UTF-8 saves encoding the decoded text back.
-    clean_utf8 = charset == "utf-8" and "decode_replacements" not in counters
-    tree = LexborHTMLParser(html if clean_utf8 else text)
+    return LexborHTMLParser(text)
+
+
+def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedPage:
+    counters: dict[str, int] = {}
+    charset = detect_charset(html, headers)
+    tree = _parse(html, charset, counters)
     robots = any(_says_nofollow(v) for v in _header(headers, "x-robots-tag"))
-    for meta in tree.css("meta[name]"):
-        if (meta.attributes.get("name") or "").strip().lower() == "robots":
-            robots = robots or _says_nofollow(meta.attributes.get("content") or "")
-    base = tree.css_first("base[href]")
-    base_href = base.attributes.get("href") if base is not None else None
-    links: list[RawLink] = []
-    for node in tree.css("a[href], area[href]"):
+    base_href: str | None = None
+    found: list[tuple[str, str, str, set[str]]] = []  # href, anchor, type, rel tokens
+    # One walk of the tree, in document order, for links, robots metas and the first base.
+    for node in tree.css("a[href], area[href], meta[name], base[href]"):
         attrs = node.attributes
+        tag = node.tag
+        if tag == "meta":
+            if (attrs.get("name") or "").strip().lower() == "robots":
+                robots = robots or _says_nofollow(attrs.get("content") or "")
+            continue
+        if tag == "base":
+            if base_href is None:
+                base_href = attrs.get("href")
+            continue
         rel = set((attrs.get("rel") or "").lower().split())
-        if node.tag == "area":
+        if tag == "area":
             kind, anchor = "area", anchor_text(attrs.get("alt") or "")
         else:
             anchor = anchor_text(node.text(deep=True))
@@ -102,6 +120,9 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
             kind = "img" if image is not None else "a"
             if image is not None:
                 anchor = anchor_text(image.attributes.get("alt") or "")
-        links.append(RawLink(attrs.get("href") or "", anchor, kind,
-                             robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel))
+        found.append((attrs.get("href") or "", anchor, kind, rel))
+    links = [
+        RawLink(href, anchor, kind, robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel)
+        for href, anchor, kind, rel in found
+    ]
     return ExtractedPage(links, base_href, robots, charset, counters)
