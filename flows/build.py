@@ -241,6 +241,10 @@ def temporary_api() -> Iterator[str]:
     try:
         with temporary_settings({PREFECT_API_URL: configured}):
             yield configured
+            if server is not None:  # send the run's last log lines before the server stops
+                from prefect.logging.handlers import APILogHandler
+
+                APILogHandler().flush()
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)

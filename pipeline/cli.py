@@ -140,7 +140,8 @@ def _progress_line(done: int, total: int, item: Any) -> None:
         return
     name = os.path.basename(item.input)
     if isinstance(item, InputFailure):
-        click.secho(f"[{done}/{total}] FAILED {name}: {item.message}", err=True, fg="red")
+        click.secho(f"[{done}/{total}] FAILED {name}: {_without_prefix(item.message, item.input)}",
+                    err=True, fg="red")
     elif item.reused:
         click.echo(f"[{done}/{total}] reused {name} (complete part exists)", err=True)
     else:
@@ -155,6 +156,11 @@ def _progress_line(done: int, total: int, item: Any) -> None:
             f"skipped, the rest kept; first {item.damage[0]}",
             err=True, fg="yellow",
         )
+
+
+def _without_prefix(message: str, name: str) -> str:
+    """Errors name their input first; the line that prints both needs it once."""
+    return message[len(name) + 2 :] if message.startswith(f"{name}: ") else message
 
 
 def _print_summary(summary: Any) -> None:
@@ -189,7 +195,7 @@ def _print_summary(summary: Any) -> None:
         lines.append("  retried   " + ", ".join(f"{k} {v:,}" for k, v in retries.items()))
     lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
     for failure in summary.failures:
-        lines.append(f"  FAILED    {failure.input}: {failure.message}")
+        lines.append(f"  FAILED    {failure.input}: {_without_prefix(failure.message, failure.input)}")
     for name, notes in summary.damaged.items():
         lines.append(f"  DAMAGED   {name}: {notes[0]} (kept the rest; see its part.json)")
     if summary.db_path is not None:
