@@ -1,8 +1,11 @@
 """Process one input file into one part: open -> records -> page rows -> part.
 
 This is the per-file job the flow maps over the inputs (cc-pyspark's ``process_warc``). A WARC
-file is parsed (records.py, extract.py), a WAT file brings its links (wat.py). It raises :class:`~pipeline.errors.InputError` for a file that cannot be read to its end; then no
-part is written and the file is reported as failed.
+file is parsed (records.py, extract.py), a WAT file brings its links (wat.py). Damaged
+stretches of a file cost only their records: they are counted (``damaged_<kind>``) and
+described in the part (framing.py). It raises :class:`~pipeline.errors.InputError` for a file
+that cannot be opened or holds no readable record at all, or that the network keeps failing;
+then no part is written and the file is reported as failed.
 """
 
 from __future__ import annotations

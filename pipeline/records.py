@@ -1,9 +1,12 @@
-"""Iterate the HTML pages of a WARC stream with warcio; everything else is skipped by reason.
+"""Iterate the HTML pages of a WARC stream; everything else is skipped by reason.
 
 ``iter_records`` takes an open binary stream (never a path) and yields one event per WARC
 record: an :class:`HtmlPage` for a 200 HTML response, a :class:`Redirect` for a 3xx response
-with a ``Location``, a :class:`Skipped` with a reason for every other record. Counting is the caller's job. A stream that is not a readable WARC raises
-:class:`~pipeline.errors.CorruptInput` naming the input and the byte offset of the damage.
+with a ``Location``, a :class:`Skipped` with a reason for every other record, and a
+:class:`~pipeline.framing.Damage` for each damaged stretch of the file. Records are cut out
+of the stream by framing.py and parsed by warcio. Counting is the caller's job. A stream in
+which no record can be read raises :class:`~pipeline.errors.CorruptInput` naming the input
+and the byte offset.
 """
 
 from __future__ import annotations

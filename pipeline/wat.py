@@ -5,7 +5,7 @@ from. For a response, the JSON ``Envelope -> Payload-Metadata -> HTTP-Response-M
 holds the status, the headers and ``HTML-Metadata``: ``Head`` (``Base``, ``Metas``) and
 ``Links``, a list of ``{"path": "A@/href", "url": ..., "text": ..., "rel": ...}``.
 
-WAT differs from parsing the HTML (see docs/sql.md, "WARC or WAT"): URLs are the attribute
+WAT differs from parsing the HTML (see docs/sources.md, "WARC or WAT"): URLs are the attribute
 values as written (not resolved; older files keep ``&amp;``), anchors are cut to 128
 characters, and an ``<a>`` holding an image has no text and no alt, so image links are type
 ``a`` with an empty anchor.
