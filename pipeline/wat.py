@@ -84,11 +84,15 @@ def _links(entries: list[Any], robots: bool) -> list[RawLink]:
         kind = LINK_PATHS.get(str(entry.get("path", "")))
         if kind is None or "url" not in entry:
             continue
-        rel = set(str(entry.get("rel", "")).lower().split())
+        href = str(entry["url"])
+        if "&" in href:  # only then can there be a character reference to decode
+            href = html.unescape(href)
+        rel_value = entry.get("rel")
+        rel = set(str(rel_value).lower().split()) if rel_value else set()
         text = entry.get("alt", "") if kind == "area" else entry.get("text", "")
         links.append(
             RawLink(
-                href=html.unescape(str(entry["url"])),
+                href=href,
                 anchor=anchor_text(str(text or "")),
                 link_type=kind,
                 nofollow=robots or "nofollow" in rel,
