@@ -131,7 +131,8 @@ tricky = st.sampled_from(["http://", "https://", "HTTP://", "//", "", "u:p@", "@
 tricky_hrefs = hrefs | st.lists(tricky, max_size=8).map("".join)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=3000, deadline=None,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(tricky_hrefs, st.sampled_from(["http://a.example.com/x/y?z#w", "https://b.co.uk/",
                                       "http://u:p@c.example.:8080/d/"]) | hrefs)
 def test_fast_resolution_agrees_with_the_reference(href: str, base: str) -> None:
