@@ -170,3 +170,14 @@ def test_credentials_stay_out_of_output_and_the_runs_table(
     stored = " ".join(str(row) for row in con.execute("select * from runs").fetchall())
     assert FAKE_SECRET not in stored and "mirror-password" not in stored
     assert "***@" in stored  # the endpoint is kept, its password masked
+
+
+def test_run_refuses_a_hostile_crawl_id_before_any_request(tmp_path: Path) -> None:
+    """The other verbs take no SQL values: `run --crawl` checks the id's form first."""
+    run = run_cli("run", "--crawl", "CC-MAIN-2024-22'; drop table links; --", "--files", "1",
+                  "--data", str(tmp_path / "data"),
+                  env={"BACKLINKS_INDEX_URL": "http://127.0.0.1:9/",
+                       "BACKLINKS_HTTPS_BASE_URL": "http://127.0.0.1:9/"})
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "is not of the form CC-MAIN-YYYY-WW" in run.stderr
+    assert not (tmp_path / "data" / "graph.duckdb").exists()
