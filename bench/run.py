@@ -50,31 +50,23 @@ def done(seconds, **extra):
 path = sys.argv[1]
 """
 
+def _decompress_program(opener: str) -> str:
+    """Read the whole file through a gzip reader (``opener`` is an import and a call)."""
+    module, call = opener.split(":")
+    return f"""
+{module}
+t = time.perf_counter(); n = 0
+with {call}(path, "rb") as f:
+    while chunk := f.read(1 << 20):
+        n += len(chunk)
+done(time.perf_counter() - t, bytes=n)
+"""
+
+
 MEASURES = {
-    "gzip_zlib": """
-import gzip
-t = time.perf_counter(); n = 0
-with gzip.open(path, "rb") as f:
-    while chunk := f.read(1 << 20):
-        n += len(chunk)
-done(time.perf_counter() - t, bytes=n)
-""",
-    "gzip_isal": """
-from isal import igzip
-t = time.perf_counter(); n = 0
-with igzip.open(path, "rb") as f:
-    while chunk := f.read(1 << 20):
-        n += len(chunk)
-done(time.perf_counter() - t, bytes=n)
-""",
-    "gzip_zlib_ng": """
-from zlib_ng import gzip_ng
-t = time.perf_counter(); n = 0
-with gzip_ng.open(path, "rb") as f:
-    while chunk := f.read(1 << 20):
-        n += len(chunk)
-done(time.perf_counter() - t, bytes=n)
-""",
+    "gzip_zlib": _decompress_program("import gzip:gzip.open"),
+    "gzip_isal": _decompress_program("from isal import igzip:igzip.open"),
+    "gzip_zlib_ng": _decompress_program("from zlib_ng import gzip_ng:gzip_ng.open"),
     "warcio": """
 from warcio.archiveiterator import ArchiveIterator
 t = time.perf_counter(); n = 0

@@ -193,27 +193,44 @@ def _records_in(
         position = next_start
 
 
-def _frame(content: bytes, position: int, max_record_bytes: int) -> int | Damage:
-    """The end of the record at ``position`` in ``content``, or what is wrong with it."""
-    header_end = content.find(b"\r\n\r\n", position, position + MAX_HEADER_BYTES)
+def _declared_end(data: bytes, position: int, max_record_bytes: int) -> tuple[int, int] | Damage:
+    """Where the record starting at ``position`` says it ends, and its Content-Length; or
+    what is wrong with its header block. Shared by gzipped and uncompressed framing."""
+    header_end = data.find(b"\r\n\r\n", position, position + MAX_HEADER_BYTES)
     if header_end < 0:
         return Damage(position, BAD_HEADER, "a WARC header block with no blank line after it")
     header_end += 4
-    length = _LENGTH.search(content, position, header_end)
+    length = _LENGTH.search(data, position, header_end)
     if length is None:
         return Damage(position, BAD_HEADER, "a WARC record with no Content-Length")
     declared = int(length.group(1))
     if declared > max_record_bytes:
         return Damage(position, TOO_LARGE, _too_large(declared, max_record_bytes))
-    end = header_end + declared
+    return header_end + declared, declared
+
+
+def _next_after(data: bytes, end: int) -> int | None:
+    """Where reading goes on after a record that ends at ``end``: past the blank lines, at
+    the end of ``data`` or at the next ``WARC/``; None when something else follows."""
+    after = _after_blank_lines(data, end)
+    if after == len(data) or (after > end and data.startswith(WARC_MAGIC, after)):
+        return after
+    return None
+
+
+def _frame(content: bytes, position: int, max_record_bytes: int) -> int | Damage:
+    """The end of the record at ``position`` in ``content``, or what is wrong with it."""
+    declared_end = _declared_end(content, position, max_record_bytes)
+    if isinstance(declared_end, Damage):
+        return declared_end
+    end, declared = declared_end
     if end > len(content):
         return Damage(
             position, LENGTH_MISMATCH,
             f"the record declares {declared:,} bytes but its gzip member holds "
-            f"{len(content) - header_end:,}; the record is skipped",
+            f"{len(content) - (end - declared):,}; the record is skipped",
         )
-    after = _after_blank_lines(content, end)
-    if after == len(content) or (after > end and content.startswith(WARC_MAGIC, after)):
+    if _next_after(content, end) is not None:
         return end
     return Damage(
         position, LENGTH_MISMATCH,
@@ -260,22 +277,11 @@ def _plain_record(buffer: _Buffer, max_record_bytes: int) -> Iterator[RawRecord 
         and buffer.more()
     ):
         pass
-    data, pos = buffer.data, buffer.pos
-    header_end = data.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES)
-    if header_end < 0:
-        yield _skip_to_next_record(
-            buffer, BAD_HEADER, "a WARC header block with no blank line after it"
-        )
+    declared_end = _declared_end(buffer.data, buffer.pos, max_record_bytes)
+    if isinstance(declared_end, Damage):
+        yield _skip_to_next_record(buffer, declared_end.kind, declared_end.detail)
         return
-    length = _LENGTH.search(data, pos, header_end + 4)
-    if length is None:
-        yield _skip_to_next_record(buffer, BAD_HEADER, "a WARC record with no Content-Length")
-        return
-    declared = int(length.group(1))
-    if declared > max_record_bytes:
-        yield _skip_to_next_record(buffer, TOO_LARGE, _too_large(declared, max_record_bytes))
-        return
-    size = header_end + 4 + declared - pos
+    size, declared = declared_end[0] - buffer.pos, declared_end[1]
     buffer.fill(size + 64)
     data, pos = buffer.data, buffer.pos
     end = pos + size
@@ -285,8 +291,8 @@ def _plain_record(buffer: _Buffer, max_record_bytes: int) -> Iterator[RawRecord 
             "the file ends inside this record (an interrupted download?); re-download it",
         )
         return
-    after = _after_blank_lines(data, end)
-    if not (after == len(data) or (after > end and data.startswith(WARC_MAGIC, after))):
+    after = _next_after(data, end)
+    if after is None:
         yield _skip_to_next_record(
             buffer, LENGTH_MISMATCH,
             f"the record's Content-Length ({declared:,}) is wrong: no blank line and next "

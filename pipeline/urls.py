@@ -57,10 +57,6 @@ def normalize_host(host: str) -> str | None:
     return ascii_host
 
 
-def _validated(url: URL) -> Resolved | str:
-    return _validated_href(url.href)
-
-
 @lru_cache(maxsize=1 << 17)
 def _validated_href(href: str) -> Resolved | str:
     """A WHATWG-serialised URL (ada's ``href``) checked and cut to what the graph stores.
@@ -157,7 +153,6 @@ def resolve_link(href: str, base: str) -> Resolved | str:
 def resolve_page_url(url: str) -> Resolved | str:
     """Validate a crawled page's own URL (WARC-Target-URI)."""
     try:
-        parsed = URL(url)
+        return _validated_href(URL(url).href)
     except ValueError:
         return INVALID_URL
-    return _validated(parsed)

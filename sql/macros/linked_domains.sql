@@ -6,11 +6,7 @@ with matching as (
     select *
     from links
     where external
-      and src_domain in (
-            lower(trim(source, '. ')), target_suffix(source, 2), target_suffix(source, 3),
-            target_suffix(source, 4), target_suffix(source, 5), target_suffix(source, 6)
-        )
-      and (src_domain = lower(trim(source, '. ')) or src_host = lower(trim(source, '. ')))
+      and matches_target(src_domain, src_host, source)
 ),
 
 final as (

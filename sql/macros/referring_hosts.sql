@@ -5,11 +5,7 @@ with matching as (
     select *
     from links
     where external
-      and dst_domain in (
-            lower(trim(target, '. ')), target_suffix(target, 2), target_suffix(target, 3),
-            target_suffix(target, 4), target_suffix(target, 5), target_suffix(target, 6)
-        )
-      and (dst_domain = lower(trim(target, '. ')) or dst_host = lower(trim(target, '. ')))
+      and matches_target(dst_domain, dst_host, target)
 ),
 
 final as (
