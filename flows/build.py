@@ -25,7 +25,7 @@ from prefect import flow, task
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from pipeline.aggregate import GraphSummary, aggregate
+from pipeline.aggregate import GraphOptions, GraphSummary, aggregate
 from pipeline.config import Settings
 from pipeline.errors import InputUnavailable
 from pipeline.parts import sweep_temporary
@@ -113,8 +113,8 @@ def process_input_task(source: InputFile, settings: Settings) -> InputResult:
 
 
 @task(name="aggregate")
-def aggregate_task(data_dir: Path) -> GraphSummary:
-    return aggregate(data_dir)
+def aggregate_task(data_dir: Path, options: GraphOptions) -> GraphSummary:
+    return aggregate(data_dir, options)
 
 
 @task(name="publish")
@@ -193,7 +193,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     if results:
         save_run(data_dir, run)
         _report(len(inputs), len(inputs), "aggregating all parts")
-        graph = aggregate_task(data_dir)
+        graph = aggregate_task(data_dir, GraphOptions.from_settings(settings))
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
         db_path = publish_task(graph.folder, data_dir, settings.db_path)
     return RunSummary(

@@ -3,10 +3,12 @@
 Inputs: every complete part under ``<data_dir>/parts``. Outputs, in ``<data_dir>/graph/``:
 
 - ``pages``        one crawled HTML page per (crawl, url): the latest capture wins
-- ``links``        one link occurrence between two different hosts, from the kept pages
+- ``links``        one link occurrence between two different hosts, from the kept pages,
+                   with its ``sitewide`` flag
 - ``host_edges``   one row per (src_host, dst_host)
 - ``domain_edges`` one row per (src_domain, dst_domain), src_domain <> dst_domain
-- ``hosts``        one row per host seen as a source or a target
+- ``hosts``        one row per host seen as a source or a target, with its authority
+- ``domains``      one row per registered domain of those hosts, with its authority
 
 The folder is written under a temporary name and renamed into place, so the previous graph
 stays whole until the new one is complete.
@@ -21,10 +23,34 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.config import Settings
 from pipeline.errors import PartError
 from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, complete_parts
+from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
 
-TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts")
+TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")
+_RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """The settings that shape the aggregates (see config.py for their meaning)."""
+
+    sitewide_share: float = 0.5
+    sitewide_min_pages: int = 3
+    rank_weighted: bool = False
+    harmonic_exact_nodes: int = EXACT_LIMIT
+    harmonic_samples: int = SAMPLES
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GraphOptions:
+        return cls(
+            sitewide_share=settings.sitewide_share,
+            sitewide_min_pages=settings.sitewide_min_pages,
+            rank_weighted=settings.rank_weighted,
+            harmonic_exact_nodes=settings.harmonic_exact_nodes,
+            harmonic_samples=settings.harmonic_samples,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,14 +84,42 @@ def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def links_of_pages(links: pl.LazyFrame, pages: pl.LazyFrame) -> pl.LazyFrame:
-    """Links of the kept captures only (a page crawled twice counts once)."""
+def links_of_pages(
+    links: pl.LazyFrame, pages: pl.LazyFrame, options: GraphOptions = GraphOptions()  # noqa: B008
+) -> pl.LazyFrame:
+    """Links of the kept captures only (a page crawled twice counts once), flagged sitewide
+    and sorted by target (so DuckDB skips the row groups of other targets)."""
     kept = pages.select(
         pl.col("crawl"), pl.col("url").alias("src_url"), pl.col("fetch_time")
     )
-    return links.join(kept, on=["crawl", "src_url", "fetch_time"], how="semi").sort(
+    kept_links = links.join(kept, on=["crawl", "src_url", "fetch_time"], how="semi")
+    return with_sitewide(kept_links, pages, options).sort(
         ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
     )
+
+
+def with_sitewide(links: pl.LazyFrame, pages: pl.LazyFrame, options: GraphOptions) -> pl.LazyFrame:
+    """Add ``sitewide``: true for the links from a host to a domain when at least
+    ``sitewide_min_pages`` of the host's crawled pages, and at least ``sitewide_share`` of
+    them, link to that domain (template links: menus, footers, blogrolls)."""
+    crawled = pages.group_by("host").agg(pl.col("url").n_unique().alias("host_pages"))
+    flags = (
+        links.group_by("src_host", "dst_domain")
+        .agg(pl.col("src_url").n_unique().alias("linking_pages"))
+        .join(crawled, left_on="src_host", right_on="host", how="left")
+        .select(
+            "src_host",
+            "dst_domain",
+            (
+                (pl.col("linking_pages") >= options.sitewide_min_pages)
+                & (
+                    pl.col("linking_pages")
+                    >= options.sitewide_share * pl.col("host_pages").fill_null(0)
+                )
+            ).alias("sitewide"),
+        )
+    )
+    return links.join(flags, on=["src_host", "dst_domain"], how="left")
 
 
 def host_edges(links: pl.LazyFrame) -> pl.LazyFrame:
@@ -80,6 +134,7 @@ def host_edges(links: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("nofollow").sum().alias("nofollow_links"),
             pl.col("crawl").min().alias("first_seen"),
             pl.col("crawl").max().alias("last_seen"),
+            pl.col("sitewide").any().alias("sitewide"),
         )
         .with_columns(pl.col("links", "pages", "nofollow_links").cast(pl.Int64))
         .sort(["dst_host", "src_host"])
@@ -147,7 +202,43 @@ def hosts(pages: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def aggregate(data_dir: Path) -> GraphSummary:
+def domains(host_rows: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per registered domain of the hosts: its hosts, crawled pages and degrees."""
+    per_domain = host_rows.group_by("domain").agg(
+        pl.len().alias("hosts"), pl.col("pages_crawled").sum()
+    )
+    out_degree = edges.group_by("src_domain").agg(pl.len().alias("out_domains"))
+    in_degree = edges.group_by("dst_domain").agg(pl.len().alias("in_domains"))
+    return (
+        per_domain.join(out_degree, left_on="domain", right_on="src_domain", how="left")
+        .join(in_degree, left_on="domain", right_on="dst_domain", how="left")
+        .select(
+            "domain",
+            *(
+                pl.col(name).fill_null(0).cast(pl.Int64)
+                for name in ("hosts", "pages_crawled", "out_domains", "in_domains")
+            ),
+        )
+        .sort("domain")
+    )
+
+
+def with_ranks(
+    nodes: pl.DataFrame, key: str, edges: pl.LazyFrame, src: str, dst: str,
+    options: GraphOptions,
+) -> pl.DataFrame:
+    """``nodes`` with the authority columns (rank.graph_ranks) of the graph ``edges``."""
+    edge_list = edges.select(
+        pl.col(src).alias("src"), pl.col(dst).alias("dst"), pl.col("links").alias("weight")
+    ).collect()
+    ranks = graph_ranks(
+        nodes[key], edge_list, weighted=options.rank_weighted,
+        exact_limit=options.harmonic_exact_nodes, samples=options.harmonic_samples,
+    )
+    return nodes.join(ranks.rename({"name": key}), on=key, how="left", maintain_order="left")
+
+
+def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
     """Build ``<data_dir>/graph/`` from every complete part; replace the old one at the end."""
     parts = complete_parts(data_dir)
     if not parts:
@@ -162,7 +253,7 @@ def aggregate(data_dir: Path) -> GraphSummary:
         pages = distinct_pages(_scan(folders, "pages", PAGES_SCHEMA))
         pages.sink_parquet(temporary / "pages.parquet", compression="zstd")
         kept_pages = pl.scan_parquet(temporary / "pages.parquet")
-        links = links_of_pages(_scan(folders, "links", LINKS_SCHEMA), kept_pages)
+        links = links_of_pages(_scan(folders, "links", LINKS_SCHEMA), kept_pages, options)
         links.sink_parquet(temporary / "links.parquet", compression="zstd", row_group_size=122_880)
         kept_links = pl.scan_parquet(temporary / "links.parquet")
         host_edges(kept_links).sink_parquet(temporary / "host_edges.parquet", compression="zstd")
@@ -170,17 +261,19 @@ def aggregate(data_dir: Path) -> GraphSummary:
             temporary / "domain_edges.parquet", compression="zstd"
         )
         edges = pl.scan_parquet(temporary / "host_edges.parquet")
-        hosts(kept_pages, edges).sink_parquet(temporary / "hosts.parquet", compression="zstd")
+        host_rows = with_ranks(
+            hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
+        )
+        host_rows.write_parquet(temporary / "hosts.parquet", compression="zstd")
+        between_domains = pl.scan_parquet(temporary / "domain_edges.parquet")
+        with_ranks(
+            domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
+            "src_domain", "dst_domain", options,
+        ).write_parquet(temporary / "domains.parquet", compression="zstd")
         counts = {
             table: pl.scan_parquet(temporary / f"{table}.parquet").select(pl.len()).collect().item()
             for table in TABLES
         }
-        domains = (
-            pl.scan_parquet(temporary / "hosts.parquet")
-            .select(pl.col("domain").n_unique())
-            .collect()
-            .item()
-        )
         if target.exists():
             old = data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
             target.rename(old)
@@ -192,5 +285,5 @@ def aggregate(data_dir: Path) -> GraphSummary:
     return GraphSummary(
         folder=target, parts=len(parts), pages=counts["pages"], links=counts["links"],
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
-        hosts=counts["hosts"], domains=domains,
+        hosts=counts["hosts"], domains=counts["domains"],
     )

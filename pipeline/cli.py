@@ -1,4 +1,4 @@
-"""The ``backlinks`` command: run, crawls, query, sql.
+"""The ``backlinks`` command: run, crawls, query, sql, export.
 
 The library raises BacklinksError; this module turns it into a message and an exit status.
 Exit status: 0 success; 1 some input failed for good (the graph of the others is still
@@ -25,6 +25,7 @@ from pipeline.errors import BacklinksError, ConfigError, DatabaseError
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json")
 FORMATS_IN = ("warc", "wat")
+EXPORT_FORMATS = ("parquet", "csv", "jsonl", "webgraph")
 
 
 class Failure(click.ClickException):
@@ -129,6 +130,7 @@ def main() -> None:
     backlinks run --input 'warcs/*.warc.gz' --data mydata
     backlinks query example.com         referring domains of example.com
     backlinks sql "select * from anchors('example.com')"
+    backlinks export example.com --format csv -o example.csv
     """
 
 
@@ -352,11 +354,10 @@ def query(target: str, limit: int, fmt: str, db: str | None, data_dir: str | Non
     The same rows as SQL's `select * from referring_domains('TARGET')`.
     """
     from pipeline.store import run_macro
-    from pipeline.urls import normalize_host
 
     con = _open(db, data_dir)
-    normalized = normalize_host(target.strip().rstrip(".")) or target.strip().lower()
-    columns, rows = run_macro(con, "referring_domains", normalized, limit)
+    normalized = _normalized_target(target)
+    columns, rows = run_macro(con, "referring_domains", normalized, limit=limit)
     if rows:
         click.echo(render(columns, rows, fmt))
         return
@@ -368,6 +369,69 @@ def query(target: str, limit: int, fmt: str, db: str | None, data_dir: str | Non
     ).fetchall()
     hint = f" Hosts in the graph like it: {', '.join(h for (h,) in similar)}." if similar else ""
     click.echo(f"No referring domains of {normalized!r} in this graph.{hint}", err=True)
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("--all", "everything", is_flag=True,
+              help="Every backlink in the graph (or, with --format webgraph, the whole graph).")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="parquet",
+              show_default=True,
+              help="parquet, csv or jsonl: backlink rows; webgraph: the host or domain graph "
+              "in cc-webgraph's layout (needs --all).")
+@click.option("--graph", type=click.Choice(("host", "domain")), default="host",
+              show_default=True, help="With --format webgraph: which graph.")
+@click.option("--output", "-o", required=True, metavar="PATH",
+              help="The file to write; with --format webgraph, the prefix of "
+              "PATH-vertices.txt.gz and PATH-edges.txt.gz.")
+@click.option("--force", is_flag=True, help="Replace files that exist.")
+@_db_options
+def export(
+    target: str | None, everything: bool, fmt: str, graph: str, output: str, force: bool,
+    db: str | None, data_dir: str | None,
+) -> None:
+    """Write the backlinks of TARGET, or with --all every backlink, to a file; or the host
+    or domain graph for WebGraph tools.
+
+    \b
+    backlinks export example.com -o example.parquet
+    backlinks export example.com --format csv -o example.csv
+    backlinks export --all --format jsonl -o backlinks.jsonl
+    backlinks export --all --format webgraph --graph domain -o graph/domain
+
+    Backlink rows have the columns of SQL's backlinks('TARGET') (with --all: of the
+    external_links view). Files are written under a temporary name and renamed when
+    complete; an existing file is replaced only with --force.
+    """
+    from pathlib import Path
+
+    from pipeline.export import export_backlinks, export_webgraph
+
+    if (target is None) == (not everything):
+        raise Failure("name a TARGET (a domain or host) or pass --all, not both")
+    if fmt == "webgraph" and not everything:
+        raise Failure("--format webgraph writes the whole graph; pass --all instead of a TARGET")
+    con = _open(db, data_dir)
+    path = Path(output).expanduser()
+    try:
+        if fmt == "webgraph":
+            files = export_webgraph(con, graph, path, force=force)
+            click.echo(f"Wrote the {graph} graph: {files.vertex_count:,} vertices to "
+                       f"{files.vertices}, {files.edge_count:,} edges to {files.edges}", err=True)
+            return
+        name = None if target is None else _normalized_target(target)
+        rows = export_backlinks(con, name, fmt, path, force=force)
+    except BacklinksError as exc:
+        raise Failure(str(exc)) from exc
+    what = "every backlink" if name is None else f"the backlinks of {name!r}"
+    click.echo(f"Wrote {rows:,} rows ({what}) to {path}", err=True)
+
+
+def _normalized_target(target: str) -> str:
+    """A target as the graph spells hosts (lowercase, punycode); as given if not a host."""
+    from pipeline.urls import normalize_host
+
+    return normalize_host(target.strip().rstrip(".")) or target.strip().lower()
 
 
 @main.command()

@@ -10,7 +10,8 @@ and prints its message; the library never exits the process and never prints.
     │   ├── InputUnavailable a transient IO failure; retrying may help
     │   └── CorruptInput     the bytes are not a readable WARC (names the offset)
     ├── PartError            a part on disk is unreadable or incomplete
-    └── DatabaseError        the DuckDB database is missing or lacks the graph tables
+    ├── DatabaseError        the DuckDB database is missing or lacks the graph tables
+    └── ExportError          an export cannot be written where it was asked to go
 
 Messages quote the bad value with ``{value!r}`` and say what to do about it; the cause is
 chained with ``raise ... from exc``.
@@ -68,3 +69,7 @@ class PartError(BacklinksError):
 
 class DatabaseError(BacklinksError):
     """The graph database is missing, or is not a cc-backlinks database."""
+
+
+class ExportError(BacklinksError):
+    """An export's output exists (and may not be replaced) or cannot be written."""

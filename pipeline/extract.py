@@ -1,6 +1,12 @@
 """Extract links from HTML with selectolax (Lexbor): bytes and headers in, raw links out.
 
 Pure: no URL resolution here (see urls.py), never raises for any bytes.
+
+Each link records its type (``a``, ``img``, ``area``, ``canonical`` for ``<link
+rel=canonical>``, ``refresh`` for ``<meta http-equiv=refresh>``) and its context: the nearest
+``nav``, ``header``, ``footer`` or ``aside`` ancestor (``role="navigation"`` counts as nav),
+else ``body``; canonical and refresh links, which are declarations rather than places on the
+page, have the context ``head``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,13 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
 
-LINK_TYPES = ("a", "img", "area")
+LINK_TYPES = ("a", "img", "area", "canonical", "refresh")
+CONTEXTS = ("nav", "header", "footer", "aside", "body", "head")
+# Containers that give a link its context; a nested one is later in document order than its
+# ancestor, so assigning in document order leaves each link with its nearest container.
+_CONTAINERS = "nav, header, footer, aside, [role~=navigation i]"
+_LINKS = "a[href], area[href]"
+_REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(["']?)(.*)$""", re.I | re.S)
 MAX_ANCHOR_CHARS = 4_096  # work bound only; the max_anchor_chars setting cuts (pages.py)
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _CHARSET_IN_HTML = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
@@ -28,6 +40,7 @@ class RawLink:
     nofollow: bool
     ugc: bool
     sponsored: bool
+    context: str = "body"
 
 
 @dataclass(slots=True)
@@ -74,6 +87,31 @@ def _says_nofollow(value: str) -> bool:
     return "nofollow" in tokens or "none" in tokens
 
 
+def refresh_url(content: str) -> str | None:
+    """The URL of a meta refresh's content (``5; url='/next'``), or None when it only reloads
+    the page. Follows the HTML standard's parsing: a number, a separator, optional ``url=``,
+    optional quotes (an unclosed quote runs to the end)."""
+    match = _REFRESH_URL.match(content)
+    if match is None:
+        return None
+    quote, rest = match.groups()
+    if quote and quote in rest:
+        rest = rest[: rest.index(quote)]
+    url = rest.strip()
+    return url or None
+
+
+def _contexts(tree: LexborHTMLParser) -> dict[int, str]:
+    """Link node id -> its nearest context container, for links inside one."""
+    contexts: dict[int, str] = {}
+    for container in tree.css(_CONTAINERS):
+        tag = container.tag or ""
+        context = tag if tag in ("nav", "header", "footer", "aside") else "nav"
+        for node in container.css(_LINKS):
+            contexts[node.mem_id] = context
+    return contexts
+
+
 def _parse(html: bytes, charset: str, counters: dict[str, int]) -> LexborHTMLParser:
     """Lexbor's tree of the page. Lexbor reads UTF-8 bytes as they are, so a page that is
     clean UTF-8 (ASCII is checked at C speed) goes in without being decoded and re-encoded;
@@ -98,20 +136,31 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
     tree = _parse(html, charset, counters)
     robots = any(_says_nofollow(v) for v in _header(headers, "x-robots-tag"))
     base_href: str | None = None
-    found: list[tuple[str, str, str, set[str]]] = []  # href, anchor, type, rel tokens
-    # One walk of the tree, in document order, for links, robots metas and the first base.
-    for node in tree.css("a[href], area[href], meta[name], base[href]"):
+    found: list[tuple[str, str, str, set[str], str]] = []  # href, anchor, type, rel, context
+    contexts = _contexts(tree)
+    # One walk of the tree, in document order, for links, metas, canonicals and the first base.
+    for node in tree.css(
+        "a[href], area[href], meta[name], meta[http-equiv], base[href], link[rel][href]"
+    ):
         attrs = node.attributes
         tag = node.tag
         if tag == "meta":
             if (attrs.get("name") or "").strip().lower() == "robots":
                 robots = robots or _says_nofollow(attrs.get("content") or "")
+            elif (attrs.get("http-equiv") or "").strip().lower() == "refresh":
+                target = refresh_url(attrs.get("content") or "")
+                if target is not None:
+                    found.append((target, "", "refresh", set(), "head"))
             continue
         if tag == "base":
             if base_href is None:
                 base_href = attrs.get("href")
             continue
         rel = set((attrs.get("rel") or "").lower().split())
+        if tag == "link":
+            if "canonical" in rel:
+                found.append((attrs.get("href") or "", "", "canonical", set(), "head"))
+            continue
         if tag == "area":
             kind, anchor = "area", anchor_text(attrs.get("alt") or "")
         else:
@@ -120,9 +169,13 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
             kind = "img" if image is not None else "a"
             if image is not None:
                 anchor = anchor_text(image.attributes.get("alt") or "")
-        found.append((attrs.get("href") or "", anchor, kind, rel))
+        context = contexts.get(node.mem_id, "body")
+        found.append((attrs.get("href") or "", anchor, kind, rel, context))
     links = [
-        RawLink(href, anchor, kind, robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel)
-        for href, anchor, kind, rel in found
+        RawLink(
+            href, anchor, kind, robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel,
+            context,
+        )
+        for href, anchor, kind, rel, context in found
     ]
     return ExtractedPage(links, base_href, robots, charset, counters)

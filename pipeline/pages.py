@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 
 from pipeline.config import Settings
 from pipeline.domains import PublicSuffixList
-from pipeline.extract import RawLink, extract_links
+from pipeline.extract import CONTEXTS, LINK_TYPES, RawLink, extract_links
 from pipeline.parts import LinkRow, PageRow
 from pipeline.records import HtmlPage, Redirect
 from pipeline.urls import Resolved, resolve_link, resolve_page_url
-from pipeline.wat import WatPage
+from pipeline.wat import UNKNOWN_CONTEXT, WatPage
 
 REDIRECT_LINK = "redirect"
+REDIRECT_CONTEXT = "http"  # a redirect's link is an HTTP header, not a place on a page
+# Every value of links.link_type and links.context (docs/sql.md)
+ALL_LINK_TYPES = (*LINK_TYPES, REDIRECT_LINK)
+ALL_CONTEXTS = (*CONTEXTS, REDIRECT_CONTEXT, UNKNOWN_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,9 @@ def page_rows(
     elif isinstance(page, WatPage):
         links, base_href, robots = page.links, page.base_href, page.robots_nofollow
     else:
-        links = [RawLink(page.location, "", REDIRECT_LINK, False, False, False)]
+        links = [
+            RawLink(page.location, "", REDIRECT_LINK, False, False, False, REDIRECT_CONTEXT)
+        ]
         base_href, robots = None, False
         counters["redirects"] += 1
     return _assemble(
@@ -134,7 +140,7 @@ def _assemble(
         rows.append(
             (
                 crawl, src_url, src_host, src_domain, target.url, target.host, dst_domain,
-                anchor, link.link_type, link.nofollow, link.ugc, link.sponsored,
+                anchor, link.link_type, link.context, link.nofollow, link.ugc, link.sponsored,
                 is_external, page.fetch_time,
             )
         )

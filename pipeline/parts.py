@@ -25,7 +25,8 @@ import polars as pl
 
 from pipeline.errors import PartError
 
-PART_FORMAT = 3  # 2: inputs versioned by a string (mtime or ETag); 3: file checksums
+# 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context
+PART_FORMAT = 4
 DEFAULT_BATCH_ROWS = 100_000  # link rows held in memory before a flush (about 80 MB)
 _TIME: pl.DataType = pl.Datetime("us", "UTC")
 
@@ -41,13 +42,16 @@ LINKS_SCHEMA = pl.Schema(
         "crawl": pl.String(), "src_url": pl.String(), "src_host": pl.String(),
         "src_domain": pl.String(), "dst_url": pl.String(), "dst_host": pl.String(),
         "dst_domain": pl.String(), "anchor": pl.String(), "link_type": pl.String(),
-        "nofollow": pl.Boolean(), "ugc": pl.Boolean(), "sponsored": pl.Boolean(),
+        "context": pl.String(), "nofollow": pl.Boolean(), "ugc": pl.Boolean(),
+        "sponsored": pl.Boolean(),
         "external": pl.Boolean(), "fetch_time": _TIME,
     }
 )
 # A row of each, in schema order (pages.py builds them; tuples are cheap per link).
 PageRow = tuple[str, str, str, str, datetime, int, int, int, bool, bool]
-LinkRow = tuple[str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime]
+LinkRow = tuple[
+    str, str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime
+]
 
 
 @dataclass(frozen=True)

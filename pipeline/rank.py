@@ -23,6 +23,7 @@ and 1.9 GiB (a block of BFS distances is sources x nodes). Groundwork for the an
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import shortest_path
@@ -105,3 +106,61 @@ def rank_positions(scores: NDArray[np.float64]) -> NDArray[np.int64]:
     best = np.maximum.accumulate(np.where(first, np.arange(len(scores)), 0))
     positions[order] = best + 1
     return positions
+
+
+def authority(harmonic: NDArray[np.float64]) -> NDArray[np.float64]:
+    """0 to 100: the share of nodes with a lower harmonic centrality, times 100 (rounded to
+    0.1). The most central node gets 100; nodes nobody links to get 0."""
+    n = len(harmonic)
+    if n <= 1:
+        return np.zeros(n)
+    lowest_position = n + 1 - _ascending_positions(harmonic)  # ties share the lowest
+    return np.round(100.0 * (lowest_position - 1) / (n - 1), 1)
+
+
+def _ascending_positions(scores: NDArray[np.float64]) -> NDArray[np.int64]:
+    """n for the lowest score, 1 for the highest; ties share the largest (lowest) position."""
+    n = len(scores)
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    first = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
+    smallest_index = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    positions = np.empty(n, dtype=np.int64)
+    positions[order] = n - smallest_index
+    return positions
+
+
+def graph_ranks(
+    names: pl.Series, edges: pl.DataFrame, *, weighted: bool = False,
+    exact_limit: int = EXACT_LIMIT, samples: int = SAMPLES,
+) -> pl.DataFrame:
+    """Authority columns for every node name: ``pagerank``, ``harmonic``, their rank
+    positions (1 = highest) and ``authority`` (0 to 100, from harmonic centrality).
+
+    ``edges`` has columns ``src``, ``dst`` (node names, each in ``names``) and ``weight``
+    (used when ``weighted``; harmonic centrality is always unweighted, as in cc-webgraph).
+    """
+    nodes = pl.DataFrame({"name": names}).unique(maintain_order=True).with_row_index("id")
+    ids = nodes.select(pl.col("name"), pl.col("id").cast(pl.Int64))
+    pairs = (
+        edges.join(ids.rename({"name": "src", "id": "src_id"}), on="src")
+        .join(ids.rename({"name": "dst", "id": "dst_id"}), on="dst")
+    )
+    if len(pairs) != len(edges):
+        raise ValueError("an edge names a node that is not in names")
+    n = len(nodes)
+    src = pairs["src_id"].to_numpy()
+    dst = pairs["dst_id"].to_numpy()
+    weights = pairs["weight"].cast(pl.Float64).to_numpy() if weighted else None
+    page_rank = pagerank(src, dst, n, weights=weights)
+    harmonic = harmonic_centrality(src, dst, n, exact_limit=exact_limit, samples=samples)
+    return pl.DataFrame(
+        {
+            "name": nodes["name"],
+            "pagerank": page_rank,
+            "harmonic": harmonic,
+            "pagerank_position": rank_positions(page_rank),
+            "harmonic_position": rank_positions(harmonic),
+            "authority": authority(harmonic),
+        }
+    )

@@ -24,7 +24,11 @@ from pipeline.errors import DatabaseError
 from pipeline.runs import RunRecord
 
 REQUIRED_TABLES = (*TABLES, "runs")
-MACROS = ("backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains")
+MACROS = (
+    "backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains",
+    "top_pages", "link_types", "link_contexts", "link_profile",
+)
+PAIR_MACROS = ("common_referring_domains",)
 
 
 def sql_files() -> list[Path]:
@@ -103,13 +107,17 @@ def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnecti
 
 
 def run_macro(
-    con: duckdb.DuckDBPyConnection, macro: str, argument: str, limit: int | None = None
+    con: duckdb.DuckDBPyConnection, macro: str, *arguments: str, limit: int | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Rows of one table macro for one target; the target is bound, never formatted in."""
-    if macro not in MACROS:
-        raise DatabaseError(f"unknown macro {macro!r}; known macros: {', '.join(MACROS)}")
-    sql = f"select * from {macro}(?)"
-    parameters: list[Any] = [argument]
+    """Rows of one table macro; its arguments are bound, never formatted in."""
+    expected = 1 if macro in MACROS else 2 if macro in PAIR_MACROS else 0
+    if not expected:
+        known = ", ".join((*MACROS, *PAIR_MACROS))
+        raise DatabaseError(f"unknown macro {macro!r}; known macros: {known}")
+    if len(arguments) != expected:
+        raise DatabaseError(f"macro {macro!r} takes {expected} argument(s), got {len(arguments)}")
+    sql = f"select * from {macro}({', '.join('?' * expected)})"
+    parameters: list[Any] = list(arguments)
     if limit is not None:
         sql += " limit ?"
         parameters.append(limit)

@@ -8,7 +8,9 @@ holds the status, the headers and ``HTML-Metadata``: ``Head`` (``Base``, ``Metas
 WAT differs from parsing the HTML (see docs/sources.md, "WARC or WAT"): URLs are the attribute
 values as written (not resolved; older files keep ``&amp;``), anchors are cut to 128
 characters, and an ``<a>`` holding an image has no text and no alt, so image links are type
-``a`` with an empty anchor.
+``a`` with an empty anchor. WAT does not say where on the page a link sits, so the
+context of its ``a`` and ``area`` links is ``unknown``; canonical links (``LINK@/href`` with
+``rel=canonical``) and meta refreshes (``Head.Metas``) are ``head``, as from the HTML.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from pipeline.extract import RawLink, anchor_text
+from pipeline.extract import RawLink, anchor_text, refresh_url
 from pipeline.framing import Damage
 from pipeline.records import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -42,7 +44,8 @@ from pipeline.records import (
 INVALID_JSON = "wat_invalid_json"
 MALFORMED = "wat_malformed"  # valid JSON, but not the shape of a WAT envelope
 # The link paths that are links by DESIGN.md's definition, and their types.
-LINK_PATHS = {"A@/href": "a", "AREA@/href": "area"}
+LINK_PATHS = {"A@/href": "a", "AREA@/href": "area", "LINK@/href": "canonical"}
+UNKNOWN_CONTEXT = "unknown"
 _ENVELOPE_TYPES = {"request": REQUEST, "metadata": METADATA, "warcinfo": WARCINFO}
 
 
@@ -89,6 +92,10 @@ def _links(entries: list[Any], robots: bool) -> list[RawLink]:
             href = html.unescape(href)
         rel_value = entry.get("rel")
         rel = set(str(rel_value).lower().split()) if rel_value else set()
+        if kind == "canonical":
+            if "canonical" in rel:
+                links.append(RawLink(href, "", kind, robots, False, False, "head"))
+            continue
         text = entry.get("alt", "") if kind == "area" else entry.get("text", "")
         links.append(
             RawLink(
@@ -98,8 +105,23 @@ def _links(entries: list[Any], robots: bool) -> list[RawLink]:
                 nofollow=robots or "nofollow" in rel,
                 ugc="ugc" in rel,
                 sponsored="sponsored" in rel,
+                context=UNKNOWN_CONTEXT,
             )
         )
+    return links
+
+
+def _refresh_links(head: dict[str, Any], robots: bool) -> list[RawLink]:
+    """``<meta http-equiv=refresh content="0; url=...">`` of the page's head, as links."""
+    links = []
+    for meta in head.get("Metas") or []:
+        if not isinstance(meta, dict):
+            continue
+        if str(meta.get("http-equiv", "")).strip().lower() != "refresh":
+            continue
+        target = refresh_url(str(meta.get("content", "")))
+        if target is not None:
+            links.append(RawLink(target, "", "refresh", robots, False, False, "head"))
     return links
 
 
@@ -145,7 +167,7 @@ def page_from_envelope(
         url=url,
         fetch_time=fetch_time,
         status=200,
-        links=_links(metadata.get("Links") or [], robots),
+        links=_refresh_links(head, robots) + _links(metadata.get("Links") or [], robots),
         base_href=str(base) if base else None,
         robots_nofollow=robots,
         crawl=crawl,

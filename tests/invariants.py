@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from pipeline.pages import REDIRECT_LINK, Limits, PageRows
+from pipeline.pages import ALL_CONTEXTS, ALL_LINK_TYPES, Limits, PageRows
 
-LINK_TYPES = {"a", "img", "area", REDIRECT_LINK}
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
@@ -41,7 +40,7 @@ def check_page_rows(rows: PageRows, limits: Limits) -> None:
     assert rows.counters["links_stored"] == len(rows.links)
     for link in rows.links:
         (_, src_url, src_host, src_domain, dst_url, dst_host, dst_domain, anchor, link_type,
-         nofollow, ugc, sponsored, is_external, _) = link
+         context, nofollow, ugc, sponsored, is_external, _) = link
         assert (src_url, src_host, src_domain) == (url, host, domain)
         check_host(dst_host, dst_domain)
         assert dst_host != src_host, "links to the page's own host are not stored"
@@ -50,6 +49,7 @@ def check_page_rows(rows: PageRows, limits: Limits) -> None:
         assert len(dst_url) <= limits.url_chars
         parts = urlsplit(dst_url)
         assert parts.scheme in ("http", "https") and parts.hostname == dst_host, dst_url
-        assert link_type in LINK_TYPES
+        assert link_type in ALL_LINK_TYPES
+        assert context in ALL_CONTEXTS
         assert all(isinstance(flag, bool) for flag in (nofollow, ugc, sponsored))
         assert not robots or nofollow, "a robots-nofollow page makes every link nofollow"

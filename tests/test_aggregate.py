@@ -1,4 +1,4 @@
-"""Aggregation of parts into pages, links, host_edges, domain_edges and hosts."""
+"""Aggregation of parts into pages, links, host_edges, domain_edges, hosts and domains."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.aggregate import aggregate, graph_dir
+import networkx as nx
+
+from pipeline.aggregate import GraphOptions, aggregate, graph_dir
 from pipeline.errors import PartError
 from pipeline.parts import PartWriter
 
@@ -21,9 +23,10 @@ def page(crawl: str, url: str, host: str, domain: str, when: datetime = T1) -> t
 
 
 def link(crawl: str, src: str, src_host: str, src_domain: str, dst_host: str, dst_domain: str,
-         nofollow: bool = False, when: datetime = T1, anchor: str = "a") -> tuple:
+         nofollow: bool = False, when: datetime = T1, anchor: str = "a",
+         context: str = "body") -> tuple:
     return (crawl, src, src_host, src_domain, f"https://{dst_host}/", dst_host, dst_domain,
-            anchor, "a", nofollow, False, False, src_domain != dst_domain, when)
+            anchor, "a", context, nofollow, False, False, src_domain != dst_domain, when)
 
 
 def write(data_dir: Path, key: str, pages_and_links: list[tuple[tuple, list[tuple]]]) -> None:
@@ -62,7 +65,7 @@ def graph(tmp_path: Path) -> dict[str, pl.DataFrame]:
     assert summary.parts == 2
     folder = graph_dir(tmp_path)
     return {t: pl.read_parquet(folder / f"{t}.parquet") for t in
-            ("pages", "links", "host_edges", "domain_edges", "hosts")}
+            ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
 
 
 def row(df: pl.DataFrame, **where: str) -> dict:
@@ -131,3 +134,91 @@ def test_a_part_left_uncommitted_is_never_read(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["good"]
     summary = aggregate(tmp_path)
     assert summary.pages == 1
+
+
+def test_domains(graph: dict[str, pl.DataFrame]) -> None:
+    domains = graph["domains"]
+    assert sorted(domains["domain"]) == ["b.org", "c.net", "example.com"]
+    example = row(domains, domain="example.com")
+    assert (example["hosts"], example["pages_crawled"]) == (2, 2)
+    assert (example["out_domains"], example["in_domains"]) == (2, 1)
+    c = row(domains, domain="c.net")
+    assert (c["hosts"], c["pages_crawled"], c["out_domains"], c["in_domains"]) == (1, 0, 0, 1)
+
+
+def test_ranks_of_hosts_and_domains_match_networkx(graph: dict[str, pl.DataFrame]) -> None:
+    for table, key, edges, src, dst in (
+        ("hosts", "host", "host_edges", "src_host", "dst_host"),
+        ("domains", "domain", "domain_edges", "src_domain", "dst_domain"),
+    ):
+        nodes = graph[table]
+        g = nx.DiGraph()
+        g.add_nodes_from(nodes[key])
+        g.add_edges_from(graph[edges].select(src, dst).iter_rows())
+        expected_pr = nx.pagerank(g, alpha=0.85, tol=1e-12)
+        expected_hc = nx.harmonic_centrality(g)  # incoming distances, as cc-webgraph
+        for node in nodes.iter_rows(named=True):
+            assert node["pagerank"] == pytest.approx(expected_pr[node[key]], abs=1e-6), node
+            assert node["harmonic"] == pytest.approx(expected_hc[node[key]], rel=1e-12), node
+        top = nodes.sort("harmonic", descending=True).row(0, named=True)
+        assert top["harmonic_position"] == 1
+        assert top["authority"] == max(nodes["authority"])
+        assert min(nodes["authority"]) == 0.0
+        assert nodes["pagerank"].sum() == pytest.approx(1.0)
+
+
+def test_weighted_pagerank_is_a_setting(tmp_path: Path) -> None:
+    # a.org links to b.org from 9 links and to c.org from 1: weighted, b.org ranks higher
+    rows = [link("c", "https://a.org/", "a.org", "a.org", "b.org", "b.org") for _ in range(9)]
+    rows.append(link("c", "https://a.org/", "a.org", "a.org", "c.org", "c.org"))
+    write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), rows)])
+    ranks = {}
+    for weighted in (False, True):
+        aggregate(tmp_path, GraphOptions(rank_weighted=weighted))
+        hosts = pl.read_parquet(graph_dir(tmp_path) / "hosts.parquet")
+        ranks[weighted] = dict(zip(hosts["host"], hosts["pagerank"], strict=True))
+    assert ranks[False]["b.org"] == pytest.approx(ranks[False]["c.org"])
+    assert ranks[True]["b.org"] > ranks[True]["c.org"]
+    weighted_graph = nx.DiGraph([("a.org", "b.org", {"weight": 9}), ("a.org", "c.org", {"weight": 1})])
+    expected = nx.pagerank(weighted_graph, weight="weight", tol=1e-12)
+    assert ranks[True] == pytest.approx(expected, abs=1e-6)
+
+
+def sitewide_graph(tmp_path: Path, linking_pages: int, crawled_pages: int) -> pl.DataFrame:
+    """blog.example crawled on ``crawled_pages`` pages; the first ``linking_pages`` of them
+    link to shop.test in the footer; the first page also links to news.test in the body."""
+    pages = []
+    for number in range(crawled_pages):
+        url = f"https://blog.example/{number}"
+        links = []
+        if number < linking_pages:
+            links.append(link("c", url, "blog.example", "blog.example", "shop.test", "shop.test",
+                              context="footer"))
+        if number == 0:
+            links.append(link("c", url, "blog.example", "blog.example", "news.test", "news.test"))
+        pages.append((page("c", url, "blog.example", "blog.example"), links))
+    write(tmp_path, f"blog-{linking_pages}-{crawled_pages}", pages)
+    aggregate(tmp_path, GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
+    return pl.read_parquet(graph_dir(tmp_path) / "links.parquet")
+
+
+@pytest.mark.parametrize(
+    ("linking", "crawled", "sitewide"),
+    [
+        (10, 10, True),   # every page
+        (5, 10, True),    # exactly the share
+        (4, 10, False),   # below the share
+        (3, 3, True),     # exactly the minimum count
+        (2, 2, False),    # every page, but too few pages to tell
+    ],
+)
+def test_sitewide_needs_the_share_and_the_minimum_pages(
+    tmp_path: Path, linking: int, crawled: int, sitewide: bool
+) -> None:
+    links = sitewide_graph(tmp_path, linking, crawled)
+    shop = links.filter(pl.col("dst_host") == "shop.test")
+    assert shop.height == linking
+    assert shop["sitewide"].to_list() == [sitewide] * linking
+    assert links.filter(pl.col("dst_host") == "news.test")["sitewide"].to_list() == [False]
+    edges = pl.read_parquet(graph_dir(tmp_path) / "host_edges.parquet")
+    assert row(edges, dst_host="shop.test")["sitewide"] is sitewide

@@ -25,21 +25,36 @@ def commoncrawl_page() -> tuple[bytes, list[tuple[str, str]]]:
     raise AssertionError("no response record")
 
 
+def _a_tags(html: bytes) -> int:
+    return len(re.findall(rb"<a\s[^>]*\bhref=", html))
+
+
 def test_golden_commoncrawl_org_home_page() -> None:
     # Checked by reading the HTML of http://commoncrawl.org/ in tests/data/cc/jwarc/cc.warc.gz:
     # 44 <a ... href=...> tags (counted with a regex below, independently of selectolax),
-    # no <area>; the "Our Story" box is an <a href="/about/"> around an <img alt="Our Story">;
+    # no <area>, one <link rel="canonical">; one <nav> and one <footer>, not nested;
+    # the "Our Story" box is an <a href="/about/"> around an <img alt="Our Story">;
     # the Newsletter href contains the entity &#038; which HTML decodes to '&'.
     body, headers = commoncrawl_page()
     page = extract_links(body, headers)
-    assert len(page.links) == len(re.findall(rb"<a\s[^>]*\bhref=", body)) == 44
-    assert page.links[0] == RawLink("#page", "Skip to content", "a", False, False, False)
-    assert page.links[1] == RawLink("https://commoncrawl.org/", "Common Crawl", "a", False, False, False)
-    assert RawLink("/about/", "Our Story", "img", False, False, False) in page.links
+    anchors = [link for link in page.links if link.link_type != "canonical"]
+    assert len(anchors) == _a_tags(body) == 44
+    assert page.links[0] == RawLink("https://commoncrawl.org/", "", "canonical", False, False,
+                                    False, "head")
+    assert page.links[1] == RawLink("#page", "Skip to content", "a", False, False, False, "body")
+    assert page.links[2] == RawLink("https://commoncrawl.org/", "Common Crawl", "a", False,
+                                    False, False, "nav")
+    assert RawLink("/about/", "Our Story", "img", False, False, False, "body") in page.links
     assert RawLink(
         "http://commoncrawl.us4.list-manage1.com/subscribe?u=0e911fcb12df8509fac136a5a&id=865954e5ce",
-        "Newsletter", "a", False, False, False,
+        "Newsletter", "a", False, False, False, "footer",
     ) in page.links
+    nav = body[body.index(b"<nav"):body.index(b"</nav>")]
+    footer = body[body.index(b"<footer"):body.index(b"</footer>")]
+    contexts = [link.context for link in anchors]
+    assert contexts.count("nav") == _a_tags(nav) == 21
+    assert contexts.count("footer") == _a_tags(footer) == 20
+    assert contexts.count("body") == 44 - 21 - 20
     assert page.base_href is None and not page.robots_nofollow and page.charset == "utf-8"
 
 
@@ -135,10 +150,10 @@ def test_non_http_schemes_ip_and_single_label_hosts_are_not_stored() -> None:
 
 def test_idn_hosts_are_punycode_and_fold_to_domains() -> None:
     (row,) = rows('<a href="http://www.B\u00fccher.de/">idn</a>')
-    assert (row[5], row[6], row[12]) == ("www.xn--bcher-kva.de", "xn--bcher-kva.de", True)
+    assert (row[5], row[6], row[13]) == ("www.xn--bcher-kva.de", "xn--bcher-kva.de", True)
 
 
 def test_internal_external_and_host_rule() -> None:
     got = rows('<a href="https://blog.example.com/">sub</a><a href="https://www.example.com/b">same</a>'
                '<a href="https://example.co.uk/">ext</a>')
-    assert [(r[5], r[12]) for r in got] == [("blog.example.com", False), ("example.co.uk", True)]
+    assert [(r[5], r[13]) for r in got] == [("blog.example.com", False), ("example.co.uk", True)]

@@ -55,7 +55,7 @@ def test_wat_and_warc_agree_on_the_pages_both_hold(warc: Path, wat: Path) -> Non
         # link by link: (dst_url, anchor, type, nofollow, ugc, sponsored); the one difference
         # allowed is documented: WAT cannot see that an <a> holds only an image.
         def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-            return (row[4], row[7], row[8], row[9], row[10], row[11])
+            return (row[4], row[7], row[8], row[10], row[11], row[12])  # not the context
 
         only_html = Counter(map(key, html_rows.links)) - Counter(map(key, wat_rows.links))
         only_wat = Counter(map(key, wat_rows.links)) - Counter(map(key, html_rows.links))
@@ -112,17 +112,23 @@ def test_links_rel_flags_types_and_base() -> None:
             {"path": "IMG@/src", "url": "/logo.png", "alt": "Logo"},
             {"path": "FORM@/action", "url": "/search"},
             {"path": "LINK@/href", "url": "/style.css", "rel": "stylesheet"},
+            {"path": "LINK@/href", "url": "https://canonical.example.org/p", "rel": "canonical"},
         ],
-        head={"Base": "http://base.example.net/b/"},
+        head={
+            "Base": "http://base.example.net/b/",
+            "Metas": [{"http-equiv": "Refresh", "content": "5; URL='https://next.example.com/'"}],
+        },
     )
     [page] = read(wat_record(envelope))
     assert isinstance(page, WatPage)
     rows = page_rows(page, "c", PSL)
-    got = [(r[4], r[7], r[8], r[9], r[10], r[11]) for r in rows.links]
+    got = [(r[4], r[7], r[8], r[9], r[10], r[11], r[12]) for r in rows.links]
     assert got == [
-        ("http://base.example.net/b/a.html", "Relative link", "a", True, False, False),
-        ("https://other.org/x?a=1&b=2", "", "a", False, True, True),
-        ("http://base.example.net/map", "Map", "area", False, False, False),
+        ("https://next.example.com/", "", "refresh", "head", False, False, False),
+        ("http://base.example.net/b/a.html", "Relative link", "a", "unknown", True, False, False),
+        ("https://other.org/x?a=1&b=2", "", "a", "unknown", False, True, True),
+        ("http://base.example.net/map", "Map", "area", "unknown", False, False, False),
+        ("https://canonical.example.org/p", "", "canonical", "head", False, False, False),
     ]
 
 

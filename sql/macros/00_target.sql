@@ -6,12 +6,31 @@
 -- domain is always one of them): an IN list of constants lets DuckDB skip every row group
 -- of other domains (links are stored sorted by dst_domain), where the exact test alone, an
 -- OR of two columns, would read the whole table.
+create or replace macro target_name(target) as lower(trim(target, '. '));
+
 create or replace macro target_suffix(target, labels) as
-    array_to_string(string_split(lower(trim(target, '. ')), '.')[-labels:], '.');
+    array_to_string(string_split(target_name(target), '.')[-labels:], '.');
 
 create or replace macro matches_target(domain, host, target) as
     domain in (
-        lower(trim(target, '. ')), target_suffix(target, 2), target_suffix(target, 3),
+        target_name(target), target_suffix(target, 2), target_suffix(target, 3),
         target_suffix(target, 4), target_suffix(target, 5), target_suffix(target, 6)
     )
-    and (domain = lower(trim(target, '. ')) or host = lower(trim(target, '. ')));
+    and (domain = target_name(target) or host = target_name(target));
+
+-- target_authority(target): the authority (0-100) of a registered domain (domains) or,
+-- when the target is not one, of a host (hosts); null when the graph has neither.
+create or replace macro target_authority(target) as coalesce(
+    (select authority from domains where domain = target_name(target)),
+    (select authority from hosts where host = target_name(target))
+);
+
+-- top_anchor_list(uses, n): the n most used anchors of a histogram(anchor) map, most used
+-- first (ties in anchor order); [] for none.
+create or replace macro top_anchor_list(uses, n) as coalesce(
+    list_transform(
+        list_sort(list_transform(map_entries(uses), e -> {'uses': -e.value, 'anchor': e.key}))[1:n],
+        x -> x.anchor
+    ),
+    []
+);

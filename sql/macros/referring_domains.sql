@@ -1,7 +1,9 @@
 -- referring_domains(target): one row per registered domain linking to a domain or host.
--- Columns: referring_domain, pages (distinct linking pages), links, dofollow_links,
--- nofollow_links, referring_hosts, top_anchors (up to 3 non-empty, most used first),
--- first_seen, last_seen. Order: most linking pages first, then most dofollow links.
+-- Columns: referring_domain, authority (0-100, of the referring domain), pages (distinct
+-- linking pages), links, dofollow_links, nofollow_links, dofollow_share (of links),
+-- sitewide (some host of it links sitewide), referring_hosts, top_anchors (up to 3
+-- non-empty, most used first), first_seen, last_seen.
+-- Order: highest authority first, then most linking pages, then most dofollow links.
 create or replace macro referring_domains(target) as table
 with matching as (
     select *
@@ -17,6 +19,7 @@ per_domain as (
         count(*) as links,
         count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
+        bool_or(sitewide) as sitewide,
         count(distinct src_host) as referring_hosts,
         -- anchor -> uses, in one pass (a second grouping by anchor and a join cost twice
         -- as much on popular targets)
@@ -29,19 +32,16 @@ per_domain as (
 
 final as (
     select
-        referring_domain, pages, links, dofollow_links, nofollow_links, referring_hosts,
-        coalesce(
-            list_transform(
-                list_sort(
-                    list_transform(map_entries(anchor_uses), e -> {'uses': -e.value, 'anchor': e.key})
-                )[1:3],
-                x -> x.anchor
-            ),
-            []
-        ) as top_anchors,
+        per_domain.referring_domain,
+        coalesce(domains.authority, 0) as authority,
+        pages, links, dofollow_links, nofollow_links,
+        round(dofollow_links / links, 3) as dofollow_share,
+        sitewide, referring_hosts,
+        top_anchor_list(anchor_uses, 3) as top_anchors,
         first_seen, last_seen
     from per_domain
+    left join domains on domains.domain = per_domain.referring_domain
 )
 
 select * from final
-order by pages desc, dofollow_links desc, links desc, referring_domain;
+order by authority desc, pages desc, dofollow_links desc, links desc, referring_domain;

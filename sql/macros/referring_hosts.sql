@@ -1,5 +1,6 @@
 -- referring_hosts(target): one row per host (of another registered domain) linking to a
--- domain or host. Order: most linking pages first, then most dofollow links.
+-- domain or host, with its authority (0-100, in the host graph).
+-- Order: highest authority first, then most linking pages, then most dofollow links.
 create or replace macro referring_hosts(target) as table
 with matching as (
     select *
@@ -8,7 +9,7 @@ with matching as (
       and matches_target(dst_domain, dst_host, target)
 ),
 
-final as (
+per_host as (
     select
         src_host as referring_host,
         any_value(src_domain) as referring_domain,
@@ -20,7 +21,16 @@ final as (
         max(crawl) as last_seen
     from matching
     group by src_host
+),
+
+final as (
+    select
+        per_host.referring_host, per_host.referring_domain,
+        coalesce(hosts.authority, 0) as authority,
+        pages, links, dofollow_links, nofollow_links, first_seen, last_seen
+    from per_host
+    left join hosts on hosts.host = per_host.referring_host
 )
 
 select * from final
-order by pages desc, dofollow_links desc, links desc, referring_host;
+order by authority desc, pages desc, dofollow_links desc, links desc, referring_host;

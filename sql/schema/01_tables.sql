@@ -27,11 +27,13 @@ create table links (
     dst_host   varchar not null,
     dst_domain varchar not null,
     anchor     varchar not null,   -- visible text, whitespace collapsed, at most 256 chars
-    link_type  varchar not null,   -- a | img | area | redirect
+    link_type  varchar not null,   -- a | img | area | canonical | refresh | redirect
+    context    varchar not null,   -- nav | header | footer | aside | body | head | http | unknown
     nofollow   boolean not null,   -- rel=nofollow, or the page is robots-nofollow
     ugc        boolean not null,
     sponsored  boolean not null,
     external   boolean not null,   -- src_domain <> dst_domain
+    sitewide   boolean not null,   -- the source host links to dst_domain from most of its pages
     fetch_time timestamptz not null
 );
 
@@ -45,7 +47,8 @@ create table host_edges (
     pages          bigint not null,   -- distinct source pages
     nofollow_links bigint not null,
     first_seen     varchar not null,  -- first crawl id with this edge
-    last_seen      varchar not null   -- last crawl id with this edge
+    last_seen      varchar not null,  -- last crawl id with this edge
+    sitewide       boolean not null   -- src_host links to dst_domain sitewide (see links)
 );
 
 -- domain_edges: one row per (src_domain, dst_domain), src_domain <> dst_domain.
@@ -60,14 +63,35 @@ create table domain_edges (
     last_seen      varchar not null
 );
 
--- hosts: one row per host seen as a source or a target.
+-- hosts: one row per host seen as a source or a target, with its authority in the host
+-- graph (host_edges, unweighted unless the rank_weighted setting).
 create table hosts (
-    host          varchar not null,
-    domain        varchar not null,
-    pages_crawled bigint not null,   -- crawled pages of this host (redirects included)
-    out_hosts     bigint not null,   -- distinct hosts it links to
-    in_hosts      bigint not null,   -- distinct hosts linking to it
-    in_domains    bigint not null    -- distinct other registered domains linking to it
+    host              varchar not null,
+    domain            varchar not null,
+    pages_crawled     bigint not null,   -- crawled pages of this host (redirects included)
+    out_hosts         bigint not null,   -- distinct hosts it links to
+    in_hosts          bigint not null,   -- distinct hosts linking to it
+    in_domains        bigint not null,   -- distinct other registered domains linking to it
+    pagerank          double not null,   -- PageRank, damping 0.85; sums to 1 over all hosts
+    harmonic          double not null,   -- harmonic centrality (exact, or estimated: docs/sql.md)
+    pagerank_position bigint not null,   -- 1 = highest PageRank; ties share a position
+    harmonic_position bigint not null,   -- 1 = highest harmonic centrality
+    authority         double not null    -- 0-100: share of other hosts with lower harmonic
+);
+
+-- domains: one row per registered domain of the hosts, with its authority in the domain
+-- graph (domain_edges).
+create table domains (
+    domain            varchar not null,
+    hosts             bigint not null,   -- its hosts in the graph
+    pages_crawled     bigint not null,   -- crawled pages of its hosts
+    out_domains       bigint not null,   -- distinct other domains it links to
+    in_domains        bigint not null,   -- distinct other domains linking to it
+    pagerank          double not null,
+    harmonic          double not null,
+    pagerank_position bigint not null,
+    harmonic_position bigint not null,
+    authority         double not null    -- 0-100: share of other domains with lower harmonic
 );
 
 -- runs: one row per `backlinks run` (flow run) that published this database or an older one.

@@ -10,5 +10,5 @@ select
     (select count(*) from host_edges)             as host_edges,
     (select count(*) from domain_edges)           as domain_edges,
     (select count(*) from hosts)                  as hosts,
-    (select count(distinct domain) from hosts)    as domains,
+    (select count(*) from domains)                as domains,
     (select list(distinct crawl order by crawl) from pages) as crawls;

@@ -1,0 +1,151 @@
+"""Exports: backlinks as Parquet, CSV or JSON lines, and the host or domain graph in
+cc-webgraph's layout, for WebGraph and LAW tools.
+
+Every file is written under a temporary name beside its destination and renamed into place
+when complete, so an interrupted export leaves no half-written file under the final name.
+Values (the target, the paths) are bound as parameters, never formatted into SQL.
+
+cc-webgraph's layout (https://github.com/commoncrawl/cc-webgraph): gzipped text,
+``<name>-vertices.txt.gz`` with ``id<TAB>reversed name`` (``com.example.www``) sorted by
+the reversed name, ids ``0..n-1`` in that order (the domain graph adds a third column, the
+number of hosts), and ``<name>-edges.txt.gz`` with ``from_id<TAB>to_id`` sorted
+numerically.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import ExportError
+
+ROW_FORMATS = {
+    "parquet": "(format parquet, compression zstd)",
+    "csv": "(format csv, header true)",
+    "jsonl": "(format json)",  # newline-delimited: one JSON object per line
+}
+GRAPHS = ("host", "domain")
+
+# Each graph: its vertices (id, reversed name[, extra columns]) and its edges (id pairs).
+_VERTICES = {
+    "host": """
+        select row_number() over (order by reversed) - 1 as id, reversed
+        from (select array_to_string(list_reverse(string_split(host, '.')), '.') as reversed
+              from hosts)
+        order by id""",
+    "domain": """
+        select row_number() over (order by reversed) - 1 as id, reversed, hosts
+        from (select array_to_string(list_reverse(string_split(domain, '.')), '.') as reversed,
+                     hosts
+              from domains)
+        order by id""",
+}
+_EDGES = {
+    "host": """
+        with ids as (select row_number() over (order by reversed) - 1 as id, host
+                     from (select host,
+                                  array_to_string(list_reverse(string_split(host, '.')), '.')
+                                      as reversed
+                           from hosts))
+        select src.id as src_id, dst.id as dst_id
+        from host_edges
+        join ids as src on src.host = host_edges.src_host
+        join ids as dst on dst.host = host_edges.dst_host
+        order by src_id, dst_id""",
+    "domain": """
+        with ids as (select row_number() over (order by reversed) - 1 as id, domain
+                     from (select domain,
+                                  array_to_string(list_reverse(string_split(domain, '.')), '.')
+                                      as reversed
+                           from domains))
+        select src.id as src_id, dst.id as dst_id
+        from domain_edges
+        join ids as src on src.domain = domain_edges.src_domain
+        join ids as dst on dst.domain = domain_edges.dst_domain
+        order by src_id, dst_id""",
+}
+_GZIPPED_TSV = "(format csv, delimiter '\t', header false, quote '', compression gzip)"
+
+
+@dataclass(frozen=True)
+class WebgraphFiles:
+    vertices: Path
+    edges: Path
+    vertex_count: int
+    edge_count: int
+
+
+def _check_destination(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise ExportError(f"{str(path)!r} is a folder; give a file name with -o")
+    if path.exists() and not force:
+        raise ExportError(f"{str(path)!r} exists; pass --force to replace it")
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it when the block completes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the folder of {str(path)!r}: {exc}") from exc
+    temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, options: str,
+          parameters: dict[str, object], path: Path) -> int:
+    # Named parameters: COPY binds its path before the query's own parameters.
+    with _atomic(path) as temporary:
+        try:
+            result = con.execute(
+                f"copy ({query}) to $path {options}", {**parameters, "path": str(temporary)}
+            )
+        except duckdb.IOException as exc:
+            raise ExportError(f"cannot write {str(path)!r}: {exc}") from exc
+        row = result.fetchone()
+    return int(row[0]) if row else 0
+
+
+def export_backlinks(
+    con: duckdb.DuckDBPyConnection, target: str | None, fmt: str, path: Path, *,
+    force: bool = False,
+) -> int:
+    """Write the backlinks of ``target`` (the rows of ``backlinks(target)``), or with
+    ``target=None`` every backlink in the graph (``external_links``); return the row count."""
+    if fmt not in ROW_FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(ROW_FORMATS)}")
+    _check_destination(path, force)
+    if target is None:
+        return _copy(con, "select * from external_links", ROW_FORMATS[fmt], {}, path)
+    return _copy(con, "select * from backlinks($target)", ROW_FORMATS[fmt], {"target": target}, path)
+
+
+def webgraph_paths(prefix: Path) -> tuple[Path, Path]:
+    return (prefix.with_name(prefix.name + "-vertices.txt.gz"),
+            prefix.with_name(prefix.name + "-edges.txt.gz"))
+
+
+def export_webgraph(
+    con: duckdb.DuckDBPyConnection, graph: str, prefix: Path, *, force: bool = False
+) -> WebgraphFiles:
+    """Write ``<prefix>-vertices.txt.gz`` and ``<prefix>-edges.txt.gz`` of the host or
+    domain graph in cc-webgraph's layout (see the module docstring)."""
+    if graph not in GRAPHS:
+        raise ExportError(f"unknown graph {graph!r}; use one of {', '.join(GRAPHS)}")
+    vertices, edges = webgraph_paths(prefix)
+    for path in (vertices, edges):
+        _check_destination(path, force)
+    vertex_count = _copy(con, _VERTICES[graph], _GZIPPED_TSV, {}, vertices)
+    edge_count = _copy(con, _EDGES[graph], _GZIPPED_TSV, {}, edges)
+    return WebgraphFiles(vertices, edges, vertex_count, edge_count)
