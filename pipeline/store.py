@@ -116,7 +116,8 @@ def run_macro(
         raise DatabaseError(f"unknown macro {macro!r}; known macros: {known}")
     if len(arguments) != expected:
         raise DatabaseError(f"macro {macro!r} takes {expected} argument(s), got {len(arguments)}")
-    sql = f"select * from {macro}({', '.join('?' * expected)})"
+    placeholders = ", ".join(["?"] * expected)
+    sql = f"select * from {macro}({placeholders})"
     parameters: list[Any] = list(arguments)
     if limit is not None:
         sql += " limit ?"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import networkx as nx
 import polars as pl
 import pytest
-
-import networkx as nx
 
 from pipeline.aggregate import GraphOptions, aggregate, graph_dir
 from pipeline.errors import PartError

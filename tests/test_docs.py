@@ -11,7 +11,7 @@ from conftest import REPO
 
 from pipeline.cli import main
 from pipeline.config import SETTINGS
-from pipeline.store import MACROS, REQUIRED_TABLES, sql_files
+from pipeline.store import MACROS, PAIR_MACROS, REQUIRED_TABLES, sql_files
 
 README = (REPO / "README.md").read_text()
 SQL_DOC = (REPO / "docs" / "sql.md").read_text()
@@ -55,8 +55,8 @@ def test_every_macro_is_documented_and_exists() -> None:
         con.execute(sql_file.read_text())
     defined = {r[0] for r in con.execute(
         "select function_name from duckdb_functions() where function_type = 'table_macro'").fetchall()}
-    assert set(MACROS) <= defined
-    for macro in MACROS:
+    assert {*MACROS, *PAIR_MACROS} <= defined
+    for macro in (*MACROS, *PAIR_MACROS):
         assert f"`{macro}(" in SQL_DOC and f"{macro}(" in README, macro
 
 
@@ -83,3 +83,30 @@ def test_every_damage_kind_and_limit_is_in_docs_robustness() -> None:
     for spec in SETTINGS:
         if spec.name.startswith("max_"):
             assert f"`{spec.name}`" in text, spec.name
+
+
+def test_docs_sql_outputs_are_what_the_sample_returns(sample_run) -> None:  # type: ignore[no-untyped-def]
+    from render_sql_docs import blocks, render_doc
+
+    con = duckdb.connect(str(sample_run.db), read_only=True)
+    rendered = render_doc(SQL_DOC, con)
+    assert rendered == SQL_DOC, (
+        "docs/sql.md is out of date: run tests/render_sql_docs.py on a sample database"
+    )
+    shown = " ".join(argument for kind, argument in blocks(SQL_DOC) if kind == "query")
+    for macro in (*MACROS, *PAIR_MACROS):
+        assert f"from {macro}(" in shown, f"docs/sql.md shows no output of {macro}"
+
+
+def test_every_sql_example_runs_and_answers_on_the_sample(sample_run) -> None:  # type: ignore[no-untyped-def]
+    from render_sql_docs import EXAMPLES, blocks
+
+    examples = sorted(path.name for path in EXAMPLES.glob("*.sql"))
+    assert len(examples) >= 10
+    assert sorted(argument for kind, argument in blocks(SQL_DOC) if kind == "example") == examples
+    con = duckdb.connect(str(sample_run.db), read_only=True)
+    for name in examples:
+        text = (EXAMPLES / name).read_text()
+        assert text.startswith("-- "), f"{name} starts with the question it answers"
+        rows = con.execute(text).fetchall()
+        assert rows, f"{name} returns no row on the sample"

@@ -28,4 +28,4 @@ final as (
 
 select * exclude (domain_pages)
 from final
-order by dofollow desc, domain_pages desc, src_domain, src_url, dst_url;
+order by dofollow desc, domain_pages desc, src_domain, src_url, dst_url, anchor, link_type;
