@@ -3,12 +3,14 @@ hosts, 10 million edges, targets drawn from a power law), and the sampled harmon
 centrality against the exact one where both run.
 
     python3 -m uv run --frozen --extra bench python bench/ranks.py [--hosts N] [--edges M]
-        [--samples K] [--compare N]
+        [--samples K] [--compare N] [--versus N]
 
 Three measurements: the bare functions on integer ids; ``graph_ranks`` as aggregation
 runs it (host names joined to ids with Polars, PageRank, harmonic centrality, positions,
 authority) with the default 256 samples; and, on an N-node graph (default 20,000, the
-exact limit), the sampled estimate against the exact values.
+exact limit), the sampled estimate against the exact values. ``--versus N`` (needs
+``--extra test`` for networkx) times networkx on an N-node graph against the same functions,
+the measurement behind choosing scipy.sparse.
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=10_000_000)
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--compare", type=int, default=20_000)
+    parser.add_argument("--versus", type=int, default=0)
     args = parser.parse_args()
+    if args.versus:
+        versus(args.versus)
+        return
     n, m = args.hosts, args.edges
     src, dst = power_law_graph(n, m, seed=7)
     print(f"graph: {n:,} hosts, {len(src):,} edges; peak so far {peak_mib():.0f} MiB")
@@ -84,6 +90,25 @@ def compare(n: int) -> None:
         print(f"  {samples:5,} samples: {time.perf_counter() - started:.1f} s; relative error "
               f"of the top 100: mean {error.mean():.2%}, max {error.max():.2%}; "
               f"top-100 overlap {overlap}%")
+
+
+def versus(n: int) -> None:
+    """networkx against pipeline.rank on the same n-node graph (10 edges a node)."""
+    import networkx as nx
+
+    src, dst = power_law_graph(n, 10 * n, seed=5)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n))
+    graph.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
+    for label, run in (
+        ("pagerank, pipeline.rank", lambda: pagerank(src, dst, n)),
+        ("pagerank, networkx", lambda: nx.pagerank(graph, tol=1e-10)),
+        ("harmonic exact, pipeline.rank", lambda: harmonic_centrality(src, dst, n, exact_limit=n)),
+        ("harmonic exact, networkx", lambda: nx.harmonic_centrality(graph)),
+    ):
+        started = time.perf_counter()
+        run()
+        print(f"{label}: {time.perf_counter() - started:.2f} s ({n:,} nodes, {len(src):,} edges)")
 
 
 if __name__ == "__main__":

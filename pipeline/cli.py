@@ -1,4 +1,4 @@
-"""The ``backlinks`` command: run, crawls, query, sql, export.
+"""The ``backlinks`` command: run, crawls, query, sql, export, report.
 
 The library raises BacklinksError; this module turns it into a message and an exit status.
 Exit status: 0 success; 1 some input failed for good (the graph of the others is still
@@ -131,6 +131,7 @@ def main() -> None:
     backlinks query example.com         referring domains of example.com
     backlinks sql "select * from anchors('example.com')"
     backlinks export example.com --format csv -o example.csv
+    backlinks report example.com -o example.html
     """
 
 
@@ -425,6 +426,40 @@ def export(
         raise Failure(str(exc)) from exc
     what = "every backlink" if name is None else f"the backlinks of {name!r}"
     click.echo(f"Wrote {rows:,} rows ({what}) to {path}", err=True)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--output", "-o", default="report.html", show_default=True, metavar="PATH",
+              help="The HTML file to write (replaced if it exists).")
+@_db_options
+def report(target: str, output: str, db: str | None, data_dir: str | None) -> None:
+    """Write TARGET's backlink profile as one self-contained HTML file: headline numbers,
+    charts (authority, rel flags, link types, contexts, anchors, new and lost referring
+    domains by crawl) and the top referring domains and pages. It opens offline.
+
+    \b
+    backlinks report example.com -o example.html
+    """
+    from pathlib import Path
+
+    from pipeline.report import gather, render_html, write_report
+
+    con = _open(db, data_dir)
+    name = _normalized_target(target)
+    path = Path(output).expanduser()
+    try:
+        data = gather(con, name)
+        write_report(render_html(data), path)
+    except BacklinksError as exc:
+        raise Failure(str(exc)) from exc
+    if data.empty:
+        click.echo(f"No backlinks of {name!r} in this graph; wrote an empty report to {path}",
+                   err=True)
+        return
+    click.echo(
+        f"Wrote the backlink profile of {name!r} ({data.profile['backlinks']:,} backlinks from "
+        f"{data.profile['referring_domains']:,} referring domains) to {path}", err=True)
 
 
 def _normalized_target(target: str) -> str:
