@@ -238,6 +238,35 @@ def with_ranks(
     return nodes.join(ranks.rename({"name": key}), on=key, how="left", maintain_order="left")
 
 
+def write_graph(
+    pages: pl.LazyFrame, links: pl.LazyFrame, folder: Path, options: GraphOptions
+) -> dict[str, int]:
+    """Write every table of TABLES as ``<folder>/<table>.parquet`` from raw page and link
+    rows (several captures of a page allowed); return the row count of each."""
+    distinct_pages(pages).sink_parquet(folder / "pages.parquet", compression="zstd")
+    kept_pages = pl.scan_parquet(folder / "pages.parquet")
+    links_of_pages(links, kept_pages, options).sink_parquet(
+        folder / "links.parquet", compression="zstd", row_group_size=122_880
+    )
+    kept_links = pl.scan_parquet(folder / "links.parquet")
+    host_edges(kept_links).sink_parquet(folder / "host_edges.parquet", compression="zstd")
+    domain_edges(kept_links).sink_parquet(folder / "domain_edges.parquet", compression="zstd")
+    edges = pl.scan_parquet(folder / "host_edges.parquet")
+    host_rows = with_ranks(
+        hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
+    )
+    host_rows.write_parquet(folder / "hosts.parquet", compression="zstd")
+    between_domains = pl.scan_parquet(folder / "domain_edges.parquet")
+    with_ranks(
+        domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
+        "src_domain", "dst_domain", options,
+    ).write_parquet(folder / "domains.parquet", compression="zstd")
+    return {
+        table: pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item()
+        for table in TABLES
+    }
+
+
 def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
     """Build ``<data_dir>/graph/`` from every complete part; replace the old one at the end."""
     parts = complete_parts(data_dir)
@@ -250,30 +279,10 @@ def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSu
     temporary = data_dir / f".graph-tmp-{uuid.uuid4().hex[:8]}"
     temporary.mkdir(parents=True)
     try:
-        pages = distinct_pages(_scan(folders, "pages", PAGES_SCHEMA))
-        pages.sink_parquet(temporary / "pages.parquet", compression="zstd")
-        kept_pages = pl.scan_parquet(temporary / "pages.parquet")
-        links = links_of_pages(_scan(folders, "links", LINKS_SCHEMA), kept_pages, options)
-        links.sink_parquet(temporary / "links.parquet", compression="zstd", row_group_size=122_880)
-        kept_links = pl.scan_parquet(temporary / "links.parquet")
-        host_edges(kept_links).sink_parquet(temporary / "host_edges.parquet", compression="zstd")
-        domain_edges(kept_links).sink_parquet(
-            temporary / "domain_edges.parquet", compression="zstd"
+        counts = write_graph(
+            _scan(folders, "pages", PAGES_SCHEMA), _scan(folders, "links", LINKS_SCHEMA),
+            temporary, options,
         )
-        edges = pl.scan_parquet(temporary / "host_edges.parquet")
-        host_rows = with_ranks(
-            hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
-        )
-        host_rows.write_parquet(temporary / "hosts.parquet", compression="zstd")
-        between_domains = pl.scan_parquet(temporary / "domain_edges.parquet")
-        with_ranks(
-            domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
-            "src_domain", "dst_domain", options,
-        ).write_parquet(temporary / "domains.parquet", compression="zstd")
-        counts = {
-            table: pl.scan_parquet(temporary / f"{table}.parquet").select(pl.len()).collect().item()
-            for table in TABLES
-        }
         if target.exists():
             old = data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
             target.rename(old)
