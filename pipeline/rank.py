@@ -3,9 +3,10 @@ graph computes them (cc-webgraph: PageRank with damping 0.85 on the unweighted g
 harmonic centrality of incoming shortest paths). Pure functions of an edge list.
 
 Graphs are given as two integer arrays, ``src`` and ``dst`` (one edge each, ids ``0..n-1``),
-and held as scipy sparse matrices. On a million hosts and ten million edges (bench/ranks.py)
-PageRank takes 1.9 s and 641 MiB at peak; harmonic centrality from 64 sampled sources 24 s
-and 1.9 GiB (a block of BFS distances is sources x nodes). Groundwork for the analysts' layer (issue 5): not yet stored in tables.
+and held as scipy sparse matrices. On a million hosts and ten million edges (bench/ranks.py,
+docs/benchmarks.md) PageRank takes 1.9 s and 667 MiB at peak; harmonic centrality from 64
+sampled sources 30 s and 974 MiB (a block of BFS distances is 64 sources x nodes).
+:func:`graph_ranks` gives the columns stored in the ``hosts`` and ``domains`` tables.
 
 - :func:`pagerank`: power iteration; a node without out-links (dangling) spreads its rank
   over all nodes, as networkx and WebGraph's default do. Weighted is an option (edge weights,
@@ -14,10 +15,12 @@ and 1.9 GiB (a block of BFS distances is sources x nodes). Groundwork for the an
   shortest directed path from u to v (0 contribution when there is none). Exact (a BFS from
   every node) up to ``exact_limit`` nodes; above it, estimated from BFS out of ``samples``
   nodes drawn at random, H(v) ~ n / k * sum over the sampled u of 1 / d(u, v), an
-  unbiased estimate whose relative error falls as 1/sqrt(k): on a 4,000-node power-law
-  graph the 100 most central nodes came out within 3.4%, 1.4% and 0.7% on average with 64,
-  256 and 1,024 sources (tests/test_rank.py holds it under 5% at 256). cc-webgraph uses HyperBall (HyperLogLog counters) instead; both are approximations
-  of the same quantity.
+  unbiased estimate whose relative error falls as 1/sqrt(k): on a 20,000-node power-law
+  graph the 100 most central nodes came out within 3.0%, 1.3% and 0.6% on average with 64,
+  256 and 1,024 sources (tests/test_rank.py holds a 4,000-node graph under 5% at 256).
+  cc-webgraph uses HyperBall (HyperLogLog counters) instead; both approximate the same
+  quantity.
+- :func:`authority`: 0 to 100, the percentile of harmonic centrality.
 """
 
 from __future__ import annotations
