@@ -9,6 +9,7 @@ Inputs: every complete part under ``<data_dir>/parts``. Outputs, in ``<data_dir>
 - ``domain_edges`` one row per (src_domain, dst_domain), src_domain <> dst_domain
 - ``hosts``        one row per host seen as a source or a target, with its authority
 - ``domains``      one row per registered domain of those hosts, with its authority
+- ``crawls``       one row per crawl in the graph: its pages, links and time span
 
 The folder is written under a temporary name and renamed into place, so the previous graph
 stays whole until the new one is complete.
@@ -28,7 +29,7 @@ from pipeline.errors import PartError
 from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, complete_parts
 from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
 
-TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")
+TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
 _RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
 
 
@@ -223,6 +224,30 @@ def domains(host_rows: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def crawls(pages: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per crawl: pages kept, links and backlinks stored, hosts, fetch time span.
+    Graphs built by runs over several crawls hold them all (parts accumulate)."""
+    per_page = pages.group_by("crawl").agg(
+        pl.len().alias("pages"),
+        pl.col("host").n_unique().alias("hosts"),
+        pl.col("fetch_time").min().alias("first_fetch"),
+        pl.col("fetch_time").max().alias("last_fetch"),
+    )
+    per_link = links.group_by("crawl").agg(
+        pl.len().alias("links"), pl.col("external").sum().alias("external_links")
+    )
+    return (
+        per_page.join(per_link, on="crawl", how="left")
+        .select(
+            "crawl",
+            *(pl.col(name).fill_null(0).cast(pl.Int64)
+              for name in ("pages", "hosts", "links", "external_links")),
+            "first_fetch", "last_fetch",
+        )
+        .sort("crawl")
+    )
+
+
 def with_ranks(
     nodes: pl.DataFrame, key: str, edges: pl.LazyFrame, src: str, dst: str,
     options: GraphOptions,
@@ -261,6 +286,7 @@ def write_graph(
         domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
         "src_domain", "dst_domain", options,
     ).write_parquet(folder / "domains.parquet", compression="zstd")
+    crawls(kept_pages, kept_links).sink_parquet(folder / "crawls.parquet", compression="zstd")
     return {
         table: pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item()
         for table in TABLES

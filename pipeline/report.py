@@ -144,10 +144,12 @@ def gather(con: duckdb.DuckDBPyConnection, target: str) -> ReportData:
     data.anchor_kinds = [Bar(kind, count) for kind, count in kinds.items()]
     dated = [crawl for crawl in crawls if crawl != "local"]  # 'local': no crawl id, no date
     if len(dated) > 1:
-        for previous, crawl in zip([None, *dated], dated, strict=False):
-            new = sum(1 for row in domains if row["first_seen"] == crawl)
-            lost = sum(1 for row in domains if previous is not None and row["last_seen"] == previous)
-            data.crawl_changes.append((crawl, new, lost))
+        for crawl in dated:
+            (new,) = con.execute("select count(*) from new_referring_domains(?, ?)",
+                                 [target, crawl]).fetchone() or (0,)
+            (lost,) = con.execute("select count(*) from lost_referring_domains(?, ?)",
+                                  [target, crawl]).fetchone() or (0,)
+            data.crawl_changes.append((crawl, int(new), int(lost)))
     data.top_domains = domains[:TOP_DOMAINS]
     data.top_pages = _dicts(con, "select * from top_pages(?) limit ?", [target, TOP_PAGES])
     return data
@@ -347,8 +349,8 @@ def render_html(data: ReportData) -> str:
             parts.append(bar_chart(
                 "crawl_changes", "New and lost referring domains by crawl",
                 [Bar(c.removeprefix("CC-MAIN-"), n) for c, n, _ in data.crawl_changes],
-                "New: first seen in that crawl (blue). Lost: last seen in the crawl before "
-                "it (orange).",
+                "Referring domains that link in that crawl and did not in the crawl before "
+                "(new, blue), and the reverse (lost, orange).",
                 second=[Bar(c.removeprefix("CC-MAIN-"), lost) for c, _, lost in data.crawl_changes],
                 series=("new", "lost")))
         parts.append("</div>")

@@ -28,7 +28,7 @@ MACROS = (
     "backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains",
     "top_pages", "link_types", "link_contexts", "link_profile",
 )
-PAIR_MACROS = ("common_referring_domains",)
+PAIR_MACROS = ("common_referring_domains", "new_referring_domains", "lost_referring_domains")
 
 
 def sql_files() -> list[Path]:

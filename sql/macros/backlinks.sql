@@ -28,4 +28,5 @@ final as (
 
 select * exclude (domain_pages)
 from final
-order by dofollow desc, domain_pages desc, src_domain, src_url, dst_url, anchor, link_type;
+order by dofollow desc, domain_pages desc, src_domain, src_url, dst_url, anchor, link_type,
+    context, crawl, fetch_time, nofollow, ugc, sponsored;

@@ -94,6 +94,18 @@ create table domains (
     authority         double not null    -- 0-100: share of other domains with lower harmonic
 );
 
+-- crawls: one row per crawl in the graph ('local' for files without a crawl id). Runs over
+-- several crawls accumulate: each crawl's parts stay in the data folder.
+create table crawls (
+    crawl          varchar not null,
+    pages          bigint not null,       -- rows of pages
+    hosts          bigint not null,       -- distinct crawled hosts
+    links          bigint not null,       -- rows of links
+    external_links bigint not null,       -- of which external (backlinks)
+    first_fetch    timestamptz not null,  -- earliest capture
+    last_fetch     timestamptz not null   -- latest capture
+);
+
 -- runs: one row per `backlinks run` (flow run) that published this database or an older one.
 create table runs (
     run_id        varchar not null,
