@@ -28,6 +28,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from pipeline.aggregate import GraphOptions, GraphSummary, aggregate
 from pipeline.config import Settings
 from pipeline.errors import InputUnavailable
+from pipeline.lock import data_folder_lock
 from pipeline.parts import sweep_temporary
 from pipeline.process import InputResult, process_input
 from pipeline.runs import RunRecord, load_runs, save_run
@@ -257,5 +258,5 @@ def temporary_api() -> Iterator[str]:
 def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Run the flow with a process pool sized to the settings (the CLI's entry point)."""
     runner = ProcessPoolTaskRunner(max_workers=settings.worker_count)
-    with temporary_api():
+    with data_folder_lock(settings.data_path), temporary_api():
         return build_graph.with_options(task_runner=runner)(inputs, settings)  # type: ignore[arg-type]

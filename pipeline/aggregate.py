@@ -12,11 +12,13 @@ Inputs: every complete part under ``<data_dir>/parts``. Outputs, in ``<data_dir>
 - ``crawls``       one row per crawl in the graph: its pages, links and time span
 
 The folder is written under a temporary name and renamed into place, so the previous graph
-stays whole until the new one is complete.
+stays whole until the new one is complete. Its ``manifest.json`` lists the parts (inputs,
+versions, counts, file checksums) the graph was built from.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -26,9 +28,10 @@ import polars as pl
 
 from pipeline.config import Settings
 from pipeline.errors import PartError
-from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, complete_parts
+from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts
 from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
 
+MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
 _RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
 
@@ -293,6 +296,23 @@ def write_graph(
     }
 
 
+def write_manifest(path: Path, parts: list[PartInfo], counts: dict[str, int]) -> None:
+    """The inputs a graph was built from: per part its input, version, counts and the
+    SHA-256 of its files, and the row count of every table."""
+    manifest = {
+        "tables": counts,
+        "parts": [
+            {
+                "input": info.input, "key": info.key, "version": info.version,
+                "crawl": info.crawl, "records": info.records, "pages": info.pages,
+                "links": info.links, "files": info.files,
+            }
+            for info in parts
+        ],
+    }
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True), "utf-8")
+
+
 def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
     """Build ``<data_dir>/graph/`` from every complete part; replace the old one at the end."""
     parts = complete_parts(data_dir)
@@ -309,6 +329,7 @@ def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSu
             _scan(folders, "pages", PAGES_SCHEMA), _scan(folders, "links", LINKS_SCHEMA),
             temporary, options,
         )
+        write_manifest(temporary / MANIFEST, [info for _, info in parts], counts)
         if target.exists():
             old = data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
             target.rename(old)

@@ -10,6 +10,7 @@ and prints its message; the library never exits the process and never prints.
     │   ├── InputUnavailable a transient IO failure; retrying may help
     │   └── CorruptInput     the bytes are not a readable WARC (names the offset)
     ├── PartError            a part on disk is unreadable or incomplete
+    ├── DataFolderBusy       another run holds the data folder's lock
     ├── DatabaseError        the DuckDB database is missing or lacks the graph tables
     └── ExportError          an export cannot be written where it was asked to go
 
@@ -65,6 +66,10 @@ class CorruptInput(InputError):
 
 class PartError(BacklinksError):
     """A part file is missing, unreadable or incomplete."""
+
+
+class DataFolderBusy(BacklinksError):
+    """Another `backlinks run` is using the same data folder."""
 
 
 class DatabaseError(BacklinksError):

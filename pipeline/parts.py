@@ -260,11 +260,13 @@ class PartWriter:
 
 
 def sweep_temporary(data_dir: Path) -> int:
-    """Remove what killed runs left behind (``.tmp-*``, ``.stale-*``); return how many."""
+    """Remove what killed runs left behind: parts being written (``parts/.tmp-*``,
+    ``parts/.stale-*``) and graphs being aggregated (``.graph-tmp-*``, ``.graph-old-*``);
+    return how many. Safe because one run at a time holds the folder (pipeline/lock.py)."""
     root = parts_root(data_dir)
-    if not root.is_dir():
-        return 0
-    leftovers = [p for p in root.iterdir() if p.name.startswith((".tmp-", ".stale-"))]
+    leftovers = [p for p in data_dir.glob(".graph-*") if p.name.startswith((".graph-tmp-", ".graph-old-"))]
+    if root.is_dir():
+        leftovers += [p for p in root.iterdir() if p.name.startswith((".tmp-", ".stale-"))]
     for leftover in leftovers:
         shutil.rmtree(leftover, ignore_errors=True)
     return len(leftovers)

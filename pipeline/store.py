@@ -74,6 +74,8 @@ def build(graph_folder: Path, runs: Sequence[RunRecord], path: Path) -> None:
 def publish(graph_folder: Path, runs: Sequence[RunRecord], db_path: Path) -> Path:
     """Build the database under a temporary name beside ``db_path``, then rename it there."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in db_path.parent.glob(f".{db_path.name}.tmp-*"):  # from a killed run
+        leftover.unlink(missing_ok=True)
     temporary = db_path.with_name(f".{db_path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         build(graph_folder, runs, temporary)

@@ -1,0 +1,112 @@
+"""A run killed with SIGKILL at any moment resumes to exactly what an uninterrupted run
+produces, never publishes a partial graph as complete, and leaves nothing that breaks the
+next run. One run at a time holds a data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import REPO, CliRun, run_cli
+
+from pipeline.aggregate import MANIFEST, TABLES
+from pipeline.lock import data_folder_lock
+
+SAMPLE_FILES = 9
+
+
+def table_rows(db: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def complete_parts(data: Path) -> int:
+    root = data / "parts"
+    return sum(1 for p in root.glob("*/part.json")) if root.is_dir() else 0
+
+
+def run_and_kill(data: Path, moment: Callable[[Path], bool], timeout: float = 300) -> bool:
+    """Start `backlinks run` on the sample; SIGKILL its whole process group (workers and
+    the temporary Prefect server too) as soon as ``moment(data)`` is true. False if the
+    run ended before that moment came."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data), "--workers", "2"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if moment(data):
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+MOMENTS: dict[str, Callable[[Path], bool]] = {
+    # some parts written, not all
+    "extraction": lambda data: 0 < complete_parts(data) < SAMPLE_FILES,
+    # the graph folder is being written
+    "aggregation": lambda data: any(data.glob(".graph-tmp-*")),
+    # the database is being built beside its final name
+    "publish": lambda data: any(data.glob(".graph.duckdb.tmp-*")),
+}
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_killed_run_resumes_to_the_uninterrupted_result(
+    sample_run: CliRun, tmp_path: Path, moment: str
+) -> None:
+    for attempt in range(3):  # the moment may pass between two looks; try again
+        data = tmp_path / f"attempt-{attempt}"
+        if run_and_kill(data, MOMENTS[moment]):
+            break
+    else:
+        pytest.fail(f"never caught the run during {moment} in 3 attempts")
+    # nothing partial was published as complete
+    assert not (data / "graph.duckdb").exists()
+    resumed = run_cli("run", "--data", str(data), "--workers", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(data / "graph.duckdb") == table_rows(sample_run.db)
+    # the leftovers of the killed run are gone
+    assert not list(data.glob(".graph-*")) and not list(data.glob(".graph.duckdb.tmp-*"))
+    assert not list((data / "parts").glob(".tmp-*"))
+    if moment != "extraction":  # every part was complete: the re-run reused them all
+        assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
+
+
+def test_the_graph_manifest_lists_every_part_with_its_checksums(sample_run: CliRun) -> None:
+    manifest = json.loads((sample_run.data_dir / "graph" / MANIFEST).read_text())
+    assert len(manifest["parts"]) == SAMPLE_FILES
+    con = duckdb.connect(str(sample_run.db), read_only=True)
+    for table, count in manifest["tables"].items():
+        assert con.execute(f"select count(*) from {table}").fetchone()[0] == count
+    for part in manifest["parts"]:
+        folder = sample_run.data_dir / "parts" / part["key"]
+        assert json.loads((folder / "part.json").read_text())["files"] == part["files"]
+        assert all(len(entry["sha256"]) == 64 for entry in part["files"].values())
+
+
+def test_a_second_run_on_a_busy_data_folder_fails_at_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with data_folder_lock(data):
+        busy = run_cli("run", "--data", str(data), "--workers", "1")
+    assert busy.returncode == 1
+    assert "another `backlinks run` is using the data folder" in busy.stderr
+    assert not (data / "parts").exists()
