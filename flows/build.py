@@ -27,7 +27,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 
 from pipeline.aggregate import GraphOptions, GraphSummary, aggregate
 from pipeline.config import Settings
-from pipeline.errors import InputUnavailable
+from pipeline.errors import ConfigError, InputUnavailable
 from pipeline.lock import data_folder_lock
 from pipeline.parts import sweep_temporary
 from pipeline.process import InputResult, process_input
@@ -255,8 +255,39 @@ def temporary_api() -> Iterator[str]:
             server.stop()
 
 
+def task_runner(settings: Settings) -> Any:
+    """The runner of the per-file tasks: a local process pool, or Dask (an existing
+    scheduler, or a temporary LocalCluster of ``workers`` processes, one thread each)."""
+    if settings.runner != "dask":
+        return ProcessPoolTaskRunner(max_workers=settings.worker_count)
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    if settings.dask_scheduler:
+        _check_scheduler(settings.dask_scheduler, settings.timeout_seconds)
+        return DaskTaskRunner(address=settings.dask_scheduler)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": settings.worker_count, "threads_per_worker": 1,
+                        "processes": True, "dashboard_address": None},
+    )
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Fail early, and clearly, when the Dask scheduler cannot be reached."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=timeout):  # type: ignore[no-untyped-call]
+            pass
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {address!r} ({exc}); start it "
+            "(`dask scheduler`, then `dask worker ADDRESS` on each machine) or fix --scheduler"
+        ) from exc
+
+
 def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
-    """Run the flow with a process pool sized to the settings (the CLI's entry point)."""
-    runner = ProcessPoolTaskRunner(max_workers=settings.worker_count)
+    """Run the flow with the settings' task runner (the CLI's entry point)."""
+    runner = task_runner(settings)
     with data_folder_lock(settings.data_path), temporary_api():
-        return build_graph.with_options(task_runner=runner)(inputs, settings)  # type: ignore[arg-type]
+        return build_graph.with_options(task_runner=runner)(inputs, settings)

@@ -250,6 +250,7 @@ def run(
     backlinks run --crawl CC-MAIN-2024-22 --files 10
     backlinks run --crawl CC-MAIN-2024-22 --sample 100 --seed 7 --format wat
     backlinks run --input s3://commoncrawl/crawl-data/.../x.warc.gz --source s3
+    backlinks run --runner dask --scheduler tcp://scheduler:8786 --crawl ... --files 100
 
     Each input becomes a part in the data folder (a re-run reuses complete parts); then all
     parts are aggregated and the database is replaced atomically. Exit status 1 when an
@@ -258,6 +259,7 @@ def run(
     settings = _load(config_file, overrides)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "error")
     from flows.build import progress, run_build
     from pipeline.crawls import Selection, crawl_inputs, parse_shard
     from pipeline.sources import list_inputs, sample_inputs

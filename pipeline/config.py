@@ -56,6 +56,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Processes that read input files in parallel; 0 means one per CPU core.",
     ),
     SettingSpec(
+        "runner",
+        "local",
+        "Where the per-file tasks run: local (a process pool of `workers` processes) or dask "
+        "(a Dask cluster: dask_scheduler's, or a local one of `workers` processes).",
+        choices=("local", "dask"),
+    ),
+    SettingSpec(
+        "dask_scheduler",
+        "",
+        "Address of a running Dask scheduler (tcp://host:8786) for runner dask; empty starts "
+        "a temporary local Dask cluster for the run.",
+        flag_name="scheduler",
+    ),
+    SettingSpec(
         "psl_private_domains",
         False,
         "Fold hosts with the private section of the Public Suffix List too "
@@ -183,6 +197,8 @@ class Settings:
     data_dir: str
     db: str
     workers: int
+    runner: str
+    dask_scheduler: str
     psl_private_domains: bool
     max_html_bytes: int
     max_record_bytes: int
