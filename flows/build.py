@@ -25,7 +25,14 @@ from prefect import flow, task
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from pipeline.aggregate import GraphOptions, GraphSummary, aggregate
+from pipeline.aggregate import (
+    AggregationPlan,
+    GraphOptions,
+    GraphSummary,
+    aggregate_bucket,
+    finish_aggregation,
+    plan_aggregation,
+)
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, InputUnavailable
 from pipeline.lock import data_folder_lock
@@ -113,9 +120,29 @@ def process_input_task(source: InputFile, settings: Settings) -> InputResult:
     return process_input(source, settings)
 
 
-@task(name="aggregate")
-def aggregate_task(data_dir: Path, options: GraphOptions) -> GraphSummary:
-    return aggregate(data_dir, options)
+@task(name="plan-aggregation")
+def plan_task(data_dir: Path, options: GraphOptions) -> AggregationPlan:
+    return plan_aggregation(data_dir, options)
+
+
+@task(name="aggregate-bucket", task_run_name="aggregate bucket {bucket}")
+def bucket_task(plan: AggregationPlan, bucket: int, options: GraphOptions) -> None:
+    aggregate_bucket(plan, bucket, options)
+
+
+@task(name="finish-aggregation")
+def finish_task(plan: AggregationPlan, options: GraphOptions) -> GraphSummary:
+    return finish_aggregation(plan, options)
+
+
+def aggregate_in_buckets(data_dir: Path, options: GraphOptions) -> GraphSummary:
+    """Plan, one task per bucket of target domains (on the run's task runner, so in
+    parallel and each in its own process), then join the buckets."""
+    plan = plan_task(data_dir, options)
+    buckets = [bucket_task.submit(plan, bucket, options) for bucket in range(plan.buckets)]
+    for future in buckets:
+        future.result()  # a failed bucket fails the run; the next run starts again
+    return finish_task(plan, options)
 
 
 @task(name="publish")
@@ -194,7 +221,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     if results:
         save_run(data_dir, run)
         _report(len(inputs), len(inputs), "aggregating all parts")
-        graph = aggregate_task(data_dir, GraphOptions.from_settings(settings))
+        graph = aggregate_in_buckets(data_dir, GraphOptions.from_settings(settings))
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
         db_path = publish_task(graph.folder, data_dir, settings.db_path)
     return RunSummary(

@@ -19,6 +19,7 @@ versions, counts, file checksums) the graph was built from.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -27,10 +28,18 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.config import Settings
-from pipeline.errors import PartError
+from pipeline.errors import ConfigError, PartError
 from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts
 from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
 
+_ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)
+_BUCKET_SEED = 20_241_122
+# A bucket task's peak memory is about BUCKET_BASE_MB (Python, Polars, the page tables of a
+# modest crawl) plus MEMORY_PER_LINK_BYTE per compressed byte of its share of the link
+# Parquet: measured by bench/aggregate_memory.py (docs/benchmarks.md: 397 MiB + 18.3 per
+# byte), rounded up. Buckets are sized from it.
+BUCKET_BASE_MB = 400
+MEMORY_PER_LINK_BYTE = 20.0
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
 _RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
@@ -45,6 +54,8 @@ class GraphOptions:
     rank_weighted: bool = False
     harmonic_exact_nodes: int = EXACT_LIMIT
     harmonic_samples: int = SAMPLES
+    aggregate_buckets: int = 0  # 0: from aggregate_memory_mb and the size of the parts
+    aggregate_memory_mb: int = 2048
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphOptions:
@@ -54,6 +65,8 @@ class GraphOptions:
             rank_weighted=settings.rank_weighted,
             harmonic_exact_nodes=settings.harmonic_exact_nodes,
             harmonic_samples=settings.harmonic_samples,
+            aggregate_buckets=settings.aggregate_buckets,
+            aggregate_memory_mb=settings.aggregate_memory_mb,
         )
 
 
@@ -67,6 +80,7 @@ class GraphSummary:
     domain_edges: int
     hosts: int
     domains: int
+    buckets: int = 1
 
 
 def graph_dir(data_dir: Path) -> Path:
@@ -88,29 +102,47 @@ def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def superseded_captures(raw_pages: pl.LazyFrame, kept_pages: pl.LazyFrame) -> pl.LazyFrame:
+    """(crawl, src_url, fetch_time) of the captures that lost to a later one of the same URL
+    in the same crawl: usually few, so every bucket can hold them."""
+    return (
+        raw_pages.select("crawl", "url", "fetch_time")
+        .join(kept_pages.select("crawl", "url", "fetch_time"),
+              on=["crawl", "url", "fetch_time"], how="anti")
+        .unique()
+        .rename({"url": "src_url"})
+    )
+
+
+def host_page_counts(kept_pages: pl.LazyFrame) -> pl.LazyFrame:
+    """(host, host_pages): crawled pages per host, for the sitewide share."""
+    return kept_pages.group_by("host").agg(pl.col("url").n_unique().alias("host_pages"))
+
+
 def links_of_pages(
-    links: pl.LazyFrame, pages: pl.LazyFrame, options: GraphOptions = GraphOptions()  # noqa: B008
+    links: pl.LazyFrame, superseded: pl.LazyFrame, host_pages: pl.LazyFrame,
+    options: GraphOptions = GraphOptions(),  # noqa: B008
 ) -> pl.LazyFrame:
     """Links of the kept captures only (a page crawled twice counts once), flagged sitewide
-    and sorted by target (so DuckDB skips the row groups of other targets)."""
-    kept = pages.select(
-        pl.col("crawl"), pl.col("url").alias("src_url"), pl.col("fetch_time")
-    )
-    kept_links = links.join(kept, on=["crawl", "src_url", "fetch_time"], how="semi")
-    return with_sitewide(kept_links, pages, options).sort(
+    and sorted by target (so DuckDB skips the row groups of other targets). Every link's
+    page is in the same part, so dropping the superseded captures keeps exactly the links
+    of the kept pages."""
+    kept_links = links.join(superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
+    return with_sitewide(kept_links, host_pages, options).sort(
         ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
     )
 
 
-def with_sitewide(links: pl.LazyFrame, pages: pl.LazyFrame, options: GraphOptions) -> pl.LazyFrame:
+def with_sitewide(
+    links: pl.LazyFrame, host_pages: pl.LazyFrame, options: GraphOptions
+) -> pl.LazyFrame:
     """Add ``sitewide``: true for the links from a host to a domain when at least
     ``sitewide_min_pages`` of the host's crawled pages, and at least ``sitewide_share`` of
     them, link to that domain (template links: menus, footers, blogrolls)."""
-    crawled = pages.group_by("host").agg(pl.col("url").n_unique().alias("host_pages"))
     flags = (
         links.group_by("src_host", "dst_domain")
         .agg(pl.col("src_url").n_unique().alias("linking_pages"))
-        .join(crawled, left_on="src_host", right_on="host", how="left")
+        .join(host_pages, left_on="src_host", right_on="host", how="left")
         .select(
             "src_host",
             "dst_domain",
@@ -270,15 +302,53 @@ def write_graph(
     pages: pl.LazyFrame, links: pl.LazyFrame, folder: Path, options: GraphOptions
 ) -> dict[str, int]:
     """Write every table of TABLES as ``<folder>/<table>.parquet`` from raw page and link
-    rows (several captures of a page allowed); return the row count of each."""
-    distinct_pages(pages).sink_parquet(folder / "pages.parquet", compression="zstd")
-    kept_pages = pl.scan_parquet(folder / "pages.parquet")
-    links_of_pages(links, kept_pages, options).sink_parquet(
-        folder / "links.parquet", compression="zstd", row_group_size=122_880
+    rows (several captures of a page allowed) in one bucket; return the row count of each."""
+    write_page_tables(pages, folder)
+    write_bucket_tables(links, folder, folder, "", options)
+    counts = write_graph_tables(folder, options)
+    for helper in ("superseded", "host_pages"):
+        (folder / f"{helper}.parquet").unlink()
+    return counts
+
+
+def write_page_tables(raw_pages: pl.LazyFrame, folder: Path) -> None:
+    """``pages`` (distinct captures), and for the buckets ``superseded`` and
+    ``host_pages`` (see links_of_pages)."""
+    distinct_pages(raw_pages).sink_parquet(folder / "pages.parquet", compression="zstd")
+    kept = pl.scan_parquet(folder / "pages.parquet")
+    superseded_captures(raw_pages, kept).sink_parquet(folder / "superseded.parquet")
+    host_page_counts(kept).sink_parquet(folder / "host_pages.parquet")
+
+
+def in_bucket(bucket: int, buckets: int) -> pl.Expr:
+    """Rows whose target domain hashes to ``bucket``: all links into a domain, hence all
+    rows of its host and domain edges and its sitewide pairs, fall in one bucket."""
+    return (pl.col("dst_domain").hash(seed=_BUCKET_SEED) % buckets) == bucket
+
+
+def write_bucket_tables(
+    links: pl.LazyFrame, page_folder: Path, folder: Path, suffix: str, options: GraphOptions,
+) -> None:
+    """``links``, ``host_edges`` and ``domain_edges`` of one bucket of target domains, as
+    ``<folder>/<table><suffix>.parquet``; the page tables are read from ``page_folder``."""
+    links_file = folder / f"links{suffix}.parquet"
+    links_of_pages(
+        links, pl.scan_parquet(page_folder / "superseded.parquet"),
+        pl.scan_parquet(page_folder / "host_pages.parquet"), options,
+    ).sink_parquet(
+        links_file, compression="zstd", row_group_size=_ROW_GROUP
     )
-    kept_links = pl.scan_parquet(folder / "links.parquet")
-    host_edges(kept_links).sink_parquet(folder / "host_edges.parquet", compression="zstd")
-    domain_edges(kept_links).sink_parquet(folder / "domain_edges.parquet", compression="zstd")
+    kept_links = pl.scan_parquet(links_file)
+    host_edges(kept_links).sink_parquet(folder / f"host_edges{suffix}.parquet", compression="zstd")
+    domain_edges(kept_links).sink_parquet(
+        folder / f"domain_edges{suffix}.parquet", compression="zstd"
+    )
+
+
+def write_graph_tables(folder: Path, options: GraphOptions) -> dict[str, int]:
+    """From ``pages``, ``links`` and the edges in ``folder``: ``hosts`` and ``domains`` with
+    their ranks, and ``crawls``; return the row count of every table."""
+    kept_pages = pl.scan_parquet(folder / "pages.parquet")
     edges = pl.scan_parquet(folder / "host_edges.parquet")
     host_rows = with_ranks(
         hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
@@ -289,7 +359,9 @@ def write_graph(
         domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
         "src_domain", "dst_domain", options,
     ).write_parquet(folder / "domains.parquet", compression="zstd")
-    crawls(kept_pages, kept_links).sink_parquet(folder / "crawls.parquet", compression="zstd")
+    crawls(kept_pages, pl.scan_parquet(folder / "links.parquet")).sink_parquet(
+        folder / "crawls.parquet", compression="zstd"
+    )
     return {
         table: pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item()
         for table in TABLES
@@ -313,33 +385,103 @@ def write_manifest(path: Path, parts: list[PartInfo], counts: dict[str, int]) ->
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True), "utf-8")
 
 
-def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
-    """Build ``<data_dir>/graph/`` from every complete part; replace the old one at the end."""
+@dataclass(frozen=True)
+class AggregationPlan:
+    """An aggregation in progress: the graph being built in ``folder`` (a temporary name in
+    the data folder) from ``parts``, reduced in ``buckets`` buckets of target domains."""
+
+    data_dir: Path
+    folder: Path
+    part_folders: list[Path]
+    parts: list[PartInfo]
+    buckets: int
+    link_bytes: int  # compressed Parquet bytes of the parts' link rows
+
+
+def bucket_count(link_bytes: int, memory_mb: int) -> int:
+    """Buckets enough that one bucket's task fits in ``memory_mb`` (see BUCKET_BASE_MB)."""
+    if memory_mb <= BUCKET_BASE_MB + 64:
+        raise ConfigError(
+            f"aggregate_memory_mb must be more than {BUCKET_BASE_MB + 64}, got {memory_mb}: "
+            f"a bucket task needs about {BUCKET_BASE_MB} MiB before its share of the links"
+        )
+    usable = (memory_mb - BUCKET_BASE_MB) * 2**20
+    return max(1, math.ceil(link_bytes * MEMORY_PER_LINK_BYTE / usable))
+
+
+def plan_aggregation(data_dir: Path, options: GraphOptions = GraphOptions()) -> AggregationPlan:  # noqa: B008
+    """Start an aggregation: choose the buckets and write the distinct pages (every bucket
+    needs them; they are a small share of the rows)."""
     parts = complete_parts(data_dir)
     if not parts:
         raise PartError(
             f"no complete parts in {str(data_dir)!r}; run `backlinks run` on some input first"
         )
     folders = [folder for folder, _ in parts]
-    target = graph_dir(data_dir)
-    temporary = data_dir / f".graph-tmp-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir(parents=True)
+    link_bytes = sum(path.stat().st_size for f in folders for path in f.glob("links-*.parquet"))
+    buckets = options.aggregate_buckets or bucket_count(link_bytes, options.aggregate_memory_mb)
+    folder = data_dir / f".graph-tmp-{uuid.uuid4().hex[:8]}"
+    (folder / "buckets").mkdir(parents=True)
     try:
-        counts = write_graph(
-            _scan(folders, "pages", PAGES_SCHEMA), _scan(folders, "links", LINKS_SCHEMA),
-            temporary, options,
-        )
-        write_manifest(temporary / MANIFEST, [info for _, info in parts], counts)
+        write_page_tables(_scan(folders, "pages", PAGES_SCHEMA), folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return AggregationPlan(data_dir, folder, folders, [info for _, info in parts], buckets,
+                           link_bytes)
+
+
+def aggregate_bucket(plan: AggregationPlan, bucket: int, options: GraphOptions) -> None:
+    """Reduce one bucket of target domains (a task of its own: buckets run in parallel)."""
+    links = _scan(plan.part_folders, "links", LINKS_SCHEMA)
+    if plan.buckets > 1:
+        links = links.filter(in_bucket(bucket, plan.buckets))
+    write_bucket_tables(links, plan.folder, plan.folder / "buckets", f"-{bucket:05d}", options)
+
+
+def finish_aggregation(plan: AggregationPlan, options: GraphOptions) -> GraphSummary:
+    """Join the buckets, compute hosts, domains (with ranks) and crawls, write the manifest
+    and put the graph in place of the old one."""
+    try:
+        for table in ("links", "host_edges", "domain_edges"):
+            files = sorted((plan.folder / "buckets").glob(f"{table}-*.parquet"))
+            if len(files) != plan.buckets:
+                raise PartError(
+                    f"aggregation of {str(plan.data_dir)!r} has {len(files)} of {plan.buckets} "
+                    f"buckets of {table}; run `backlinks run` again"
+                )
+            pl.scan_parquet(files).sink_parquet(
+                plan.folder / f"{table}.parquet", compression="zstd", row_group_size=_ROW_GROUP
+            )
+        shutil.rmtree(plan.folder / "buckets")
+        counts = write_graph_tables(plan.folder, options)
+        for helper in ("superseded", "host_pages"):
+            (plan.folder / f"{helper}.parquet").unlink()
+        write_manifest(plan.folder / MANIFEST, plan.parts, counts)
+        target = graph_dir(plan.data_dir)
         if target.exists():
-            old = data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
+            old = plan.data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
             target.rename(old)
             shutil.rmtree(old, ignore_errors=True)
-        temporary.rename(target)
+        plan.folder.rename(target)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(plan.folder, ignore_errors=True)
         raise
     return GraphSummary(
-        folder=target, parts=len(parts), pages=counts["pages"], links=counts["links"],
+        folder=target, parts=len(plan.parts), pages=counts["pages"], links=counts["links"],
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
-        hosts=counts["hosts"], domains=counts["domains"],
+        hosts=counts["hosts"], domains=counts["domains"], buckets=plan.buckets,
     )
+
+
+def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
+    """Build ``<data_dir>/graph/`` from every complete part, bucket after bucket in this
+    process; replace the old graph at the end. (The flow runs the buckets as tasks.)"""
+    plan = plan_aggregation(data_dir, options)
+    try:
+        for bucket in range(plan.buckets):
+            aggregate_bucket(plan, bucket, options)
+    except BaseException:
+        shutil.rmtree(plan.folder, ignore_errors=True)
+        raise
+    return finish_aggregation(plan, options)

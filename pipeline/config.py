@@ -155,6 +155,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Times a file that failed with a network error is started again from scratch.",
     ),
     SettingSpec(
+        "aggregate_memory_mb",
+        2048,
+        "Memory one aggregation task may use (MiB): the links are reduced in buckets of "
+        "target domains, as many as this needs, one task per bucket.",
+    ),
+    SettingSpec(
+        "aggregate_buckets",
+        0,
+        "Buckets of target domains the aggregation reduces separately; 0 chooses them from "
+        "aggregate_memory_mb and the size of the parts.",
+    ),
+    SettingSpec(
         "sitewide_share",
         0.5,
         "Share of a host's crawled pages (0 to 1) that must link to a domain for those links "
@@ -214,6 +226,8 @@ class Settings:
     retry_initial_seconds: float
     retry_seconds: float
     file_retries: int
+    aggregate_memory_mb: int
+    aggregate_buckets: int
     sitewide_share: float
     sitewide_min_pages: int
     rank_weighted: bool

@@ -221,3 +221,41 @@ def test_sitewide_needs_the_share_and_the_minimum_pages(
     assert links.filter(pl.col("dst_host") == "news.test")["sitewide"].to_list() == [False]
     edges = pl.read_parquet(graph_dir(tmp_path) / "host_edges.parquet")
     assert row(edges, dst_host="shop.test")["sitewide"] is sitewide
+
+
+def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
+    sitewide_graph(tmp_path, 6, 10)  # one bucket: the reference
+    write(tmp_path, "more", [
+        (page("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example"),
+         [link("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example",
+               f"t{m}.org", f"t{m}.org") for m in range(n % 12)])
+        for n in range(40)
+    ])
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+
+    def read_all() -> dict[str, list[tuple]]:
+        return {t: sorted(pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet").rows())
+                for t in tables}
+
+    one = aggregate(tmp_path, GraphOptions(aggregate_buckets=1))
+    expected = read_all()
+    many = aggregate(tmp_path, GraphOptions(aggregate_buckets=7))
+    assert (one.buckets, many.buckets) == (1, 7)
+    assert read_all() == expected
+    assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
+    assert not list(tmp_path.glob(".graph-*"))
+
+
+def test_bucket_count_follows_the_memory_setting() -> None:
+    from pipeline.aggregate import BUCKET_BASE_MB, MEMORY_PER_LINK_BYTE, bucket_count
+    from pipeline.errors import ConfigError
+
+    assert bucket_count(0, 2048) == 1
+    one_bucket = int((2048 - BUCKET_BASE_MB) * 2**20 / MEMORY_PER_LINK_BYTE)
+    assert bucket_count(one_bucket, 2048) == 1
+    assert bucket_count(one_bucket + 1, 2048) == 2
+    assert bucket_count(10 * one_bucket, 2048) == 10
+    smaller = BUCKET_BASE_MB + (2048 - BUCKET_BASE_MB) // 2
+    assert bucket_count(10 * one_bucket, smaller) == 20
+    with pytest.raises(ConfigError, match="aggregate_memory_mb must be more than"):
+        bucket_count(1, BUCKET_BASE_MB)

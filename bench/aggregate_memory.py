@@ -1,0 +1,154 @@
+"""Peak memory of aggregation against input size: the reduce per bucket of target domains
+stays within the aggregate_memory_mb setting however large the input.
+
+Builds data folders of generated parts (link rows as the extractor writes them: power-law
+targets, several links per page) and aggregates each as the flow does, every step in a
+fresh process: plan (distinct pages), one process per bucket, finish (join the buckets,
+hosts and domains with ranks). Reports the peak RSS (VmHWM) of each step.
+
+    python3 -m uv run --frozen --extra bench python bench/aggregate_memory.py \\
+        --memory-mb 512 --rows 2000000 8000000 [--buckets N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data"
+ROWS_PER_PART = 1_000_000
+
+CHILD = """
+import pickle, sys, time
+from pathlib import Path
+from pipeline.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
+step, data, plan_file, memory_mb, buckets = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16)
+started = time.perf_counter()
+if step == "plan":
+    plan = plan_aggregation(data, options)
+    plan_file.write_bytes(pickle.dumps(plan))
+elif step == "finish":
+    finish_aggregation(pickle.loads(plan_file.read_bytes()), options)
+else:
+    aggregate_bucket(pickle.loads(plan_file.read_bytes()), int(step), options)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(f"{time.perf_counter() - started:.2f} {peak / 1024:.0f}")
+"""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_parts(data: Path, rows: int) -> None:
+    """``rows`` link rows in parts of a million, as complete parts (part.json, checksums)."""
+    from pipeline.parts import PART_FORMAT
+
+    if (data / "parts").is_dir():
+        return
+    con = duckdb.connect()
+    con.execute("select setseed(0.17)")
+    hosts = max(1000, rows // 8)
+    for number in range((rows + ROWS_PER_PART - 1) // ROWS_PER_PART):
+        count = min(ROWS_PER_PART, rows - number * ROWS_PER_PART)
+        folder = data / "parts" / f"gen-{number:04d}"
+        folder.mkdir(parents=True)
+        con.execute(f"""
+            create or replace temp table l as
+            with pairs as (
+                select (random() * {hosts})::bigint as src,
+                       floor({hosts} * pow(random(), 3))::bigint as dst,
+                       {number * ROWS_PER_PART} + row_number() over () as k
+                from range({count})
+            )
+            select 'CC-MAIN-2099-01' as crawl,
+                   'https://h' || src || '.d' || (src // 4) || '.com/p' || (k // 6) as src_url,
+                   'h' || src || '.d' || (src // 4) || '.com' as src_host,
+                   'd' || (src // 4) || '.com' as src_domain,
+                   'https://h' || dst || '.d' || (dst // 4) || '.com/t' || (k % 13) as dst_url,
+                   'h' || dst || '.d' || (dst // 4) || '.com' as dst_host,
+                   'd' || (dst // 4) || '.com' as dst_domain,
+                   'anchor text ' || (k % 997) as anchor, 'a' as link_type,
+                   ['body', 'nav', 'footer'][k % 3 + 1] as context,
+                   k % 10 = 0 as nofollow, k % 50 = 0 as ugc, k % 70 = 0 as sponsored,
+                   (src // 4) <> (dst // 4) as external,
+                   timestamptz '2099-01-01 00:00:00+00' as fetch_time
+            from pairs where src <> dst
+        """)
+        con.execute(f"copy l to '{folder / 'links-00000.parquet'}' (format parquet, compression zstd)")
+        con.execute(f"""copy (
+            select any_value(crawl) as crawl, src_url as url, any_value(src_host) as host,
+                   any_value(src_domain) as domain, any_value(fetch_time) as fetch_time,
+                   200::smallint as status, 0::integer as links_internal,
+                   count(*)::integer as links_external, false as robots_nofollow,
+                   false as truncated
+            from l group by src_url) to '{folder / 'pages-00000.parquet'}'
+            (format parquet, compression zstd)""")
+        link_rows, page_rows = (
+            con.execute("select count(*) from l").fetchone()[0],
+            con.execute(f"select count(*) from '{folder / 'pages-00000.parquet'}'").fetchone()[0],
+        )
+        files = {
+            name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name),
+                   "rows": n}
+            for name, n in (("links-00000.parquet", link_rows), ("pages-00000.parquet", page_rows))
+        }
+        info = {"input": f"generated-{number}", "key": folder.name, "size": 1, "version": "1",
+                "crawl": "CC-MAIN-2099-01", "pages": page_rows, "links": link_rows,
+                "records": page_rows, "counters": {}, "seconds": 0.0, "files": files,
+                "damage": [], "format": PART_FORMAT}
+        (folder / "part.json").write_text(json.dumps(info))
+
+
+def step(name: str, data: Path, plan_file: Path, memory_mb: int, buckets: int) -> tuple[float, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, name, str(data), str(plan_file), str(memory_mb), str(buckets)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mb", type=int, default=512)
+    parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
+    parser.add_argument("--buckets", type=int, default=0, help="0: from --memory-mb")
+    args = parser.parse_args()
+    print(f"aggregate_memory_mb {args.memory_mb}, buckets {args.buckets or 'automatic'}")
+    print("| link rows | link Parquet | buckets | plan s / peak | bucket s (sum) / max peak | "
+          "finish s / peak |")
+    print("|---:|---:|---:|---|---|---|")
+    for rows in args.rows:
+        data = DATA / f"aggregate-{rows}"
+        build_parts(data, rows)
+        plan_file = data / "plan.pickle"
+        plan_s, plan_peak = step("plan", data, plan_file, args.memory_mb, args.buckets)
+        plan = pickle.loads(plan_file.read_bytes())
+        bucket_s, bucket_peak = 0.0, 0
+        for bucket in range(plan.buckets):
+            seconds, peak = step(str(bucket), data, plan_file, args.memory_mb, args.buckets)
+            bucket_s, bucket_peak = bucket_s + seconds, max(bucket_peak, peak)
+        finish_s, finish_peak = step("finish", data, plan_file, args.memory_mb, args.buckets)
+        print(f"| {rows:,} | {plan.link_bytes / 2**20:,.0f} MiB | {plan.buckets} | "
+              f"{plan_s:.1f} / {plan_peak} MiB | {bucket_s:.1f} / {bucket_peak} MiB | "
+              f"{finish_s:.1f} / {finish_peak} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"total {time.perf_counter() - started:.0f} s")
