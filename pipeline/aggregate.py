@@ -311,13 +311,34 @@ def write_graph(
     return counts
 
 
-def write_page_tables(raw_pages: pl.LazyFrame, folder: Path) -> None:
-    """``pages`` (distinct captures), and for the buckets ``superseded`` and
-    ``host_pages`` (see links_of_pages)."""
-    distinct_pages(raw_pages).sink_parquet(folder / "pages.parquet", compression="zstd")
-    kept = pl.scan_parquet(folder / "pages.parquet")
-    superseded_captures(raw_pages, kept).sink_parquet(folder / "superseded.parquet")
-    host_page_counts(kept).sink_parquet(folder / "host_pages.parquet")
+def write_page_tables(raw_pages: pl.LazyFrame, folder: Path, buckets: int = 1) -> None:
+    """``pages`` (distinct captures), and for the link buckets ``superseded`` and
+    ``host_pages`` (see links_of_pages). With several buckets the pages are deduplicated
+    a bucket of URLs at a time (a URL's captures all fall in one), so memory follows the
+    size of a bucket, not of the crawl."""
+    if buckets == 1:
+        distinct_pages(raw_pages).sink_parquet(folder / "pages.parquet", compression="zstd")
+        kept = pl.scan_parquet(folder / "pages.parquet")
+        superseded_captures(raw_pages, kept).sink_parquet(folder / "superseded.parquet")
+        host_page_counts(kept).sink_parquet(folder / "host_pages.parquet")
+        return
+    pieces = folder / "page-buckets"
+    pieces.mkdir()
+    for bucket in range(buckets):
+        some = raw_pages.filter((pl.col("url").hash(seed=_BUCKET_SEED) % buckets) == bucket)
+        kept_file = pieces / f"pages-{bucket:05d}.parquet"
+        distinct_pages(some).sink_parquet(kept_file, compression="zstd")
+        kept = pl.scan_parquet(kept_file)
+        superseded_captures(some, kept).sink_parquet(pieces / f"superseded-{bucket:05d}.parquet")
+        host_page_counts(kept).sink_parquet(pieces / f"host_pages-{bucket:05d}.parquet")
+    pl.scan_parquet(sorted(pieces.glob("pages-*.parquet"))).sink_parquet(
+        folder / "pages.parquet", compression="zstd")
+    pl.scan_parquet(sorted(pieces.glob("superseded-*.parquet"))).sink_parquet(
+        folder / "superseded.parquet")
+    # a URL's bucket holds all its captures, so per-bucket counts of URLs add up
+    pl.scan_parquet(sorted(pieces.glob("host_pages-*.parquet"))).group_by("host").agg(
+        pl.col("host_pages").sum()).sink_parquet(folder / "host_pages.parquet")
+    shutil.rmtree(pieces)
 
 
 def in_bucket(bucket: int, buckets: int) -> pl.Expr:
@@ -423,7 +444,7 @@ def plan_aggregation(data_dir: Path, options: GraphOptions = GraphOptions()) -> 
     folder = data_dir / f".graph-tmp-{uuid.uuid4().hex[:8]}"
     (folder / "buckets").mkdir(parents=True)
     try:
-        write_page_tables(_scan(folders, "pages", PAGES_SCHEMA), folder)
+        write_page_tables(_scan(folders, "pages", PAGES_SCHEMA), folder, buckets)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -231,6 +231,12 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
                f"t{m}.org", f"t{m}.org") for m in range(n % 12)])
         for n in range(40)
     ])
+    # a later capture of one page replaces the first, whichever buckets their links fall in
+    write(tmp_path, "again", [
+        (page("c", "https://site5.example/", "site5.example", "site5.example", T2),
+         [link("c", "https://site5.example/", "site5.example", "site5.example", "late.org",
+               "late.org", when=T2)]),
+    ])
     tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
 
     def read_all() -> dict[str, list[tuple]]:
@@ -243,6 +249,8 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
+    from_site5 = [row for row in expected["links"] if row[1] == "https://site5.example/"]
+    assert [row[5] for row in from_site5] == ["late.org"]
     assert not list(tmp_path.glob(".graph-*"))
 
 
