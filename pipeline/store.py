@@ -101,6 +101,12 @@ def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnecti
     missing = [table for table in REQUIRED_TABLES if table not in present]
     if missing:
         con.close()
+        if {"links", "runs"} <= present:  # ours, from before the table was added
+            raise DatabaseError(
+                f"{str(db_path)!r} was built by an older cc-backlinks (no table "
+                f"{missing[0]!r}); run `backlinks run` again to rebuild it (complete parts "
+                "are reused)"
+            )
         raise DatabaseError(
             f"{str(db_path)!r} is not a cc-backlinks database (no table {missing[0]!r}); "
             "build one with `backlinks run`"

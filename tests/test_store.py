@@ -144,3 +144,13 @@ def test_targets_are_bound_never_formatted_into_sql(db: Path) -> None:
     assert con.execute("select count(*) from links").fetchone()[0] > 0
     with pytest.raises(DatabaseError, match="unknown macro"):
         run_macro(con, "links; drop table links", "t.com")
+
+
+def test_a_database_from_an_older_version_says_to_rebuild(tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    for table in ("pages", "links", "host_edges", "domain_edges", "hosts", "runs"):
+        con.execute(f"create table {table} (x int)")
+    con.close()
+    with pytest.raises(DatabaseError, match="built by an older cc-backlinks .*'domains'.*rebuild"):
+        connect(old)
