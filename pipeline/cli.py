@@ -503,7 +503,7 @@ def sql(sql_text: str | None, fmt: str, db: str | None, data_dir: str | None) ->
         execute(sys.stdin.read())
         return
     click.echo("Enter SQL ending with ';' (Ctrl-D to quit). Tables: pages, links, host_edges, "
-               "domain_edges, hosts, runs.", err=True)
+               "domain_edges, hosts, domains, crawls, runs; docs/sql.md lists the macros.", err=True)
     buffer = ""
     while True:
         try:
