@@ -28,9 +28,13 @@ def snapshot(db: Path) -> tuple[int, int, int]:
         con.close()
 
 
-def test_readers_see_the_old_or_the_new_graph_while_a_run_publishes(tmp_path: Path) -> None:
+def test_readers_see_the_old_or_the_new_graph_while_a_run_publishes(
+    prefect_api: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
-    first = run_cli("run", "--data", str(data), "--input", str(ONE_FILE), "--workers", "1")
+    api = {"PREFECT_API_URL": prefect_api}
+    first = run_cli("run", "--data", str(data), "--input", str(ONE_FILE), "--workers", "1",
+                    env=api)
     assert first.returncode == 0, first.stderr
     db = data / "graph.duckdb"
     old = snapshot(db)
@@ -48,7 +52,7 @@ def test_readers_see_the_old_or_the_new_graph_while_a_run_publishes(tmp_path: Pa
     reader = threading.Thread(target=read_continuously)
     reader.start()
     try:
-        second = run_cli("run", "--data", str(data), "--workers", "2")  # the whole sample
+        second = run_cli("run", "--data", str(data), "--workers", "2", env=api)  # all files
     finally:
         stop.set()
         reader.join()

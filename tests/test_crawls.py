@@ -47,13 +47,16 @@ def write_crawl(path: Path, crawl: str, pages: dict[str, list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_crawls(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+def two_crawls(
+    tmp_path_factory: pytest.TempPathFactory, prefect_api: str
+) -> duckdb.DuckDBPyConnection:
     folder = tmp_path_factory.mktemp("crawls")
     data = folder / "data"
     for crawl, pages in CRAWLS.items():
         warc = folder / f"{crawl}.warc.gz"
         write_crawl(warc, crawl, pages)
-        result = run_cli("run", "--input", str(warc), "--data", str(data), "--workers", "1")
+        result = run_cli("run", "--input", str(warc), "--data", str(data), "--workers", "1",
+                         env={"PREFECT_API_URL": prefect_api})
         assert result.returncode == 0, result.stderr
     return duckdb.connect(str(data / "graph.duckdb"), read_only=True)
 

@@ -31,11 +31,12 @@ def rows(db: Path) -> dict[str, list[tuple]]:
 
 
 def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
-    cluster: LocalCluster, sample_run: CliRun, tmp_path: Path
+    cluster: LocalCluster, sample_run: CliRun, prefect_api: str, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
     result = run_cli("run", "--data", str(data), "--runner", "dask",
-                     "--scheduler", cluster.scheduler_address)
+                     "--scheduler", cluster.scheduler_address,
+                     env={"PREFECT_API_URL": prefect_api})
     assert result.returncode == 0, result.stderr
     assert "(9 processed, 0 reused, 0 failed)" in result.stdout
     assert rows(data / "graph.duckdb") == rows(sample_run.db)
@@ -47,7 +48,7 @@ def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
 
 def test_an_unreachable_scheduler_is_a_clear_failure(tmp_path: Path) -> None:
     result = run_cli("run", "--data", str(tmp_path / "data"), "--runner", "dask",
-                     "--scheduler", "tcp://127.0.0.1:9", "--files", "1", "--timeout-seconds", "2")
+                     "--scheduler", "tcp://127.0.0.1:9", "--files", "1", "--timeout-seconds", "1")
     assert result.returncode == 1
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in result.stderr
     assert "Traceback" not in result.stderr

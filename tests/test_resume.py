@@ -36,13 +36,14 @@ def complete_parts(data: Path) -> int:
     return sum(1 for p in root.glob("*/part.json")) if root.is_dir() else 0
 
 
-def run_and_kill(data: Path, moment: Callable[[Path], bool], timeout: float = 300) -> bool:
+def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: float = 300) -> bool:
     """Start `backlinks run` on the sample; SIGKILL its whole process group (workers and
     the temporary Prefect server too) as soon as ``moment(data)`` is true. False if the
     run ended before that moment came."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data), "--workers", "2"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "PREFECT_API_URL": api},  # the shared test API: no server to start
     )
     deadline = time.monotonic() + timeout
     try:
@@ -71,17 +72,18 @@ MOMENTS: dict[str, Callable[[Path], bool]] = {
 
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_a_killed_run_resumes_to_the_uninterrupted_result(
-    sample_run: CliRun, tmp_path: Path, moment: str
+    sample_run: CliRun, prefect_api: str, tmp_path: Path, moment: str
 ) -> None:
     for attempt in range(3):  # the moment may pass between two looks; try again
         data = tmp_path / f"attempt-{attempt}"
-        if run_and_kill(data, MOMENTS[moment]):
+        if run_and_kill(data, MOMENTS[moment], prefect_api):
             break
     else:
         pytest.fail(f"never caught the run during {moment} in 3 attempts")
     # nothing partial was published as complete
     assert not (data / "graph.duckdb").exists()
-    resumed = run_cli("run", "--data", str(data), "--workers", "2")
+    resumed = run_cli("run", "--data", str(data), "--workers", "2",
+                      env={"PREFECT_API_URL": prefect_api})
     assert resumed.returncode == 0, resumed.stderr
     assert table_rows(data / "graph.duckdb") == table_rows(sample_run.db)
     # the leftovers of the killed run are gone
