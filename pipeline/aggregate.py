@@ -11,6 +11,12 @@ Inputs: every complete part under ``<data_dir>/parts``. Outputs, in ``<data_dir>
 - ``domains``      one row per registered domain of those hosts, with its authority
 - ``crawls``       one row per crawl in the graph: its pages, links and time span
 
+Three steps, so that no step needs the whole link table in memory: ``plan_aggregation``
+(distinct pages, a bucket of URLs at a time), ``aggregate_bucket`` for each bucket of target
+domains (links, host and domain edges: everything about a target domain is in one bucket;
+the flow runs them as parallel tasks), ``finish_aggregation`` (join the buckets; hosts,
+domains and their ranks; crawls). The bucket count comes from ``aggregate_memory_mb``.
+
 The folder is written under a temporary name and renamed into place, so the previous graph
 stays whole until the new one is complete. Its ``manifest.json`` lists the parts (inputs,
 versions, counts, file checksums) the graph was built from.
@@ -42,7 +48,6 @@ BUCKET_BASE_MB = 400
 MEMORY_PER_LINK_BYTE = 20.0
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
-_RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
 
 
 @dataclass(frozen=True)
