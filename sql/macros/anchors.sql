@@ -1,14 +1,7 @@
 -- anchors(target): one row per anchor text of the backlinks of a domain or host ('' is
 -- the empty anchor). Order: used by the most referring domains first, then most links.
 create or replace macro anchors(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-final as (
+with final as (
     select
         anchor,
         count(distinct src_domain) as referring_domains,
@@ -16,7 +9,7 @@ final as (
         count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
         list(distinct link_type order by link_type) as link_types
-    from matching
+    from target_backlinks(target)
     group by anchor
 )
 

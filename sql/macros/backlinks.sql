@@ -2,18 +2,11 @@
 -- target matches dst_domain or dst_host ('example.com', 'blog.example.com'), any case.
 -- Order: dofollow first, then referring domains with the most linking pages, then URL.
 create or replace macro backlinks(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-weighted as (
+with weighted as (
     select
         *,
         count(distinct src_url) over (partition by src_domain) as domain_pages
-    from matching
+    from target_backlinks(target)
 ),
 
 final as (

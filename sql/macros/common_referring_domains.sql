@@ -4,29 +4,26 @@
 -- dofollow_to_a, dofollow_to_b, pages_to_a, pages_to_b.
 -- Order: highest authority first, then most links to both.
 create or replace macro common_referring_domains(a, b) as table
-with to_a as (
-    select
-        src_domain,
-        count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow,
-        count(distinct src_url) as pages
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, a)
-    group by src_domain
+with both_targets as (
+    select 'a' as side, * from target_backlinks(a)
+    union all
+    select 'b' as side, * from target_backlinks(b)
 ),
 
-to_b as (
+per_side as (
     select
         src_domain,
+        side,
         count(*) as links,
         count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow,
         count(distinct src_url) as pages
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, b)
-    group by src_domain
+    from both_targets
+    group by src_domain, side
 ),
+
+to_a as (select * from per_side where side = 'a'),
+
+to_b as (select * from per_side where side = 'b'),
 
 final as (
     select

@@ -12,10 +12,8 @@ select
     count(*) as links,
     count(distinct src_url) as pages,
     count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links
-from links
-where external
-  and crawl = crawl_id
-  and matches_target(dst_domain, dst_host, target)
+from target_backlinks(target)
+where crawl = crawl_id
 group by src_domain;
 
 -- new_referring_domains(target, crawl_id): one row per registered domain that links to the

@@ -4,14 +4,7 @@
 -- Columns: context, links, share (of the target's backlinks), referring_domains,
 -- dofollow_links, sitewide_links. Order: most links first.
 create or replace macro link_contexts(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-final as (
+with final as (
     select
         context,
         count(*) as links,
@@ -19,7 +12,7 @@ final as (
         count(distinct src_domain) as referring_domains,
         count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
         count(*) filter (where sitewide) as sitewide_links
-    from matching
+    from target_backlinks(target)
     group by context
 )
 

@@ -5,13 +5,6 @@
 -- used first), authority (0-100: the target's own, as a domain, else as a host; null when
 -- it is not in the graph), first_seen, last_seen.
 create or replace macro link_profile(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-)
-
 select
     (select target_name(target)) as target,
     count(*) as backlinks,
@@ -25,4 +18,4 @@ select
     target_authority(target) as authority,
     min(crawl) as first_seen,
     max(crawl) as last_seen
-from matching;
+from target_backlinks(target);

@@ -3,21 +3,14 @@
 -- Columns: link_type, links, share (of the target's backlinks), referring_domains,
 -- dofollow_links. Order: most links first.
 create or replace macro link_types(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-final as (
+with final as (
     select
         link_type,
         count(*) as links,
         round(count(*) / sum(count(*)) over (), 3) as share,
         count(distinct src_domain) as referring_domains,
         count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links
-    from matching
+    from target_backlinks(target)
     group by link_type
 )
 

@@ -5,14 +5,7 @@
 -- non-empty, most used first), first_seen, last_seen.
 -- Order: highest authority first, then most linking pages, then most dofollow links.
 create or replace macro referring_domains(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-per_domain as (
+with per_domain as (
     select
         src_domain as referring_domain,
         count(distinct src_url) as pages,
@@ -26,7 +19,7 @@ per_domain as (
         histogram(anchor) filter (where anchor <> '') as anchor_uses,
         min(crawl) as first_seen,
         max(crawl) as last_seen
-    from matching
+    from target_backlinks(target)
     group by src_domain
 ),
 

@@ -2,14 +2,7 @@
 -- domain or host, with its authority (0-100, in the host graph).
 -- Order: highest authority first, then most linking pages, then most dofollow links.
 create or replace macro referring_hosts(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-per_host as (
+with per_host as (
     select
         src_host as referring_host,
         any_value(src_domain) as referring_domain,
@@ -19,7 +12,7 @@ per_host as (
         count(*) filter (where nofollow) as nofollow_links,
         min(crawl) as first_seen,
         max(crawl) as last_seen
-    from matching
+    from target_backlinks(target)
     group by src_host
 ),
 

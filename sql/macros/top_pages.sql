@@ -3,14 +3,7 @@
 -- top_anchors (up to 3 non-empty), first_seen, last_seen.
 -- Order: most referring domains first, then most links, then URL.
 create or replace macro top_pages(target) as table
-with matching as (
-    select *
-    from links
-    where external
-      and matches_target(dst_domain, dst_host, target)
-),
-
-final as (
+with final as (
     select
         dst_url as page,
         count(distinct src_domain) as referring_domains,
@@ -19,7 +12,7 @@ final as (
         top_anchor_list(histogram(anchor) filter (where anchor <> ''), 3) as top_anchors,
         min(crawl) as first_seen,
         max(crawl) as last_seen
-    from matching
+    from target_backlinks(target)
     group by dst_url
 )
 
