@@ -32,44 +32,35 @@ ROW_FORMATS = {
 }
 GRAPHS = ("host", "domain")
 
-# Each graph: its vertices (id, reversed name[, extra columns]) and its edges (id pairs).
-_VERTICES = {
-    "host": """
-        select row_number() over (order by reversed) - 1 as id, reversed
-        from (select array_to_string(list_reverse(string_split(host, '.')), '.') as reversed
-              from hosts)
-        order by id""",
-    "domain": """
-        select row_number() over (order by reversed) - 1 as id, reversed, hosts
-        from (select array_to_string(list_reverse(string_split(domain, '.')), '.') as reversed,
-                     hosts
-              from domains)
-        order by id""",
+# Each graph: (vertex table, its key, its extra vertex columns, edge table). Vertex ids are
+# the positions of the reversed names in sorted order, as cc-webgraph numbers them.
+_GRAPH_TABLES = {
+    "host": ("hosts", "host", "", "host_edges"),
+    "domain": ("domains", "domain", ", hosts", "domain_edges"),
 }
-_EDGES = {
-    "host": """
-        with ids as (select row_number() over (order by reversed) - 1 as id, host
-                     from (select host,
-                                  array_to_string(list_reverse(string_split(host, '.')), '.')
-                                      as reversed
-                           from hosts))
+
+
+def _graph_queries(table: str, key: str, extra: str, edges: str) -> tuple[str, str]:
+    """The vertices query (id, reversed name[, extra]) and the edges query (id pairs) of a
+    graph, from the code's own table and column names."""
+    ids = f"""
+        with ids as (
+            select row_number() over (order by reversed) - 1 as id, name, reversed{extra}
+            from (select {key} as name,
+                         array_to_string(list_reverse(string_split({key}, '.')), '.')
+                             as reversed{extra}
+                  from {table}))"""
+    vertices = f"{ids} select id, reversed{extra} from ids order by id"
+    pairs = f"""{ids}
         select src.id as src_id, dst.id as dst_id
-        from host_edges
-        join ids as src on src.host = host_edges.src_host
-        join ids as dst on dst.host = host_edges.dst_host
-        order by src_id, dst_id""",
-    "domain": """
-        with ids as (select row_number() over (order by reversed) - 1 as id, domain
-                     from (select domain,
-                                  array_to_string(list_reverse(string_split(domain, '.')), '.')
-                                      as reversed
-                           from domains))
-        select src.id as src_id, dst.id as dst_id
-        from domain_edges
-        join ids as src on src.domain = domain_edges.src_domain
-        join ids as dst on dst.domain = domain_edges.dst_domain
-        order by src_id, dst_id""",
-}
+        from {edges}
+        join ids as src on src.name = {edges}.src_{key}
+        join ids as dst on dst.name = {edges}.dst_{key}
+        order by src_id, dst_id"""
+    return vertices, pairs
+
+
+_QUERIES = {graph: _graph_queries(*tables) for graph, tables in _GRAPH_TABLES.items()}
 _GZIPPED_TSV = "(format csv, delimiter '\t', header false, quote '', compression gzip)"
 
 
@@ -146,6 +137,7 @@ def export_webgraph(
     vertices, edges = webgraph_paths(prefix)
     for path in (vertices, edges):
         _check_destination(path, force)
-    vertex_count = _copy(con, _VERTICES[graph], _GZIPPED_TSV, {}, vertices)
-    edge_count = _copy(con, _EDGES[graph], _GZIPPED_TSV, {}, edges)
+    vertex_query, edge_query = _QUERIES[graph]
+    vertex_count = _copy(con, vertex_query, _GZIPPED_TSV, {}, vertices)
+    edge_count = _copy(con, edge_query, _GZIPPED_TSV, {}, edges)
     return WebgraphFiles(vertices, edges, vertex_count, edge_count)
