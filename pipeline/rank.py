@@ -113,25 +113,13 @@ def rank_positions(scores: NDArray[np.float64]) -> NDArray[np.int64]:
 
 
 def authority(harmonic: NDArray[np.float64]) -> NDArray[np.float64]:
-    """0 to 100: the share of nodes with a lower harmonic centrality, times 100 (rounded to
-    0.1). The most central node gets 100; nodes nobody links to get 0."""
+    """0 to 100: the share of the other nodes with a lower harmonic centrality, times 100
+    (rounded to 0.1). The most central node gets 100; nodes nobody links to get 0."""
     n = len(harmonic)
     if n <= 1:
         return np.zeros(n)
-    lowest_position = n + 1 - _ascending_positions(harmonic)  # ties share the lowest
-    return np.round(100.0 * (lowest_position - 1) / (n - 1), 1)
-
-
-def _ascending_positions(scores: NDArray[np.float64]) -> NDArray[np.int64]:
-    """n for the lowest score, 1 for the highest; ties share the largest (lowest) position."""
-    n = len(scores)
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    first = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
-    smallest_index = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    positions = np.empty(n, dtype=np.int64)
-    positions[order] = n - smallest_index
-    return positions
+    lower = np.searchsorted(np.sort(harmonic), harmonic, side="left")  # strictly lower
+    return np.round(100.0 * lower / (n - 1), 1)
 
 
 def graph_ranks(
