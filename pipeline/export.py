@@ -80,7 +80,7 @@ def _check_destination(path: Path, force: bool) -> None:
 
 
 @contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed over it when the block completes."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def _atomic(path: Path) -> Iterator[Path]:
 def _copy(con: duckdb.DuckDBPyConnection, query: str, options: str,
           parameters: dict[str, object], path: Path) -> int:
     # Named parameters: COPY binds its path before the query's own parameters.
-    with _atomic(path) as temporary:
+    with atomic_path(path) as temporary:
         try:
             result = con.execute(
                 f"copy ({query}) to $path {options}", {**parameters, "path": str(temporary)}

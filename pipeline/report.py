@@ -11,9 +11,7 @@ the kinds SEO tools use.
 from __future__ import annotations
 
 import html
-import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import DatabaseError, ExportError
+from pipeline.export import atomic_path
 
 TOP_DOMAINS = 25
 TOP_PAGES = 15
@@ -391,12 +390,7 @@ def render_html(data: ReportData) -> str:
 def write_report(html_text: str, path: Path) -> None:
     """Write the report under a temporary name beside ``path``, then rename it there."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        try:
+        with atomic_path(path) as temporary:
             temporary.write_text(html_text, "utf-8")
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot write the report to {str(path)!r}: {exc}") from exc

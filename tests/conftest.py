@@ -10,7 +10,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 from cc_mirror import Mirror, build_mirror, upload
 
@@ -68,6 +70,18 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     )
     data = Path(args[args.index("--data") + 1]) if "--data" in args else REPO / "backlinks-data"
     return CliRun(completed.returncode, completed.stdout, completed.stderr, data)
+
+
+def graph_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every graph table, sorted: two databases with equal graph_rows hold the
+    same graph (the runs table, which differs per run, is left out)."""
+    from pipeline.aggregate import TABLES
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="session")

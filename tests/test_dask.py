@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
-from conftest import CliRun, run_cli
+from conftest import CliRun, graph_rows, run_cli
 from distributed import Client, LocalCluster
-
-from pipeline.aggregate import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +17,6 @@ def cluster() -> Iterator[LocalCluster]:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as local_cluster:
         yield local_cluster
-
-
-def rows(db: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
-    finally:
-        con.close()
 
 
 def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
@@ -39,7 +28,7 @@ def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
                      env={"PREFECT_API_URL": prefect_api})
     assert result.returncode == 0, result.stderr
     assert "(9 processed, 0 reused, 0 failed)" in result.stdout
-    assert rows(data / "graph.duckdb") == rows(sample_run.db)
+    assert graph_rows(data / "graph.duckdb") == graph_rows(sample_run.db)
     # the tasks ran on the cluster's workers, not in the run's own process
     with Client(cluster) as client:
         ran = client.run(lambda: __import__("sys").modules.get("pipeline.process") is not None)

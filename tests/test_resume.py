@@ -15,20 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, CliRun, run_cli
+from conftest import REPO, CliRun, graph_rows, run_cli
 
-from pipeline.aggregate import MANIFEST, TABLES
+from pipeline.aggregate import MANIFEST
 from pipeline.lock import data_folder_lock
 
 SAMPLE_FILES = 9
-
-
-def table_rows(db: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
-    finally:
-        con.close()
 
 
 def complete_parts(data: Path) -> int:
@@ -85,7 +77,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     resumed = run_cli("run", "--data", str(data), "--workers", "2",
                       env={"PREFECT_API_URL": prefect_api})
     assert resumed.returncode == 0, resumed.stderr
-    assert table_rows(data / "graph.duckdb") == table_rows(sample_run.db)
+    assert graph_rows(data / "graph.duckdb") == graph_rows(sample_run.db)
     # the leftovers of the killed run are gone
     assert not list(data.glob(".graph-*")) and not list(data.glob(".graph.duckdb.tmp-*"))
     assert not list((data / "parts").glob(".tmp-*"))
