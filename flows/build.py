@@ -40,6 +40,7 @@ from pipeline.parts import sweep_temporary
 from pipeline.process import InputResult, process_input
 from pipeline.runs import RunRecord, load_runs, save_run
 from pipeline.sources import InputFile
+from pipeline.storage import DataStore, Folder
 from pipeline.store import publish
 
 # A first start migrates a new Prefect database, which can take a minute on a small machine.
@@ -121,8 +122,8 @@ def process_input_task(source: InputFile, settings: Settings) -> InputResult:
 
 
 @task(name="plan-aggregation")
-def plan_task(data_dir: Path, options: GraphOptions) -> AggregationPlan:
-    return plan_aggregation(data_dir, options)
+def plan_task(store: DataStore, options: GraphOptions) -> AggregationPlan:
+    return plan_aggregation(store, options)
 
 
 @task(name="aggregate-bucket", task_run_name="aggregate bucket {bucket}")
@@ -135,10 +136,10 @@ def finish_task(plan: AggregationPlan, options: GraphOptions) -> GraphSummary:
     return finish_aggregation(plan, options)
 
 
-def aggregate_in_buckets(data_dir: Path, options: GraphOptions) -> GraphSummary:
+def aggregate_in_buckets(store: DataStore, options: GraphOptions) -> GraphSummary:
     """Plan, one task per bucket of target domains (on the run's task runner, so in
     parallel and each in its own process), then join the buckets."""
-    plan = plan_task(data_dir, options)
+    plan = plan_task(store, options)
     buckets = [bucket_task.submit(plan, bucket, options) for bucket in range(plan.buckets)]
     for future in buckets:
         future.result()  # a failed bucket fails the run; the next run starts again
@@ -146,8 +147,8 @@ def aggregate_in_buckets(data_dir: Path, options: GraphOptions) -> GraphSummary:
 
 
 @task(name="publish")
-def publish_task(graph_folder: Path, data_dir: Path, db_path: Path) -> Path:
-    return publish(graph_folder, load_runs(data_dir), db_path)
+def publish_task(store: DataStore, graph_folder: str, db_path: Path, database: str) -> Path:
+    return publish(Folder(store, graph_folder), load_runs(store), db_path, database)
 
 
 def _collect(
@@ -176,9 +177,9 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Process every input into a part, then aggregate all parts and publish the database."""
     started_clock = time.perf_counter()
     started = datetime.now(UTC)
-    data_dir = settings.data_path
-    data_dir.mkdir(parents=True, exist_ok=True)
-    sweep_temporary(data_dir)
+    store = settings.data_store()
+    store.prepare("")
+    sweep_temporary(store)
 
     per_file = process_input_task.with_options(
         retries=settings.file_retries,
@@ -219,11 +220,11 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     graph: GraphSummary | None = None
     db_path: Path | None = None
     if results:
-        save_run(data_dir, run)
+        save_run(store, run)
         _report(len(inputs), len(inputs), "aggregating all parts")
-        graph = aggregate_in_buckets(data_dir, GraphOptions.from_settings(settings))
+        graph = aggregate_in_buckets(store, GraphOptions.from_settings(settings))
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
-        db_path = publish_task(graph.folder, data_dir, settings.db_path)
+        db_path = publish_task(store, graph.folder, settings.db_path, settings.database)
     return RunSummary(
         run_id=run.run_id,
         inputs=len(inputs),
@@ -316,5 +317,6 @@ def _check_scheduler(address: str, timeout: float) -> None:
 def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Run the flow with the settings' task runner (the CLI's entry point)."""
     runner = task_runner(settings)
-    with data_folder_lock(settings.data_path), temporary_api():
+    settings.db_path  # noqa: B018 - a missing --db for S3 data fails before any work
+    with data_folder_lock(settings.data_store()), temporary_api():
         return build_graph.with_options(task_runner=runner)(inputs, settings)

@@ -38,7 +38,7 @@ _CRAWL_IN_PATH = re.compile(r"crawl-data/(CC-MAIN-\d{4}-\d{2})/")
 def processed_crawls(settings: Settings) -> set[str]:
     """Crawl ids with at least one complete part in the data folder."""
     found = set()
-    for _, info in complete_parts(settings.data_path):
+    for _, info in complete_parts(settings.data_store()):
         match = _CRAWL_IN_PATH.search(info.input)
         if match:
             found.add(match.group(1))
@@ -61,13 +61,13 @@ def process_newest_crawl(files: int = 10, file_format: str = "warc") -> dict[str
     settings = load_settings()
     crawl = newest_unprocessed_crawl(settings)
     if crawl is None:
-        logger.info("the newest crawl is already in %s; nothing to do", settings.data_path)
+        logger.info("the newest crawl is already in %s; nothing to do", settings.data_dir)
         return {"crawl": None, "published": False}
     inputs = crawl_inputs(crawl, file_format, Selection(files=files), settings)
     logger.info("processing %d %s file(s) of %s into %s", len(inputs), file_format, crawl,
-                settings.data_path)
+                settings.data_dir)
     try:
-        with data_folder_lock(settings.data_path):
+        with data_folder_lock(settings.data_store()):
             summary = build_graph.with_options(task_runner=task_runner(settings))(inputs, settings)
     except DataFolderBusy as exc:  # an earlier run still works on the folder: leave it be
         logger.warning("%s; skipping this run", exc)

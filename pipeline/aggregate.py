@@ -1,6 +1,8 @@
 """Aggregate parts into the graph tables with Polars (lazy; streamed into Parquet).
 
-Inputs: every complete part under ``<data_dir>/parts``. Outputs, in ``<data_dir>/graph/``:
+Inputs: every complete part of the data location (pipeline/storage.py: a local folder or an
+S3 prefix; Polars reads and writes the Parquet where it is). Outputs, in the graph folder
+(``graph/`` locally, ``graphs/<id>/`` in S3):
 
 - ``pages``        one crawled HTML page per (crawl, url): the latest capture wins
 - ``links``        one link occurrence between two different hosts, from the kept pages,
@@ -17,8 +19,9 @@ domains (links, host and domain edges: everything about a target domain is in on
 the flow runs them as parallel tasks), ``finish_aggregation`` (join the buckets; hosts,
 domains and their ranks; crawls). The bucket count comes from ``aggregate_memory_mb``.
 
-The folder is written under a temporary name and renamed into place, so the previous graph
-stays whole until the new one is complete. Its ``manifest.json`` lists the parts (inputs,
+The folder is written under a temporary name and made current in one step (a rename, or in
+S3 the ``graph.json`` pointer), so the previous graph stays whole until the new one is
+complete. Its ``manifest.json`` lists the parts (inputs,
 versions, counts, file checksums) the graph was built from.
 """
 
@@ -26,8 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,9 @@ import polars as pl
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, PartError
-from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts
+from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts, part_file_urls
 from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
+from pipeline.storage import DataStore, Folder, LocalData, as_store
 
 _ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)
 _BUCKET_SEED = 20_241_122
@@ -77,7 +79,7 @@ class GraphOptions:
 
 @dataclass(frozen=True)
 class GraphSummary:
-    folder: Path
+    folder: str  # of the graph, relative to the data location
     parts: int
     pages: int
     links: int
@@ -89,14 +91,8 @@ class GraphSummary:
 
 
 def graph_dir(data_dir: Path) -> Path:
+    """The current graph's folder of a local data folder."""
     return data_dir / "graph"
-
-
-def _scan(folders: list[Path], table: str, schema: pl.Schema) -> pl.LazyFrame:
-    files = [str(path) for folder in folders for path in sorted(folder.glob(f"{table}-*.parquet"))]
-    if not files:
-        return pl.LazyFrame(schema=schema)
-    return pl.scan_parquet(files, schema=schema)
 
 
 def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
@@ -304,46 +300,45 @@ def with_ranks(
 
 
 def write_graph(
-    pages: pl.LazyFrame, links: pl.LazyFrame, folder: Path, options: GraphOptions
+    pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder | Path, options: GraphOptions
 ) -> dict[str, int]:
     """Write every table of TABLES as ``<folder>/<table>.parquet`` from raw page and link
     rows (several captures of a page allowed) in one bucket; return the row count of each."""
+    if isinstance(folder, Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder = Folder(LocalData(folder), "")
     write_page_tables(pages, folder)
     write_bucket_tables(links, folder, folder, "", options)
     counts = write_graph_tables(folder, options)
-    for helper in ("superseded", "host_pages"):
-        (folder / f"{helper}.parquet").unlink()
+    folder.delete("superseded.parquet", "host_pages.parquet")
     return counts
 
 
-def write_page_tables(raw_pages: pl.LazyFrame, folder: Path, buckets: int = 1) -> None:
+def write_page_tables(raw_pages: pl.LazyFrame, folder: Folder, buckets: int = 1) -> None:
     """``pages`` (distinct captures), and for the link buckets ``superseded`` and
     ``host_pages`` (see links_of_pages). With several buckets the pages are deduplicated
     a bucket of URLs at a time (a URL's captures all fall in one), so memory follows the
     size of a bucket, not of the crawl."""
     if buckets == 1:
-        distinct_pages(raw_pages).sink_parquet(folder / "pages.parquet", compression="zstd")
-        kept = pl.scan_parquet(folder / "pages.parquet")
-        superseded_captures(raw_pages, kept).sink_parquet(folder / "superseded.parquet")
-        host_page_counts(kept).sink_parquet(folder / "host_pages.parquet")
+        folder.sink(distinct_pages(raw_pages), "pages.parquet", compression="zstd")
+        kept = folder.scan("pages.parquet")
+        folder.sink(superseded_captures(raw_pages, kept), "superseded.parquet")
+        folder.sink(host_page_counts(kept), "host_pages.parquet")
         return
-    pieces = folder / "page-buckets"
-    pieces.mkdir()
+    pieces = folder.sub("page-buckets")
     for bucket in range(buckets):
         some = raw_pages.filter((pl.col("url").hash(seed=_BUCKET_SEED) % buckets) == bucket)
-        kept_file = pieces / f"pages-{bucket:05d}.parquet"
-        distinct_pages(some).sink_parquet(kept_file, compression="zstd")
-        kept = pl.scan_parquet(kept_file)
-        superseded_captures(some, kept).sink_parquet(pieces / f"superseded-{bucket:05d}.parquet")
-        host_page_counts(kept).sink_parquet(pieces / f"host_pages-{bucket:05d}.parquet")
-    pl.scan_parquet(sorted(pieces.glob("pages-*.parquet"))).sink_parquet(
-        folder / "pages.parquet", compression="zstd")
-    pl.scan_parquet(sorted(pieces.glob("superseded-*.parquet"))).sink_parquet(
-        folder / "superseded.parquet")
+        kept_file = f"pages-{bucket:05d}.parquet"
+        pieces.sink(distinct_pages(some), kept_file, compression="zstd")
+        kept = pieces.scan(kept_file)
+        pieces.sink(superseded_captures(some, kept), f"superseded-{bucket:05d}.parquet")
+        pieces.sink(host_page_counts(kept), f"host_pages-{bucket:05d}.parquet")
+    folder.sink(pieces.scan(pieces.files("pages-")), "pages.parquet", compression="zstd")
+    folder.sink(pieces.scan(pieces.files("superseded-")), "superseded.parquet")
     # a URL's bucket holds all its captures, so per-bucket counts of URLs add up
-    pl.scan_parquet(sorted(pieces.glob("host_pages-*.parquet"))).group_by("host").agg(
-        pl.col("host_pages").sum()).sink_parquet(folder / "host_pages.parquet")
-    shutil.rmtree(pieces)
+    folder.sink(pieces.scan(pieces.files("host_pages-")).group_by("host").agg(
+        pl.col("host_pages").sum()), "host_pages.parquet")
+    pieces.delete_all()
 
 
 def in_bucket(bucket: int, buckets: int) -> pl.Expr:
@@ -353,48 +348,45 @@ def in_bucket(bucket: int, buckets: int) -> pl.Expr:
 
 
 def write_bucket_tables(
-    links: pl.LazyFrame, page_folder: Path, folder: Path, suffix: str, options: GraphOptions,
+    links: pl.LazyFrame, page_folder: Folder, folder: Folder, suffix: str, options: GraphOptions,
 ) -> None:
     """``links``, ``host_edges`` and ``domain_edges`` of one bucket of target domains, as
     ``<folder>/<table><suffix>.parquet``; the page tables are read from ``page_folder``."""
-    links_file = folder / f"links{suffix}.parquet"
-    links_of_pages(
-        links, pl.scan_parquet(page_folder / "superseded.parquet"),
-        pl.scan_parquet(page_folder / "host_pages.parquet"), options,
-    ).sink_parquet(
-        links_file, compression="zstd", row_group_size=_ROW_GROUP
+    links_file = f"links{suffix}.parquet"
+    folder.sink(
+        links_of_pages(links, page_folder.scan("superseded.parquet"),
+                       page_folder.scan("host_pages.parquet"), options),
+        links_file, compression="zstd", row_group_size=_ROW_GROUP,
     )
-    kept_links = pl.scan_parquet(links_file)
-    host_edges(kept_links).sink_parquet(folder / f"host_edges{suffix}.parquet", compression="zstd")
-    domain_edges(kept_links).sink_parquet(
-        folder / f"domain_edges{suffix}.parquet", compression="zstd"
-    )
+    kept_links = folder.scan(links_file)
+    folder.sink(host_edges(kept_links), f"host_edges{suffix}.parquet", compression="zstd")
+    folder.sink(domain_edges(kept_links), f"domain_edges{suffix}.parquet", compression="zstd")
 
 
-def write_graph_tables(folder: Path, options: GraphOptions) -> dict[str, int]:
+def write_graph_tables(folder: Folder, options: GraphOptions) -> dict[str, int]:
     """From ``pages``, ``links`` and the edges in ``folder``: ``hosts`` and ``domains`` with
     their ranks, and ``crawls``; return the row count of every table."""
-    kept_pages = pl.scan_parquet(folder / "pages.parquet")
-    edges = pl.scan_parquet(folder / "host_edges.parquet")
+    kept_pages = folder.scan("pages.parquet")
+    edges = folder.scan("host_edges.parquet")
     host_rows = with_ranks(
         hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
     )
-    host_rows.write_parquet(folder / "hosts.parquet", compression="zstd")
-    between_domains = pl.scan_parquet(folder / "domain_edges.parquet")
-    with_ranks(
-        domains(host_rows.lazy(), between_domains).collect(), "domain", between_domains,
-        "src_domain", "dst_domain", options,
-    ).write_parquet(folder / "domains.parquet", compression="zstd")
-    crawls(kept_pages, pl.scan_parquet(folder / "links.parquet")).sink_parquet(
-        folder / "crawls.parquet", compression="zstd"
+    folder.write(host_rows, "hosts.parquet", compression="zstd")
+    between_domains = folder.scan("domain_edges.parquet")
+    folder.write(
+        with_ranks(domains(host_rows.lazy(), between_domains).collect(), "domain",
+                   between_domains, "src_domain", "dst_domain", options),
+        "domains.parquet", compression="zstd",
     )
+    folder.sink(crawls(kept_pages, folder.scan("links.parquet")), "crawls.parquet",
+                compression="zstd")
     return {
-        table: pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item()
+        table: folder.scan(f"{table}.parquet").select(pl.len()).collect().item()
         for table in TABLES
     }
 
 
-def write_manifest(path: Path, parts: list[PartInfo], counts: dict[str, int]) -> None:
+def write_manifest(folder: Folder, parts: list[PartInfo], counts: dict[str, int]) -> None:
     """The inputs a graph was built from: per part its input, version, counts and the
     SHA-256 of its files, and the row count of every table."""
     manifest = {
@@ -408,20 +400,32 @@ def write_manifest(path: Path, parts: list[PartInfo], counts: dict[str, int]) ->
             for info in parts
         ],
     }
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True), "utf-8")
+    folder.store.write_text(folder.name_of(MANIFEST),
+                            json.dumps(manifest, indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
 class AggregationPlan:
     """An aggregation in progress: the graph being built in ``folder`` (a temporary name in
-    the data folder) from ``parts``, reduced in ``buckets`` buckets of target domains."""
+    the data location) from ``parts``, reduced in ``buckets`` buckets of target domains."""
 
-    data_dir: Path
-    folder: Path
-    part_folders: list[Path]
+    store: DataStore
+    folder: str
     parts: list[PartInfo]
     buckets: int
     link_bytes: int  # compressed Parquet bytes of the parts' link rows
+
+    @property
+    def graph(self) -> Folder:
+        return Folder(self.store, self.folder)
+
+    def scan_parts(self, table: str) -> pl.LazyFrame:
+        """Every part's ``pages`` or ``links`` rows (read where they are: disk or S3)."""
+        schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
+        urls = [url for info in self.parts for url in part_file_urls(self.store, info, table)]
+        if not urls:
+            return pl.LazyFrame(schema=schema)
+        return pl.scan_parquet(urls, schema=schema, storage_options=self.store.polars_options)
 
 
 def bucket_count(link_bytes: int, memory_mb: int) -> int:
@@ -435,79 +439,79 @@ def bucket_count(link_bytes: int, memory_mb: int) -> int:
     return max(1, math.ceil(link_bytes * MEMORY_PER_LINK_BYTE / usable))
 
 
-def plan_aggregation(data_dir: Path, options: GraphOptions = GraphOptions()) -> AggregationPlan:  # noqa: B008
+def plan_aggregation(
+    data_dir: DataStore | Path, options: GraphOptions = GraphOptions(),  # noqa: B008
+) -> AggregationPlan:
     """Start an aggregation: choose the buckets and write the distinct pages (every bucket
     needs them; they are a small share of the rows)."""
-    parts = complete_parts(data_dir)
+    store = as_store(data_dir)
+    parts = [info for _, info in complete_parts(store)]
     if not parts:
         raise PartError(
-            f"no complete parts in {str(data_dir)!r}; run `backlinks run` on some input first"
+            f"no complete parts in {store.location!r}; run `backlinks run` on some input first"
         )
-    folders = [folder for folder, _ in parts]
-    link_bytes = sum(path.stat().st_size for f in folders for path in f.glob("links-*.parquet"))
+    link_bytes = sum(
+        described["bytes"] for info in parts for name, described in info.files.items()
+        if name.rsplit("/", 1)[-1].startswith("links-")
+    )
     buckets = options.aggregate_buckets or bucket_count(link_bytes, options.aggregate_memory_mb)
-    folder = data_dir / f".graph-tmp-{uuid.uuid4().hex[:8]}"
-    (folder / "buckets").mkdir(parents=True)
+    plan = AggregationPlan(store, store.new_graph_folder(), parts, buckets, link_bytes)
+    store.prepare(f"{plan.folder}/buckets")
     try:
-        write_page_tables(_scan(folders, "pages", PAGES_SCHEMA), folder, buckets)
+        write_page_tables(plan.scan_parts("pages"), plan.graph, buckets)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        plan.graph.delete_all()
         raise
-    return AggregationPlan(data_dir, folder, folders, [info for _, info in parts], buckets,
-                           link_bytes)
+    return plan
 
 
 def aggregate_bucket(plan: AggregationPlan, bucket: int, options: GraphOptions) -> None:
     """Reduce one bucket of target domains (a task of its own: buckets run in parallel)."""
-    links = _scan(plan.part_folders, "links", LINKS_SCHEMA)
+    links = plan.scan_parts("links")
     if plan.buckets > 1:
         links = links.filter(in_bucket(bucket, plan.buckets))
-    write_bucket_tables(links, plan.folder, plan.folder / "buckets", f"-{bucket:05d}", options)
+    write_bucket_tables(links, plan.graph, plan.graph.sub("buckets"), f"-{bucket:05d}", options)
 
 
 def finish_aggregation(plan: AggregationPlan, options: GraphOptions) -> GraphSummary:
     """Join the buckets, compute hosts, domains (with ranks) and crawls, write the manifest
-    and put the graph in place of the old one."""
+    and make the graph the current one in place of the old."""
+    graph, buckets = plan.graph, plan.graph.sub("buckets")
     try:
         for table in ("links", "host_edges", "domain_edges"):
-            files = sorted((plan.folder / "buckets").glob(f"{table}-*.parquet"))
+            files = buckets.files(f"{table}-")
             if len(files) != plan.buckets:
                 raise PartError(
-                    f"aggregation of {str(plan.data_dir)!r} has {len(files)} of {plan.buckets} "
-                    f"buckets of {table}; run `backlinks run` again"
+                    f"aggregation of {plan.store.location!r} has {len(files)} of "
+                    f"{plan.buckets} buckets of {table}; run `backlinks run` again"
                 )
-            pl.scan_parquet(files).sink_parquet(
-                plan.folder / f"{table}.parquet", compression="zstd", row_group_size=_ROW_GROUP
-            )
-        shutil.rmtree(plan.folder / "buckets")
-        counts = write_graph_tables(plan.folder, options)
-        for helper in ("superseded", "host_pages"):
-            (plan.folder / f"{helper}.parquet").unlink()
-        write_manifest(plan.folder / MANIFEST, plan.parts, counts)
-        target = graph_dir(plan.data_dir)
-        if target.exists():
-            old = plan.data_dir / f".graph-old-{uuid.uuid4().hex[:8]}"
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        plan.folder.rename(target)
+            graph.sink(buckets.scan(files), f"{table}.parquet", compression="zstd",
+                       row_group_size=_ROW_GROUP)
+        buckets.delete_all()
+        counts = write_graph_tables(graph, options)
+        graph.delete("superseded.parquet", "host_pages.parquet")
+        write_manifest(graph, plan.parts, counts)
+        folder = plan.store.install_graph(plan.folder)
     except BaseException:
-        shutil.rmtree(plan.folder, ignore_errors=True)
+        graph.delete_all()
         raise
     return GraphSummary(
-        folder=target, parts=len(plan.parts), pages=counts["pages"], links=counts["links"],
+        folder=folder, parts=len(plan.parts), pages=counts["pages"], links=counts["links"],
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
         hosts=counts["hosts"], domains=counts["domains"], buckets=plan.buckets,
     )
 
 
-def aggregate(data_dir: Path, options: GraphOptions = GraphOptions()) -> GraphSummary:  # noqa: B008
-    """Build ``<data_dir>/graph/`` from every complete part, bucket after bucket in this
-    process; replace the old graph at the end. (The flow runs the buckets as tasks.)"""
+def aggregate(
+    data_dir: DataStore | Path, options: GraphOptions = GraphOptions(),  # noqa: B008
+) -> GraphSummary:
+    """Build the graph from every complete part, bucket after bucket in this process;
+    replace the old graph at the end. (The flow runs the buckets as tasks.)"""
     plan = plan_aggregation(data_dir, options)
     try:
         for bucket in range(plan.buckets):
             aggregate_bucket(plan, bucket, options)
     except BaseException:
-        shutil.rmtree(plan.folder, ignore_errors=True)
+        plan.graph.delete_all()
         raise
     return finish_aggregation(plan, options)

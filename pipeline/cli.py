@@ -251,12 +251,18 @@ def run(
     backlinks run --crawl CC-MAIN-2024-22 --sample 100 --seed 7 --format wat
     backlinks run --input s3://commoncrawl/crawl-data/.../x.warc.gz --source s3
     backlinks run --runner dask --scheduler tcp://scheduler:8786 --crawl ... --files 100
+    backlinks run --data s3://my-bucket/backlinks --db graph.duckdb --crawl ... --files 10
 
     Each input becomes a part in the data folder (a re-run reuses complete parts); then all
     parts are aggregated and the database is replaced atomically. Exit status 1 when an
     input failed (the others are still published).
     """
     settings = _load(config_file, overrides)
+    try:  # an unusable data location or database path fails before any work
+        settings.data_store()
+        settings.db_path  # noqa: B018
+    except ConfigError as exc:
+        raise Failure(str(exc)) from exc
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "error")
@@ -295,7 +301,7 @@ def run(
     )
     click.echo(
         f"Processing {len(sources):,} input(s) from {label} with {settings.worker_count} "
-        f"worker(s); data in {settings.data_path}",
+        f"worker(s); data in {settings.data_store().location}",
         err=True,
     )
     try:
@@ -332,7 +338,7 @@ def _db_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
     return click.option(
         "--data", "data_dir", default=None,
-        help="The data folder whose graph.duckdb to use [env BACKLINKS_DATA_DIR].",
+        help="The local data folder whose graph.duckdb to use [env BACKLINKS_DATA_DIR].",
     )(command)
 
 
@@ -342,7 +348,7 @@ def _open(db: str | None, data_dir: str | None) -> Any:
     settings = _load(None, {"db": db, "data_dir": data_dir})
     try:
         return connect(settings.db_path)
-    except DatabaseError as exc:
+    except (DatabaseError, ConfigError) as exc:
         raise Failure(str(exc)) from exc
 
 

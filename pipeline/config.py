@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.storage import DataStore, LocalData, S3Data, is_object_location
 
 ENV_PREFIX = "BACKLINKS_"
 
@@ -42,13 +43,33 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "data_dir",
         "backlinks-data",
-        "Folder for parts (one per input file), aggregates and run records.",
+        "Folder for parts (one per input file), aggregates and run records: a local path, "
+        "or s3://BUCKET/PREFIX to keep them in S3 or an S3-compatible store.",
         flag_name="data",
     ),
     SettingSpec(
         "db",
         "",
-        "Path of the published DuckDB database; empty means <data_dir>/graph.duckdb.",
+        "Path of the published DuckDB database (a local file); empty means "
+        "<data_dir>/graph.duckdb, and must be given when data_dir is in S3.",
+    ),
+    SettingSpec(
+        "database",
+        "tables",
+        "What the published database holds: tables (the graph's rows, copied in) or views "
+        "(over the graph's Parquet files in S3, read through httpfs; needs an s3:// data_dir).",
+        choices=("tables", "views"),
+    ),
+    SettingSpec(
+        "data_endpoint_url",
+        "",
+        "S3 endpoint URL of an s3:// data_dir (MinIO, Ceph, any S3-compatible store); empty "
+        "means AWS. Credentials come from the usual AWS environment variables or ~/.aws.",
+    ),
+    SettingSpec(
+        "data_region",
+        "us-east-1",
+        "Region of the bucket of an s3:// data_dir.",
     ),
     SettingSpec(
         "workers",
@@ -208,6 +229,9 @@ class Settings:
 
     data_dir: str
     db: str
+    database: str
+    data_endpoint_url: str
+    data_region: str
     workers: int
     runner: str
     dask_scheduler: str
@@ -239,13 +263,36 @@ class Settings:
         return cls(**{spec.name: spec.default for spec in SETTINGS})
 
     @property
+    def data_in_s3(self) -> bool:
+        return is_object_location(self.data_dir)
+
+    @property
     def data_path(self) -> Path:
+        """The local data folder (ConfigError for an s3:// data_dir: use data_store())."""
+        if self.data_in_s3:
+            raise ConfigError(f"data_dir {self.data_dir!r} is in S3, not a local folder")
         return Path(self.data_dir).expanduser().resolve()
+
+    def data_store(self) -> DataStore:
+        """Where parts, graphs and run records live (pipeline/storage.py)."""
+        if self.data_in_s3:
+            return S3Data(self.data_dir, self.data_endpoint_url, self.data_region)
+        if self.database == "views":
+            raise ConfigError(
+                'database = "views" needs an s3:// data_dir (views over the graph\'s Parquet '
+                f'files in S3); with the local data folder {self.data_dir!r} use "tables"'
+            )
+        return LocalData(self.data_path)
 
     @property
     def db_path(self) -> Path:
         if self.db:
             return Path(self.db).expanduser().resolve()
+        if self.data_in_s3:
+            raise ConfigError(
+                f"with data_dir {self.data_dir!r} in S3, say where the DuckDB database goes: "
+                "--db PATH (a local file)"
+            )
         return self.data_path / "graph.duckdb"
 
     @property

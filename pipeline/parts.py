@@ -1,18 +1,20 @@
 """Parts: the output of one input file, written atomically, with its counters.
 
-A part is a folder ``<data_dir>/parts/<input key>/`` holding ``pages-NNNNN.parquet`` and
-``links-NNNNN.parquet`` batches and ``part.json`` (input, fingerprint, counters, row counts). It is built
-under a temporary name and renamed into place in one step, so a folder with the final name is
-always complete; a killed run leaves at most a ``.tmp-*`` folder, which is never read and is
-swept away by the next run.
+A part is a folder ``parts/<input key>/`` of the data location holding ``pages-NNNNN.parquet``
+and ``links-NNNNN.parquet`` batches and ``part.json`` (input, fingerprint, counters, row
+counts, the files with their sizes and SHA-256). Locally it is built under a temporary name
+and renamed into place in one step, so a folder with the final name is always complete; a
+killed run leaves at most a ``.tmp-*`` folder, which is never read and is swept away by the
+next run. In S3 the files go under ``parts/<key>/<write id>/`` and ``part.json``, written
+last, names them: files it does not name are leftovers, swept the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import PartError
+from pipeline.storage import DataStore, LocalData, as_store, sha256_of
 
 # 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context
 PART_FORMAT = 4
@@ -73,89 +76,98 @@ class PartInfo:
     format: int = PART_FORMAT
 
 
-def parts_root(data_dir: Path) -> Path:
-    return data_dir / "parts"
+def part_folder(key: str) -> str:
+    """The part's folder, relative to the data location."""
+    return f"parts/{key}"
 
 
-def part_path(data_dir: Path, key: str) -> Path:
-    return parts_root(data_dir) / key
+def part_path(data_dir: DataStore | Path, key: str) -> Path:
+    """The part's folder on a local data location (tests and tools look inside it)."""
+    store = as_store(data_dir)
+    assert isinstance(store, LocalData), "only a local data folder has paths"
+    return store.path(part_folder(key))
 
 
-def read_part_info(folder: Path) -> PartInfo:
+def read_part_info(store: DataStore, key: str) -> PartInfo:
+    name = f"{part_folder(key)}/part.json"
     try:
-        data = json.loads((folder / "part.json").read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PartError(
-            f"part {str(folder)!r} is unreadable ({exc}); delete the folder and run again"
-        ) from exc
+        data = store.read_json(name)
+    except PartError as exc:
+        raise PartError(f"part {store.url(part_folder(key))!r} is unreadable ({exc}); delete "
+                        "the folder and run again") from exc
+    if data is None:
+        raise PartError(f"part {store.url(part_folder(key))!r} has no part.json; delete the "
+                        "folder and run again")
     if data.get("format", 1) != PART_FORMAT:
         raise PartError(
-            f"part {str(folder)!r} was written by an older cc-backlinks (part format "
-            f"{data.get('format', 1)}, this version reads {PART_FORMAT}); delete the folder "
-            "and run again"
+            f"part {store.url(part_folder(key))!r} was written by an older cc-backlinks (part "
+            f"format {data.get('format', 1)}, this version reads {PART_FORMAT}); delete the "
+            "folder and run again"
         )
     try:
         return PartInfo(**data)
     except TypeError as exc:
         raise PartError(
-            f"part {str(folder)!r} is unreadable ({exc}); delete the folder and run again"
+            f"part {store.url(part_folder(key))!r} is unreadable ({exc}); delete the folder "
+            "and run again"
         ) from exc
 
 
-def complete_part(data_dir: Path, key: str, size: int, version: str) -> PartInfo | None:
+def complete_part(
+    data_dir: DataStore | Path, key: str, size: int, version: str
+) -> PartInfo | None:
     """The part of this input if it is complete and made from this version of the input."""
-    folder = part_path(data_dir, key)
-    if not (folder / "part.json").is_file():
-        return None
+    store = as_store(data_dir)
     try:
-        info = read_part_info(folder)
+        info = read_part_info(store, key)
     except PartError:
-        return None  # unreadable or from an older version: it is written again
+        return None  # missing, unreadable or from an older version: it is written again
     if (info.size, info.version, info.format) != (size, version, PART_FORMAT):
         return None
-    if damaged_files(folder, info):
+    if damaged_files(store, info):
         return None  # a file changed or vanished since it was written: write the part again
     return info
 
 
-def damaged_files(folder: Path, info: PartInfo) -> list[str]:
+def damaged_files(store: DataStore, info: PartInfo) -> list[str]:
     """The part's files that are missing or differ from the size and SHA-256 recorded."""
-    bad = []
-    for name, expected in sorted(info.files.items()):
-        path = folder / name
-        try:
-            if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
-                bad.append(name)
-        except OSError:
-            bad.append(name)
-    return bad
+    return [
+        name for name, expected in sorted(info.files.items())
+        if not store.has_file(f"{part_folder(info.key)}/{name}", expected["bytes"],
+                              expected["sha256"])
+    ]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def part_file_urls(store: DataStore, info: PartInfo, table: str) -> list[str]:
+    """What Polars opens for the part's ``pages`` or ``links`` files, in order."""
+    return [
+        store.url(f"{part_folder(info.key)}/{name}") for name in sorted(info.files)
+        if name.rsplit("/", 1)[-1].startswith(f"{table}-")
+    ]
 
 
-def complete_parts(data_dir: Path) -> list[tuple[Path, PartInfo]]:
-    """Every complete part under the data folder, sorted by key."""
-    root = parts_root(data_dir)
-    if not root.is_dir():
-        return []
+def _part_keys(store: DataStore) -> list[str]:
+    """Keys of the parts with a part.json (folders being written have none)."""
+    return sorted(
+        name.split("/")[0] for name in store.files("parts")
+        if name.endswith("/part.json") and name.count("/") == 1 and not name.startswith(".")
+    )
+
+
+def complete_parts(data_dir: DataStore | Path) -> list[tuple[str, PartInfo]]:
+    """Every complete part under the data location, sorted by key: (folder, info)."""
+    store = as_store(data_dir)
     found = []
-    for folder in sorted(root.iterdir()):
-        if folder.name.startswith(".") or not (folder / "part.json").is_file():
-            continue
-        info = read_part_info(folder)
-        bad = damaged_files(folder, info)
+    for key in _part_keys(store):
+        info = read_part_info(store, key)
+        bad = damaged_files(store, info)
         if bad:
             raise PartError(
-                f"part {str(folder)!r} is damaged: {', '.join(bad)} missing or not as written "
-                "(size or SHA-256 differ); delete the folder and run again to rebuild it"
+                f"part {store.url(part_folder(key))!r} is damaged: {', '.join(bad)} missing or "
+                "not as written (size or SHA-256 differ); delete the folder and run again to "
+                "rebuild it"
             )
-        found.append((folder, info))
+        found.append((part_folder(key), info))
     return found
 
 
@@ -174,7 +186,7 @@ def _write_parquet(df: pl.DataFrame, path: Path) -> dict[str, Any]:
     df.write_parquet(path, compression="zstd", statistics=True)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-    return {"bytes": path.stat().st_size, "sha256": _sha256(path), "rows": df.height}
+    return {"bytes": path.stat().st_size, "sha256": sha256_of(path), "rows": df.height}
 
 
 class PartWriter:
@@ -185,12 +197,17 @@ class PartWriter:
     without ``commit`` (an exception, a kill) leaves no part behind.
     """
 
-    def __init__(self, data_dir: Path, key: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
-        self.data_dir, self.key, self.batch_rows = data_dir, key, batch_rows
-        root = parts_root(data_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        self.temporary = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-        self.temporary.mkdir()
+    def __init__(
+        self, data_dir: DataStore | Path, key: str, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> None:
+        self.store, self.key, self.batch_rows = as_store(data_dir), key, batch_rows
+        if isinstance(self.store, LocalData):  # beside the final folder: committed by rename
+            root = self.store.path("parts")
+            root.mkdir(parents=True, exist_ok=True)
+            self.temporary = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            self.temporary.mkdir()
+        else:  # a local scratch folder, uploaded at commit
+            self.temporary = Path(tempfile.mkdtemp(prefix=f"cc-backlinks-{key}-"))
         self.pages: list[PageRow] = []
         self.links: list[LinkRow] = []
         self.page_count = self.link_count = self.batches = 0
@@ -213,7 +230,7 @@ class PartWriter:
                 raise  # polars reports IO errors as ComputeError; others are not ours
             raise PartError(
                 f"could not write {path.name} of the part {self.key!r} under "
-                f"{str(self.data_dir)!r} ({exc}); nothing of it is kept: free space and run "
+                f"{self.store.location!r} ({exc}); nothing of it is kept: free space and run "
                 "again"
             ) from exc
 
@@ -239,8 +256,29 @@ class PartWriter:
         self.pages, self.links = [], []
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
-        """Flush, write part.json, and rename the folder into place."""
+        """Flush, write part.json, and make the part visible in one step: rename the folder
+        into place (local), or upload the files under a fresh write id and then part.json,
+        which names them (S3: one PUT is atomic)."""
         self.flush()
+        if isinstance(self.store, LocalData):
+            return self._commit_local(info)
+        write_id = uuid.uuid4().hex[:12]
+        folder = part_folder(self.key)
+        for name, described in self.files.items():
+            self.store.put_file(self.temporary / name, f"{folder}/{write_id}/{name}",
+                                described["sha256"])
+        part = PartInfo(
+            key=self.key, pages=self.page_count, links=self.link_count,
+            files={f"{write_id}/{name}": described for name, described in self.files.items()},
+            **info,
+        )
+        self.store.write_text(f"{folder}/part.json", json.dumps(asdict(part), indent=1))
+        stale = [f"{folder}/{name}" for name in self.store.files(folder)
+                 if name != "part.json" and name not in part.files]
+        self.store.delete(stale)  # the files of an older version of the input
+        return part
+
+    def _commit_local(self, info: Mapping[str, Any]) -> PartInfo:
         part = PartInfo(
             key=self.key, pages=self.page_count, links=self.link_count, files=self.files, **info
         )
@@ -249,8 +287,9 @@ class PartWriter:
             handle.write(json.dumps(asdict(part), indent=1))
             handle.flush()
             os.fsync(handle.fileno())
-        root = parts_root(self.data_dir)
-        final = part_path(self.data_dir, self.key)
+        assert isinstance(self.store, LocalData)
+        root = self.store.path("parts")
+        final = self.store.path(part_folder(self.key))
         if final.exists():  # the part of an older version of the input
             stale = root / f".stale-{self.key}-{uuid.uuid4().hex[:8]}"
             final.rename(stale)
@@ -259,14 +298,34 @@ class PartWriter:
         return part
 
 
-def sweep_temporary(data_dir: Path) -> int:
-    """Remove what killed runs left behind: parts being written (``parts/.tmp-*``,
-    ``parts/.stale-*``) and graphs being aggregated (``.graph-tmp-*``, ``.graph-old-*``);
-    return how many. Safe because one run at a time holds the folder (pipeline/lock.py)."""
-    root = parts_root(data_dir)
-    leftovers = [p for p in data_dir.glob(".graph-*") if p.name.startswith((".graph-tmp-", ".graph-old-"))]
-    if root.is_dir():
-        leftovers += [p for p in root.iterdir() if p.name.startswith((".tmp-", ".stale-"))]
-    for leftover in leftovers:
-        shutil.rmtree(leftover, ignore_errors=True)
-    return len(leftovers)
+def sweep_temporary(data_dir: DataStore | Path) -> int:
+    """Remove what killed runs left behind; return how many. Locally: parts being written
+    (``parts/.tmp-*``, ``parts/.stale-*``) and graphs being aggregated (``.graph-tmp-*``,
+    ``.graph-old-*``). In S3: part files no part.json names (uploads of a killed run) and
+    graphs neither current nor previous. Safe because one run at a time holds the data
+    location (pipeline/lock.py)."""
+    store = as_store(data_dir)
+    swept = store.sweep_graphs()
+    if isinstance(store, LocalData):
+        root = store.path("parts")
+        leftovers = [p for p in root.iterdir()
+                     if p.name.startswith((".tmp-", ".stale-"))] if root.is_dir() else []
+        for leftover in leftovers:
+            shutil.rmtree(leftover, ignore_errors=True)
+        return swept + len(leftovers)
+    by_key: dict[str, list[str]] = {}
+    for name in store.files("parts"):
+        key, _, rest = name.partition("/")
+        by_key.setdefault(key, []).append(rest)
+    unnamed: list[str] = []
+    for key, names in sorted(by_key.items()):
+        if "part.json" not in names:  # a first upload that never finished
+            unnamed += [f"parts/{key}/{name}" for name in names]
+            continue
+        try:
+            keep = set(read_part_info(store, key).files) | {"part.json"}
+        except PartError:
+            continue  # unreadable: complete_parts reports it; nothing is deleted
+        unnamed += [f"parts/{key}/{name}" for name in names if name not in keep]
+    store.delete(unnamed)
+    return swept + len(unnamed)

@@ -73,8 +73,8 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
     started = time.perf_counter()
     counters: Counter[str] = Counter()  # retries of the lookup count too
     version = fingerprint(source, settings, counters)
-    data_dir = settings.data_path
-    existing = complete_part(data_dir, source.key, version.size, version.version)
+    store = settings.data_store()
+    existing = complete_part(store, source.key, version.size, version.version)
     if existing is not None:
         return InputResult(
             input=source.uri, key=source.key, reused=True, records=existing.records,
@@ -89,7 +89,7 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
     damage: list[str] = []
     crawl = fallback_crawl
     with open_stream(source, settings, version) as opened, PartWriter(
-        data_dir, source.key
+        store, source.key
     ) as writer:
         for event in _events(source, opened.stream, settings):
             if isinstance(event, Damage):

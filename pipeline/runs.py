@@ -1,15 +1,16 @@
-"""Run records: one JSON file per run in ``<data_dir>/runs/``, loaded into the ``runs`` table."""
+"""Run records: one JSON file per run in ``runs/`` of the data location, loaded into the
+``runs`` table."""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PartError
+from pipeline.storage import DataStore, as_store
 
 
 @dataclass(frozen=True)
@@ -43,30 +44,25 @@ class RunRecord:
         return cls(**data)
 
 
-def runs_dir(data_dir: Path) -> Path:
-    return data_dir / "runs"
+def save_run(data_dir: DataStore | Path, run: RunRecord) -> str:
+    """Write the run's record (whole or not at all) as ``runs/<run id>.json``."""
+    name = f"runs/{run.run_id}.json"
+    as_store(data_dir).write_text(name, run.to_json())
+    return name
 
 
-def save_run(data_dir: Path, run: RunRecord) -> Path:
-    """Write the run's record atomically (temporary name, then rename)."""
-    folder = runs_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{run.run_id}.json"
-    temporary = folder / f".{run.run_id}.json.tmp"
-    temporary.write_text(run.to_json(), "utf-8")
-    os.replace(temporary, path)
-    return path
-
-
-def load_runs(data_dir: Path) -> list[RunRecord]:
-    """Every run recorded under the data folder, oldest first."""
-    folder = runs_dir(data_dir)
-    if not folder.is_dir():
-        return []
+def load_runs(data_dir: DataStore | Path) -> list[RunRecord]:
+    """Every run recorded in the data location, oldest first."""
+    store = as_store(data_dir)
     runs = []
-    for path in sorted(folder.glob("*.json")):
+    for name in store.files("runs"):
+        if "/" in name or name.startswith(".") or not name.endswith(".json"):
+            continue
+        text = store.read_text(f"runs/{name}") or ""
         try:
-            runs.append(RunRecord.from_json(path.read_text("utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise PartError(f"run record {str(path)!r} is unreadable ({exc}); delete it") from exc
+            runs.append(RunRecord.from_json(text))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PartError(
+                f"run record {store.url(f'runs/{name}')!r} is unreadable ({exc}); delete it"
+            ) from exc
     return sorted(runs, key=lambda run: run.started)

@@ -3,8 +3,13 @@
 ``publish`` builds a new database file next to the old one, applies ``sql/`` (tables, views,
 macros), loads the rows, checkpoints, and renames it over the old file in one step. A reader
 that opened the old file keeps reading it; a new reader gets the new one; nobody sees a
-half-built database. The database holds its tables (no paths to Parquet files), so it works
-from any working directory and in any DuckDB client.
+half-built database.
+
+By default (``database = "tables"``) the database holds its tables (no paths to Parquet
+files), so it works from any working directory and in any DuckDB client. With
+``database = "views"`` and an S3 data location, the graph tables are views over the graph's
+Parquet files in S3 (httpfs): a small file, and every reader reads S3; the ``storage`` table
+says where, and ``connect`` sets DuckDB up to read it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ import duckdb
 
 from pipeline import bundled
 from pipeline.aggregate import TABLES
-from pipeline.errors import DatabaseError
+from pipeline.errors import BacklinksError, DatabaseError
 from pipeline.runs import RunRecord
+from pipeline.storage import (
+    Folder,
+    LocalData,
+    S3Data,
+    configure_duckdb,
+    is_object_location,
+    quoted_url,
+)
 
-REQUIRED_TABLES = (*TABLES, "runs")
+REQUIRED_TABLES = (*TABLES, "runs", "storage")
 MACROS = (
     "backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains",
     "top_pages", "link_types", "link_contexts", "link_profile",
@@ -53,32 +66,62 @@ def _insert_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRecord]) -> N
     )
 
 
-def build(graph_folder: Path, runs: Sequence[RunRecord], path: Path) -> None:
-    """Create a complete database at ``path`` (which must not exist)."""
+def build(
+    graph: Folder, runs: Sequence[RunRecord], path: Path, database: str = "tables"
+) -> None:
+    """Create a complete database at ``path`` (which must not exist): the graph's tables
+    copied in (``tables``), or views over its Parquet files where they are (``views``)."""
     con = duckdb.connect(str(path))
     try:
         con.execute("set enable_progress_bar = false")
+        configure_duckdb(con, graph.store)
         for sql_file in sql_files():
             con.execute(sql_file.read_text("utf-8"))
         for table in TABLES:
-            con.execute(
-                f"insert into {table} by name select * from read_parquet(?)",
-                [str(graph_folder / f"{table}.parquet")],
-            )
+            if database == "views":
+                _replace_with_view(con, table, graph.url(f"{table}.parquet"))
+            else:
+                con.execute(
+                    f"insert into {table} by name select * from read_parquet(?)",
+                    [graph.url(f"{table}.parquet")],
+                )
         _insert_runs(con, runs)
+        con.execute(
+            "insert into storage values (?, ?, ?, ?, ?)",
+            [graph.store.location, graph.name, database,
+             getattr(graph.store, "endpoint_url", ""), getattr(graph.store, "region", "")],
+        )
         con.execute("checkpoint")
     finally:
         con.close()
 
 
-def publish(graph_folder: Path, runs: Sequence[RunRecord], db_path: Path) -> Path:
-    """Build the database under a temporary name beside ``db_path``, then rename it there."""
+def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, url: str) -> None:
+    """Swap the empty table for a view of the same columns over the Parquet file at ``url``.
+    DuckDB cannot bind a parameter inside CREATE VIEW, so the URL is written as a literal:
+    quoted_url refuses any URL outside a plain character set (no quote can get in)."""
+    columns = [name for (name,) in con.execute(
+        "select column_name from duckdb_columns() where table_name = ? order by column_index",
+        [table]).fetchall()]
+    column = ", ".join(f'"{name}"' for name in columns)
+    quoted = quoted_url(url)
+    con.execute(f"drop table {table}")
+    con.execute(f"create view {table} as select {column} from read_parquet({quoted})")
+
+
+def publish(
+    graph: Folder | Path, runs: Sequence[RunRecord], db_path: Path, database: str = "tables"
+) -> Path:
+    """Build the database under a temporary name beside ``db_path``, then rename it there.
+    ``graph`` is the graph's folder in its data store (or a local graph folder's path)."""
+    if isinstance(graph, Path):
+        graph = Folder(LocalData(graph.parent), graph.name)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in db_path.parent.glob(f".{db_path.name}.tmp-*"):  # from a killed run
         leftover.unlink(missing_ok=True)
     temporary = db_path.with_name(f".{db_path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        build(graph_folder, runs, temporary)
+        build(graph, runs, temporary, database)
         os.replace(temporary, db_path)
     finally:
         for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
@@ -97,7 +140,9 @@ def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnecti
         con = duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.Error as exc:
         raise DatabaseError(f"cannot open {str(db_path)!r} as a DuckDB database: {exc}") from exc
-    present = {row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()}
+    present = {row[0] for row in con.execute(
+        "select table_name from duckdb_tables() union all select view_name from duckdb_views()"
+    ).fetchall()}
     missing = [table for table in REQUIRED_TABLES if table not in present]
     if missing:
         con.close()
@@ -111,7 +156,25 @@ def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnecti
             f"{str(db_path)!r} is not a cc-backlinks database (no table {missing[0]!r}); "
             "build one with `backlinks run`"
         )
+    _read_storage(con, db_path)
     return con
+
+
+def _read_storage(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """A database of views over S3 needs httpfs and the endpoint to answer: set them up from
+    its ``storage`` row (credentials come from this machine's AWS configuration)."""
+    row = con.execute("select data_location, endpoint_url, region, database from storage"
+                      ).fetchone()
+    if row is None or row[3] != "views" or not is_object_location(row[0]):
+        return
+    try:
+        configure_duckdb(con, S3Data(row[0], row[1], row[2]))
+    except (duckdb.Error, BacklinksError) as exc:
+        con.close()
+        raise DatabaseError(
+            f"{str(db_path)!r} holds views over {row[0]!r} and cannot reach it ({exc}); "
+            "install duckdb-extension-httpfs and configure AWS credentials"
+        ) from exc
 
 
 def run_macro(

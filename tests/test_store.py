@@ -40,7 +40,7 @@ def build_graph(data_dir: Path, extra_domain: str | None = None) -> Path:
             link(c, f"https://{extra_domain}/", extra_domain, extra_domain, "www.t.com", "t.com"),
         ]))
     write(data_dir, "part", rows)
-    return aggregate(data_dir).folder
+    return data_dir / aggregate(data_dir).folder
 
 
 @pytest.fixture

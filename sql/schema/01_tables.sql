@@ -121,3 +121,12 @@ create table runs (
     skipped       json not null,      -- counters: skipped records, rejected links, limits, damage
     settings      json not null       -- the settings of the run
 );
+
+-- storage: one row: where the graph's files are and what this database holds of them.
+create table storage (
+    data_location varchar not null,   -- the data folder, or s3://BUCKET/PREFIX
+    graph         varchar not null,   -- the graph's folder in it (graph, or graphs/<id>)
+    database      varchar not null,   -- tables (rows copied in) | views (over the Parquet)
+    endpoint_url  varchar not null,   -- S3-compatible endpoint; '' for AWS or local data
+    region        varchar not null    -- S3 region; '' for local data
+);
