@@ -353,6 +353,9 @@ class S3Data(DataStore):
         pointer = self._pointer()
         self.write_text(GRAPH_POINTER, json.dumps(
             {"graph": folder, "previous": pointer.get("graph")}, indent=1))
+        retired = pointer.get("previous")  # two graphs back: no published database uses it
+        if retired and retired != folder:
+            self.delete_tree(str(retired))
         return folder
 
     def current_graph(self) -> str | None:

@@ -1,0 +1,259 @@
+"""Data in object storage: `--data s3://BUCKET/PREFIX` against a local S3 server (moto).
+
+Parts, graphs and run records live in the bucket; Polars reads and writes the Parquet there;
+DuckDB builds the database from it through httpfs (the duckdb-extension-httpfs package), or
+holds views over it (`--database views`). The tables must equal those of a local run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import pytest
+from conftest import CliRun, graph_rows, run_cli
+
+from pipeline.aggregate import TABLES
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, DataFolderBusy, PartError
+from pipeline.lock import LOCK_NAME, data_folder_lock
+from pipeline.parts import PartWriter, complete_part, complete_parts, sweep_temporary
+from pipeline.storage import S3Data, quoted_url, split_data_url
+from pipeline.store import connect, run_macro
+
+BUCKET = "backlinks-data"
+KEY_ID, SECRET = "data-writer", "data-writer-secret"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A local S3 server with an empty private bucket for the data."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    admin(url).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+def admin(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+
+
+def keys(endpoint: str, prefix: str) -> list[str]:
+    pages = admin(endpoint).get_paginator("list_objects_v2").paginate(
+        Bucket=BUCKET, Prefix=prefix + "/")
+    return sorted(item["Key"][len(prefix) + 1:] for page in pages
+                  for item in page.get("Contents", []))
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def store(endpoint: str, prefix: str) -> S3Data:
+    return S3Data(f"s3://{BUCKET}/{prefix}", endpoint, "us-east-1")
+
+
+def s3_run(endpoint: str, prefix: str, db: Path, prefect_api: str, *extra: str) -> CliRun:
+    return run_cli(
+        "run", "--data", f"s3://{BUCKET}/{prefix}", "--db", str(db),
+        "--data-endpoint-url", endpoint, "--workers", "2", *extra,
+        env={"PREFECT_API_URL": prefect_api, "AWS_ACCESS_KEY_ID": KEY_ID,
+             "AWS_SECRET_ACCESS_KEY": SECRET},
+    )
+
+
+def rows_through_connect(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = connect(db)
+    try:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(
+    endpoint: str, credentials: dict[str, str], sample_run: CliRun, prefect_api: str,
+    tmp_path: Path,
+) -> None:
+    first = s3_run(endpoint, "crawl-graph", tmp_path / "tables.duckdb", prefect_api)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "data in s3://backlinks-data/crawl-graph" in first.stderr
+
+    # everything is in the bucket: parts (files under a write id, part.json naming them),
+    # one graph and its pointer, the run record; nothing was written beside the database
+    stored = keys(endpoint, "crawl-graph")
+    parts = [name for name in stored if name.startswith("parts/") and name.endswith("part.json")]
+    assert len(parts) == 9
+    pointer = json.loads(admin(endpoint).get_object(
+        Bucket=BUCKET, Key="crawl-graph/graph.json")["Body"].read())
+    assert {f"{pointer['graph']}/{table}.parquet" for table in TABLES} <= set(stored)
+    assert f"{pointer['graph']}/manifest.json" in stored
+    assert len([name for name in stored if name.startswith("runs/")]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tables.duckdb"]
+
+    # the database was built from the bucket (httpfs) and equals the local run's
+    assert graph_rows(tmp_path / "tables.duckdb") == graph_rows(sample_run.db)
+    con = duckdb.connect(str(tmp_path / "tables.duckdb"), read_only=True)
+    assert con.execute("select data_location, graph, database from storage").fetchall() == [
+        ("s3://backlinks-data/crawl-graph", pointer["graph"], "tables")]
+    con.close()
+
+    # a second run on a Dask cluster reuses the parts in the bucket, aggregates there (the
+    # workers get the store by pickling, without its client) and publishes views over S3
+    views_db = tmp_path / "views.duckdb"
+    second = s3_run(endpoint, "crawl-graph", views_db, prefect_api, "--runner", "dask",
+                    "--database", "views")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "(0 processed, 9 reused, 0 failed)" in second.stdout, second.stdout
+    con = duckdb.connect(str(views_db), read_only=True)
+    views = {name for (name,) in con.execute("select view_name from duckdb_views()").fetchall()}
+    assert set(TABLES) <= views
+    assert con.execute("select database from storage").fetchall() == [("views",)]
+    con.close()
+    assert views_db.stat().st_size < (tmp_path / "tables.duckdb").stat().st_size
+    assert rows_through_connect(views_db) == graph_rows(sample_run.db)
+    with connect(views_db) as views_con, connect(sample_run.db) as local_con:
+        for macro in ("referring_domains", "backlinks", "link_profile"):
+            assert run_macro(views_con, macro, "google.com") == run_macro(
+                local_con, macro, "google.com"), macro
+
+    # the first graph stays (a reader of the first database still reads it); a third run
+    # removes it, keeping the current graph and the one before
+    new_pointer = json.loads(admin(endpoint).get_object(
+        Bucket=BUCKET, Key="crawl-graph/graph.json")["Body"].read())
+    assert new_pointer["previous"] == pointer["graph"]
+    third = s3_run(endpoint, "crawl-graph", tmp_path / "third.duckdb", prefect_api)
+    assert third.returncode == 0, third.stderr
+    graphs = {name.split("/")[1] for name in keys(endpoint, "crawl-graph")
+              if name.startswith("graphs/")}
+    latest = json.loads(admin(endpoint).get_object(
+        Bucket=BUCKET, Key="crawl-graph/graph.json")["Body"].read())
+    assert {f"graphs/{name}" for name in graphs} == {latest["graph"], latest["previous"]}
+    assert pointer["graph"] not in {f"graphs/{name}" for name in graphs}
+    assert rows_through_connect(views_db) == graph_rows(sample_run.db)  # still readable
+
+
+def _write_part(data: S3Data, key: str, pages: int = 3) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    with PartWriter(data, key, batch_rows=2) as writer:
+        for i in range(pages):
+            url = f"https://a{i}.test/"
+            writer.add(
+                ("c", url, f"a{i}.test", f"a{i}.test", when, 200, 0, 1, False, False),
+                [("c", url, f"a{i}.test", f"a{i}.test", "https://b.test/", "b.test",
+                  "b.test", "b", "a", "body", False, False, False, True, when)],
+            )
+        writer.commit({"input": key, "size": pages, "version": "v1", "crawl": "c",
+                       "records": pages, "counters": {}, "seconds": 0.0})
+
+
+def test_a_part_in_s3_is_whole_or_absent_and_damage_is_found(
+    endpoint: str, credentials: dict[str, str]
+) -> None:
+    data = store(endpoint, "parts-test")
+    _write_part(data, "one")
+    info = complete_part(data, "one", 3, "v1")
+    assert info is not None and info.pages == 3 and info.links == 3
+    assert len([name for name in info.files if name.endswith(".parquet")]) == 4  # 2 batches
+
+    # a writer that fails before commit leaves nothing in the bucket
+    with pytest.raises(RuntimeError), PartWriter(data, "never") as writer:
+        writer.flush()
+        raise RuntimeError("killed")
+    assert not [name for name in keys(endpoint, "parts-test") if "never" in name]
+
+    # an upload cut before part.json (a killed commit) is invisible, then swept
+    s3 = admin(endpoint)
+    for orphan in ("parts/half/abc/links-00000.parquet", "parts/one/old/links-00000.parquet"):
+        s3.put_object(Bucket=BUCKET, Key=f"parts-test/{orphan}", Body=b"partial upload")
+    assert [key for _, found in complete_parts(data) for key in [found.key]] == ["one"]
+    assert sweep_temporary(data) == 2
+    assert not [name for name in keys(endpoint, "parts-test")
+                if name.startswith(("parts/half", "parts/one/old"))]
+
+    # the same key written again: the old files go, part.json names only the new ones
+    _write_part(data, "one", pages=4)
+    assert complete_part(data, "one", 3, "v1") is None  # another version of the input
+    renewed = complete_part(data, "one", 4, "v1")
+    assert renewed is not None
+    assert sorted(name for name in keys(endpoint, "parts-test/parts/one")
+                  if name != "part.json") == sorted(renewed.files)
+
+    # a file changed behind our back (same size, other bytes) is found by S3's SHA-256
+    victim = next(name for name in renewed.files if "links-" in name)
+    body = s3.get_object(Bucket=BUCKET, Key=f"parts-test/parts/one/{victim}")["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=f"parts-test/parts/one/{victim}",
+                  Body=bytes(reversed(body)), ChecksumAlgorithm="SHA256")
+    assert complete_part(data, "one", 4, "v1") is None
+    with pytest.raises(PartError, match=r"parts/one.*is damaged: .*links-"):
+        complete_parts(data)
+
+
+def test_the_s3_lease_lets_one_run_in_and_expires_after_a_kill(
+    endpoint: str, credentials: dict[str, str]
+) -> None:
+    data = store(endpoint, "lock-test")
+    s3 = admin(endpoint)
+    lock_key = f"lock-test/{LOCK_NAME}"
+    with data_folder_lock(data, lease_seconds=0.9):
+        held = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
+        with pytest.raises(DataFolderBusy, match="holds the data location"):
+            with data_folder_lock(store(endpoint, "lock-test")):
+                pass
+        time.sleep(1.5)  # the holder renews every 0.3 s
+        renewed = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
+        assert renewed["owner"] == held["owner"] and renewed["expires"] > held["expires"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=lock_key)  # released
+
+    # a killed run's lease: present but expired, so the next run takes it over
+    s3.put_object(Bucket=BUCKET, Key=lock_key, Body=json.dumps(
+        {"owner": "killed", "host": "gone", "pid": 1, "expires": time.time() - 1}).encode())
+    with data_folder_lock(data):
+        taken = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
+        assert taken["owner"] != "killed"
+
+
+def test_unusable_data_locations_fail_before_any_work(tmp_path: Path) -> None:
+    local_views = run_cli("run", "--data", str(tmp_path / "d"), "--database", "views")
+    assert local_views.returncode == 2
+    assert 'database = "views" needs an s3:// data_dir' in local_views.stderr
+    no_db = run_cli("run", "--data", f"s3://{BUCKET}/x")
+    assert no_db.returncode == 2 and "--db PATH" in no_db.stderr
+    assert not (tmp_path / "d").exists()
+    for bad in ("s3://Bad_Bucket/x", "s3://ok-bucket/it's", "s3://ok-bucket/a b", "s3:///x"):
+        with pytest.raises(ConfigError, match="data_dir"):
+            split_data_url(bad)
+    assert split_data_url("s3://ok-bucket/a/b=1/") == ("ok-bucket", "a/b=1")
+    settings = replace(Settings.defaults(), data_dir="s3://ok-bucket/x")
+    with pytest.raises(ConfigError, match="--db PATH"):
+        settings.db_path  # noqa: B018
+
+
+@pytest.mark.parametrize("url", [
+    "s3://bkt/x/it's.parquet", "s3://bkt/x'); drop table links; --/a.parquet",
+    "/local/path.parquet", "s3://bkt/a b.parquet", "s3://bkt/x/\\'.parquet",
+])
+def test_only_plain_urls_are_ever_written_into_a_view(url: str) -> None:
+    with pytest.raises(ConfigError, match="cannot be written into a view"):
+        quoted_url(url)
+    assert quoted_url("s3://bkt/graphs/0a1b/links.parquet") == (
+        "'s3://bkt/graphs/0a1b/links.parquet'")
