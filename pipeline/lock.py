@@ -8,7 +8,8 @@ S3 prefix: there is no flock, so the run holds a lease, the object ``<prefix>/.l
 (owner, host, pid, expiry), created only if absent (``If-None-Match: *``) and renewed every
 third of ``LEASE_SECONDS`` by a background thread (``If-Match`` its own ETag, so two runs
 can never both believe they hold it). A killed run stops renewing: its lease expires and the
-next run takes it over, at most ``LEASE_SECONDS`` later.
+next run takes it over, at most ``LEASE_SECONDS`` later (at once on the same machine, where
+a dead holder's pid can be checked).
 
 A second run fails at once with DataFolderBusy instead of sweeping the first run's temporary
 files or interleaving its parts.
@@ -110,8 +111,23 @@ def _s3_lease(store: S3Data, lease_seconds: float) -> Iterator[None]:
             logger.warning("did not release the lock %s: %s", store.url(LOCK_NAME), exc)
 
 
+def _dead_here(holder: dict[str, Any]) -> bool:
+    """Whether the holder was a process of this machine that no longer exists (a run killed
+    here need not wait for its lease to expire)."""
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, someone else's
+    return False
+
+
 def _take_over_expired(store: S3Data, key: str, body: Any) -> str:
-    """The lock exists: take it if its lease expired (a killed run), else DataFolderBusy."""
+    """The lock exists: take it if its lease expired or its holder died on this machine (a
+    killed run), else DataFolderBusy."""
     from botocore.exceptions import ClientError
 
     client = store.client
@@ -121,7 +137,7 @@ def _take_over_expired(store: S3Data, key: str, body: Any) -> str:
         expires = float(holder.get("expires", 0))
     except (ClientError, ValueError, TypeError, AttributeError):
         holder, expires, current = {}, 0.0, None
-    if current is not None and expires > time.time():
+    if current is not None and expires > time.time() and not _dead_here(holder):
         until = datetime.fromtimestamp(expires, UTC).strftime("%H:%M:%S UTC")
         raise DataFolderBusy(
             f"another `backlinks run` (on {holder.get('host', '?')}, pid "

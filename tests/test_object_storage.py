@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +23,7 @@ from typing import Any
 import boto3
 import duckdb
 import pytest
-from conftest import CliRun, graph_rows, run_cli
+from conftest import REPO, CliRun, graph_rows, run_cli
 
 from pipeline.aggregate import TABLES
 from pipeline.config import Settings
@@ -231,6 +236,16 @@ def test_the_s3_lease_lets_one_run_in_and_expires_after_a_kill(
         taken = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
         assert taken["owner"] != "killed"
 
+    # a run killed on this machine: its lease is still running, but its pid is gone
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    s3.put_object(Bucket=BUCKET, Key=lock_key, Body=json.dumps(
+        {"owner": "killed-here", "host": socket.gethostname(), "pid": int(gone.stdout),
+         "expires": time.time() + 600}).encode())
+    with data_folder_lock(data):
+        taken = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
+        assert taken["owner"] != "killed-here"
+
 
 def test_unusable_data_locations_fail_before_any_work(tmp_path: Path) -> None:
     local_views = run_cli("run", "--data", str(tmp_path / "d"), "--database", "views")
@@ -257,3 +272,61 @@ def test_only_plain_urls_are_ever_written_into_a_view(url: str) -> None:
         quoted_url(url)
     assert quoted_url("s3://bkt/graphs/0a1b/links.parquet") == (
         "'s3://bkt/graphs/0a1b/links.parquet'")
+
+
+def _graph_being_written(endpoint: str, prefix: str) -> bool:
+    stored = keys(endpoint, prefix)
+    return "graph.json" not in stored and any(name.startswith("graphs/") for name in stored)
+
+
+def _some_parts(endpoint: str, prefix: str) -> bool:
+    return 0 < sum(name.endswith("/part.json") for name in keys(endpoint, prefix)) < 9
+
+
+@pytest.mark.parametrize("moment", ["extraction", "aggregation"])
+def test_a_run_killed_with_its_data_in_s3_resumes_to_the_same_tables(
+    endpoint: str, credentials: dict[str, str], sample_run: CliRun, prefect_api: str,
+    tmp_path: Path, moment: str,
+) -> None:
+    caught = _some_parts if moment == "extraction" else _graph_being_written
+    for attempt in range(3):  # the moment may pass between two looks; try again
+        prefix = f"killed-{moment}-{attempt}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "run", "--data", f"s3://{BUCKET}/{prefix}",
+             "--db", str(tmp_path / "graph.duckdb"), "--data-endpoint-url", endpoint,
+             "--workers", "2"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "PREFECT_API_URL": prefect_api},
+        )
+        try:
+            while process.poll() is None and not caught(endpoint, prefix):
+                time.sleep(0.01)
+        finally:
+            killed = process.poll() is None
+            if killed:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if killed:
+            break
+    else:
+        pytest.fail(f"never caught the run during {moment} in 3 attempts")
+    assert not (tmp_path / "graph.duckdb").exists()  # nothing was published
+    leftovers = keys(endpoint, prefix)
+    resumed = s3_run(endpoint, prefix, tmp_path / "graph.duckdb", prefect_api)
+    assert resumed.returncode == 0, resumed.stderr  # the dead run's lease did not block it
+    assert graph_rows(tmp_path / "graph.duckdb") == graph_rows(sample_run.db)
+    # what the killed run left is gone: one graph, and only files some part.json names
+    stored = keys(endpoint, prefix)
+    assert len({name.split("/")[1] for name in stored if name.startswith("graphs/")}) == 1
+    named = set()
+    for name in stored:
+        if name.endswith("/part.json"):
+            key = name.split("/")[1]
+            info = json.loads(admin(endpoint).get_object(
+                Bucket=BUCKET, Key=f"{prefix}/{name}")["Body"].read())
+            named |= {f"parts/{key}/{file}" for file in info["files"]} | {name}
+    assert {name for name in stored if name.startswith("parts/")} == named
+    assert LOCK_NAME not in stored
+    if moment == "aggregation":
+        assert any(name.startswith("graphs/") for name in leftovers)
+        assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
