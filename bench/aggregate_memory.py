@@ -4,7 +4,8 @@ stays within the aggregate_memory_mb setting however large the input.
 Builds data folders of generated parts (link rows as the extractor writes them: power-law
 targets, several links per page) and aggregates each as the flow does, every step in a
 fresh process: plan (distinct pages), one process per bucket, finish (join the buckets,
-hosts and domains with ranks). Reports the peak RSS (VmHWM) of each step.
+hosts and domains with ranks), and the finish step again on a copy of the same buckets
+without ranks (``ranks = false``). Reports the peak RSS (VmHWM) of each step.
 
     python3 -m uv run --frozen --extra bench python bench/aggregate_memory.py \\
         --memory-mb 512 --rows 2000000 8000000 [--buckets N]
@@ -16,9 +17,11 @@ import argparse
 import hashlib
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -31,8 +34,8 @@ CHILD = """
 import pickle, sys, time
 from pathlib import Path
 from pipeline.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
-step, data, plan_file, memory_mb, buckets = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16)
+step, data, plan_file, memory_mb, buckets, ranks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16, ranks=ranks)
 started = time.perf_counter()
 if step == "plan":
     plan = plan_aggregation(data, options)
@@ -114,9 +117,12 @@ def build_parts(data: Path, rows: int) -> None:
         (folder / "part.json").write_text(json.dumps(info))
 
 
-def step(name: str, data: Path, plan_file: Path, memory_mb: int, buckets: int) -> tuple[float, int]:
+def step(
+    name: str, data: Path, plan_file: Path, memory_mb: int, buckets: int, ranks: bool = True
+) -> tuple[float, int]:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, name, str(data), str(plan_file), str(memory_mb), str(buckets)],
+        [sys.executable, "-c", CHILD, name, str(data), str(plan_file), str(memory_mb),
+         str(buckets), "1" if ranks else "0"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
     return float(out[0]), int(out[1])
@@ -130,8 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"aggregate_memory_mb {args.memory_mb}, buckets {args.buckets or 'automatic'}")
     print("| link rows | link Parquet | buckets | plan s / peak | bucket s (sum) / max peak | "
-          "finish s / peak |")
-    print("|---:|---:|---:|---|---|---|")
+          "finish s / peak | finish without ranks s / peak |")
+    print("|---:|---:|---:|---|---|---|---|")
     for rows in args.rows:
         data = DATA / f"aggregate-{rows}"
         build_parts(data, rows)
@@ -142,10 +148,18 @@ def main() -> None:
         for bucket in range(plan.buckets):
             seconds, peak = step(str(bucket), data, plan_file, args.memory_mb, args.buckets)
             bucket_s, bucket_peak = bucket_s + seconds, max(bucket_peak, peak)
+        # the same buckets finished twice, with and without ranks: a copy of the plan's folder
+        copy = replace(plan, folder=plan.folder + "-copy")
+        shutil.copytree(data / plan.folder, data / copy.folder)
+        copy_file = data / "plan-copy.pickle"
+        copy_file.write_bytes(pickle.dumps(copy))
+        plain_s, plain_peak = step("finish", data, copy_file, args.memory_mb, args.buckets,
+                                   ranks=False)
         finish_s, finish_peak = step("finish", data, plan_file, args.memory_mb, args.buckets)
         print(f"| {rows:,} | {plan.link_bytes / 2**20:,.0f} MiB | {plan.buckets} | "
               f"{plan_s:.1f} / {plan_peak} MiB | {bucket_s:.1f} / {bucket_peak} MiB | "
-              f"{finish_s:.1f} / {finish_peak} MiB |", flush=True)
+              f"{finish_s:.1f} / {finish_peak} MiB | {plain_s:.1f} / {plain_peak} MiB |",
+              flush=True)
 
 
 if __name__ == "__main__":

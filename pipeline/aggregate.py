@@ -63,6 +63,7 @@ class GraphOptions:
     harmonic_samples: int = SAMPLES
     aggregate_buckets: int = 0  # 0: from aggregate_memory_mb and the size of the parts
     aggregate_memory_mb: int = 2048
+    ranks: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphOptions:
@@ -74,6 +75,7 @@ class GraphOptions:
             harmonic_samples=settings.harmonic_samples,
             aggregate_buckets=settings.aggregate_buckets,
             aggregate_memory_mb=settings.aggregate_memory_mb,
+            ranks=settings.ranks,
         )
 
 
@@ -284,6 +286,16 @@ def crawls(pages: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+# The authority columns of rank.graph_ranks, empty: for graphs aggregated without ranks.
+NO_RANKS = (
+    pl.lit(None, dtype=pl.Float64).alias("pagerank"),
+    pl.lit(None, dtype=pl.Float64).alias("harmonic"),
+    pl.lit(None, dtype=pl.Int64).alias("pagerank_position"),
+    pl.lit(None, dtype=pl.Int64).alias("harmonic_position"),
+    pl.lit(None, dtype=pl.Float64).alias("authority"),
+)
+
+
 def with_ranks(
     nodes: pl.DataFrame, key: str, edges: pl.LazyFrame, src: str, dst: str,
     options: GraphOptions,
@@ -365,19 +377,27 @@ def write_bucket_tables(
 
 def write_graph_tables(folder: Folder, options: GraphOptions) -> dict[str, int]:
     """From ``pages``, ``links`` and the edges in ``folder``: ``hosts`` and ``domains`` with
-    their ranks, and ``crawls``; return the row count of every table."""
+    their ranks, and ``crawls``; return the row count of every table. Ranking holds the
+    host graph in this process; without ranks (``options.ranks`` false) every table is
+    streamed and the rank columns are null."""
     kept_pages = folder.scan("pages.parquet")
     edges = folder.scan("host_edges.parquet")
-    host_rows = with_ranks(
-        hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
-    )
-    folder.write(host_rows, "hosts.parquet", compression="zstd")
     between_domains = folder.scan("domain_edges.parquet")
-    folder.write(
-        with_ranks(domains(host_rows.lazy(), between_domains).collect(), "domain",
-                   between_domains, "src_domain", "dst_domain", options),
-        "domains.parquet", compression="zstd",
-    )
+    if options.ranks:
+        host_rows = with_ranks(
+            hosts(kept_pages, edges).collect(), "host", edges, "src_host", "dst_host", options
+        )
+        folder.write(host_rows, "hosts.parquet", compression="zstd")
+        folder.write(
+            with_ranks(domains(host_rows.lazy(), between_domains).collect(), "domain",
+                       between_domains, "src_domain", "dst_domain", options),
+            "domains.parquet", compression="zstd",
+        )
+    else:
+        folder.sink(hosts(kept_pages, edges).with_columns(*NO_RANKS), "hosts.parquet",
+                    compression="zstd")
+        folder.sink(domains(folder.scan("hosts.parquet"), between_domains)
+                    .with_columns(*NO_RANKS), "domains.parquet", compression="zstd")
     folder.sink(crawls(kept_pages, folder.scan("links.parquet")), "crawls.parquet",
                 compression="zstd")
     return {

@@ -201,6 +201,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "sitewide (a host crawled once never has sitewide links).",
     ),
     SettingSpec(
+        "ranks",
+        True,
+        "Compute PageRank, harmonic centrality and authority of hosts and domains; this step "
+        "holds the host graph in one process. false leaves those columns null and streams "
+        "every table, for graphs too large for one machine.",
+    ),
+    SettingSpec(
         "rank_weighted",
         False,
         "Weight PageRank by link counts; false ranks the unweighted graph, as Common "
@@ -254,6 +261,7 @@ class Settings:
     aggregate_buckets: int
     sitewide_share: float
     sitewide_min_pages: int
+    ranks: bool
     rank_weighted: bool
     harmonic_exact_nodes: int
     harmonic_samples: int

@@ -117,7 +117,8 @@ def gather(con: duckdb.DuckDBPyConnection, target: str) -> ReportData:
     domains = _dicts(con, "select * from referring_domains(?)", [target])
     bands = [0] * len(AUTHORITY_BANDS)
     for row in domains:
-        bands[min(int(row["authority"] // 10), 9)] += 1
+        if row["authority"] is not None:  # null when the graph was built with ranks = false
+            bands[min(int(row["authority"] // 10), 9)] += 1
     data.authority_bands = [Bar(label, count) for label, count in zip(AUTHORITY_BANDS, bands, strict=True)]
     (flags,) = _dicts(con, """
         select count(*) filter (where dofollow) as dofollow,
@@ -225,7 +226,9 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return "–"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
@@ -283,7 +286,8 @@ def _table(name: str, headers: list[tuple[str, bool]], rows: list[list[tuple[str
                    for h, numeric in headers)
     body = "".join(
         "<tr>" + "".join(
-            f'<td class="{css}" data-sort="{_e(sort)}">{_e(text)}</td>' for text, sort, css in r
+            f'<td class="{css}" data-sort="{_e("" if sort is None else sort)}">{_e(text)}</td>'
+            for text, sort, css in r
         ) + "</tr>" for r in rows
     )
     return (f'<table class="sortable" data-table="{_e(name)}"><thead><tr>{head}</tr></thead>'

@@ -267,3 +267,48 @@ def test_bucket_count_follows_the_memory_setting() -> None:
     assert bucket_count(10 * one_bucket, smaller) == 20
     with pytest.raises(ConfigError, match="aggregate_memory_mb must be more than"):
         bucket_count(1, BUCKET_BASE_MB)
+
+
+def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
+    tmp_path: Path,
+) -> None:
+    from pipeline.report import gather, render_html
+    from pipeline.store import connect, publish, run_macro
+
+    sitewide_graph(tmp_path, 6, 10)
+    write(tmp_path, "more", [
+        (page("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example"),
+         [link("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example",
+               f"t{m}.org", f"t{m}.org") for m in range(n % 5)])
+        for n in range(12)
+    ])
+    rank_columns = ["pagerank", "harmonic", "pagerank_position", "harmonic_position",
+                    "authority"]
+
+    def read_all() -> dict[str, pl.DataFrame]:
+        return {t: pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet")
+                for t in ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
+
+    aggregate(tmp_path, GraphOptions(aggregate_buckets=3))
+    ranked = read_all()
+    aggregate(tmp_path, GraphOptions(aggregate_buckets=3, ranks=False))
+    plain = read_all()
+    for table in ("hosts", "domains"):
+        assert plain[table].columns == ranked[table].columns
+        assert plain[table].schema == ranked[table].schema
+        assert plain[table].select(rank_columns).null_count().row(0) == (len(plain[table]),) * 5
+        assert sorted(plain[table].drop(rank_columns).rows()) == sorted(
+            ranked[table].drop(rank_columns).rows())
+        assert ranked[table]["authority"].null_count() == 0
+    for table in ("pages", "links", "host_edges", "domain_edges"):
+        assert sorted(plain[table].rows()) == sorted(ranked[table].rows())
+    # the database takes the nulls; the macros answer, ordered by pages and links
+    db = publish(graph_dir(tmp_path), [], tmp_path / "graph.duckdb")
+    with connect(db) as con:
+        columns, rows = run_macro(con, "referring_domains", "t1.org")
+        assert rows and all(row[columns.index("authority")] is None for row in rows)
+        pages = [row[columns.index("pages")] for row in rows]
+        assert pages == sorted(pages, reverse=True)
+        html = render_html(gather(con, "t1.org"))  # the report shows the ranks as missing
+        assert 'data-metric="authority" data-value=""' in html
+        assert '<td class="num" data-sort="">–</td>' in html

@@ -28,7 +28,7 @@ to_b as (select * from per_side where side = 'b'),
 final as (
     select
         to_a.src_domain as referring_domain,
-        coalesce(domains.authority, 0) as authority,
+        domains.authority,
         to_a.links as links_to_a,
         to_b.links as links_to_b,
         to_a.dofollow as dofollow_to_a,

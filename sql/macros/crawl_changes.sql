@@ -32,7 +32,7 @@ before as (
 
 select
     now_linking.referring_domain,
-    coalesce(domains.authority, 0) as authority,
+    domains.authority,
     links, pages, dofollow_links,
     previous_crawl(crawl_id) as previous_crawl
 from now_linking
@@ -55,7 +55,7 @@ now_linking as (
 
 select
     before.referring_domain,
-    coalesce(domains.authority, 0) as authority,
+    domains.authority,
     links, pages, dofollow_links,
     previous_crawl(crawl_id) as previous_crawl
 from before

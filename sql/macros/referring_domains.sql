@@ -26,7 +26,7 @@ with per_domain as (
 final as (
     select
         per_domain.referring_domain,
-        coalesce(domains.authority, 0) as authority,
+        domains.authority,
         pages, links, dofollow_links, nofollow_links,
         round(dofollow_links / links, 3) as dofollow_share,
         sitewide, referring_hosts,

@@ -19,7 +19,7 @@ with per_host as (
 final as (
     select
         per_host.referring_host, per_host.referring_domain,
-        coalesce(hosts.authority, 0) as authority,
+        hosts.authority,
         pages, links, dofollow_links, nofollow_links, first_seen, last_seen
     from per_host
     left join hosts on hosts.host = per_host.referring_host

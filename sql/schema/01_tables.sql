@@ -72,11 +72,12 @@ create table hosts (
     out_hosts         bigint not null,   -- distinct hosts it links to
     in_hosts          bigint not null,   -- distinct hosts linking to it
     in_domains        bigint not null,   -- distinct other registered domains linking to it
-    pagerank          double not null,   -- PageRank, damping 0.85; sums to 1 over all hosts
-    harmonic          double not null,   -- harmonic centrality (exact, or estimated: docs/sql.md)
-    pagerank_position bigint not null,   -- 1 = highest PageRank; ties share a position
-    harmonic_position bigint not null,   -- 1 = highest harmonic centrality
-    authority         double not null    -- 0-100: share of other hosts with lower harmonic
+    -- the five rank columns are null when the graph was aggregated with ranks = false
+    pagerank          double,   -- PageRank, damping 0.85; sums to 1 over all hosts
+    harmonic          double,   -- harmonic centrality (exact, or estimated: docs/sql.md)
+    pagerank_position bigint,   -- 1 = highest PageRank; ties share a position
+    harmonic_position bigint,   -- 1 = highest harmonic centrality
+    authority         double    -- 0-100: share of other hosts with lower harmonic
 );
 
 -- domains: one row per registered domain of the hosts, with its authority in the domain
@@ -87,11 +88,11 @@ create table domains (
     pages_crawled     bigint not null,   -- crawled pages of its hosts
     out_domains       bigint not null,   -- distinct other domains it links to
     in_domains        bigint not null,   -- distinct other domains linking to it
-    pagerank          double not null,
-    harmonic          double not null,
-    pagerank_position bigint not null,
-    harmonic_position bigint not null,
-    authority         double not null    -- 0-100: share of other domains with lower harmonic
+    pagerank          double,   -- null with ranks = false, as in hosts
+    harmonic          double,
+    pagerank_position bigint,
+    harmonic_position bigint,
+    authority         double    -- 0-100: share of other domains with lower harmonic
 );
 
 -- crawls: one row per crawl in the graph ('local' for files without a crawl id). Runs over
