@@ -81,7 +81,8 @@ class DataStore:
         raise NotImplementedError
 
     def put_file(self, local: Path, name: str, sha256: str) -> None:
-        """Copy a local file to ``name`` (recording its SHA-256 where the store can)."""
+        """Copy a local file to ``name`` with its SHA-256 (S3; a local part is renamed into
+        place instead, see parts.PartWriter)."""
         raise NotImplementedError
 
     def has_file(self, name: str, size: int, sha256: str) -> bool:
@@ -101,10 +102,6 @@ class DataStore:
 
     def install_graph(self, folder: str) -> str:
         """Make ``folder`` the current graph in one step; return its final name."""
-        raise NotImplementedError
-
-    def current_graph(self) -> str | None:
-        """The folder of the current graph, or None before the first one."""
         raise NotImplementedError
 
     def sweep_graphs(self) -> int:
@@ -169,11 +166,6 @@ class LocalData(DataStore):
             for path in sorted(base.rglob("*")) if path.is_file()
         }
 
-    def put_file(self, local: Path, name: str, sha256: str) -> None:
-        target = self.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(local, target)
-
     def has_file(self, name: str, size: int, sha256: str) -> bool:
         path = self.path(name)
         try:
@@ -200,9 +192,6 @@ class LocalData(DataStore):
         self.path(folder).rename(target)
         return "graph"
 
-    def current_graph(self) -> str | None:
-        return "graph" if self.path("graph").is_dir() else None
-
     def sweep_graphs(self) -> int:
         leftovers = [p for p in self.root.glob(".graph-*")
                      if p.name.startswith((".graph-tmp-", ".graph-old-"))]
@@ -220,12 +209,16 @@ class S3Data(DataStore):
         self.location = location.rstrip("/")
         self.bucket, self.prefix = split_data_url(self.location)
         self.endpoint_url, self.region = endpoint_url, region or "us-east-1"
+        self._connect()
+
+    def _connect(self) -> None:
+        """Read this machine's AWS credentials and derive Polars' options from them."""
         self._client: Any = None
         self._credentials = _aws_credentials()
         options = {"aws_region": self.region}
-        if endpoint_url:
-            options["aws_endpoint_url"] = endpoint_url
-            if endpoint_url.startswith("http://"):
+        if self.endpoint_url:
+            options["aws_endpoint_url"] = self.endpoint_url
+            if self.endpoint_url.startswith("http://"):
                 options["aws_allow_http"] = "true"
         if self._credentials:
             options["aws_access_key_id"] = self._credentials[0]
@@ -239,8 +232,14 @@ class S3Data(DataStore):
     def __repr__(self) -> str:
         return f"S3Data({self.location!r})"
 
-    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: no live client
-        return {**self.__dict__, "_client": None}
+    # Sent to worker processes (task arguments, the aggregation plan) as its location only:
+    # no live client and no secrets; each worker reads its own machine's credentials.
+    def __getstate__(self) -> dict[str, str]:
+        return {"location": self.location, "endpoint_url": self.endpoint_url,
+                "region": self.region}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["location"], state["endpoint_url"], state["region"])  # type: ignore[misc]
 
     @property
     def client(self) -> Any:
@@ -266,6 +265,7 @@ class S3Data(DataStore):
         hint = (
             "configure AWS credentials with write access (environment or ~/.aws)"
             if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+            or type(exc).__name__ == "NoCredentialsError"
             else f"create the bucket {self.bucket!r}" if code == "NoSuchBucket"
             else "check --data, data_endpoint_url and the network"
         )
@@ -357,10 +357,6 @@ class S3Data(DataStore):
         if retired and retired != folder:
             self.delete_tree(str(retired))
         return folder
-
-    def current_graph(self) -> str | None:
-        graph = self._pointer().get("graph")
-        return str(graph) if graph else None
 
     def sweep_graphs(self) -> int:
         pointer = self._pointer()

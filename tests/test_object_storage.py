@@ -330,3 +330,20 @@ def test_a_run_killed_with_its_data_in_s3_resumes_to_the_same_tables(
     if moment == "aggregation":
         assert any(name.startswith("graphs/") for name in leftovers)
         assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
+
+
+def test_the_store_travels_to_workers_without_secrets(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-of-the-submitting-machine")
+    sent = pickle.dumps(store(endpoint, "anywhere"))
+    assert b"secret-of-the-submitting-machine" not in sent
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # the worker's own credentials
+    received = pickle.loads(sent)
+    assert received.polars_options is not None
+    assert received.polars_options["aws_secret_access_key"] == SECRET
+    received.write_text("hello.txt", "hi")  # and it works there
+    assert received.read_text("hello.txt") == "hi"
