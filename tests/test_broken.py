@@ -173,11 +173,14 @@ def test_damage_is_counted_and_described_in_the_part(tmp_path: Path) -> None:
     assert again.reused and again.damage == result.damage  # part.json keeps the notes
 
 
-def test_a_run_over_the_corpus_keeps_everything_readable(tmp_path: Path) -> None:
+def test_a_run_over_the_corpus_keeps_everything_readable(
+    prefect_api: str, tmp_path: Path
+) -> None:
     inputs = tmp_path / "inputs"
     shutil.copytree(BROKEN, inputs, ignore=shutil.ignore_patterns("README.md"))
     run = run_cli("run", "--data", str(tmp_path / "data"), "--workers", "2",
-                  "--input", str(inputs), "--input", str(inputs / "missing.warc.gz"))
+                  "--input", str(inputs), "--input", str(inputs / "missing.warc.gz"),
+                  env={"PREFECT_API_URL": prefect_api})
     out = run.stdout
     assert run.returncode == 1, out + run.stderr  # some inputs failed
     failed = {line.split()[1] for line in out.splitlines() if line.startswith("  FAILED")}

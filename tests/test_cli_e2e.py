@@ -142,11 +142,12 @@ def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "no database at" in result.stderr and "backlinks run" in result.stderr
 
 
-def test_rerun_reuses_complete_parts(sample_run: CliRun, tmp_path: Path) -> None:
+def test_rerun_reuses_complete_parts(sample_run: CliRun, prefect_api: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(sample_run.data_dir, data)
     (data / "graph.duckdb").unlink()
-    again = run_cli("run", "--data", str(data), "--workers", "1")
+    again = run_cli("run", "--data", str(data), "--workers", "1",
+                    env={"PREFECT_API_URL": prefect_api})
     assert again.returncode == 0, again.stderr
     assert f"({len(sample_files())} reused" not in again.stdout  # sanity of the format below
     assert f"0 processed, {len(sample_files())} reused, 0 failed" in again.stdout
@@ -155,8 +156,9 @@ def test_rerun_reuses_complete_parts(sample_run: CliRun, tmp_path: Path) -> None
     assert old == new
 
 
-def test_all_inputs_failing_publishes_nothing(tmp_path: Path) -> None:
-    run = run_cli("run", "--data", str(tmp_path / "data"), "--input", str(tmp_path / "nothing.warc.gz"))
+def test_all_inputs_failing_publishes_nothing(prefect_api: str, tmp_path: Path) -> None:
+    run = run_cli("run", "--data", str(tmp_path / "data"), "--input",
+                  str(tmp_path / "nothing.warc.gz"), env={"PREFECT_API_URL": prefect_api})
     assert run.returncode == 1
     assert "not published" in run.stdout
     assert not (tmp_path / "data" / "graph.duckdb").exists()

@@ -127,10 +127,11 @@ def _assigned(tree: ast.AST, name: str) -> ast.expr | None:
     return None
 
 
-def test_a_file_name_with_quotes_is_a_path_not_sql(tmp_path: Path) -> None:
+def test_a_file_name_with_quotes_is_a_path_not_sql(prefect_api: str, tmp_path: Path) -> None:
     weird = tmp_path / "it's a \"test\"; drop table links.warc.gz"
     shutil.copy(SAMPLE / "jwarc" / "cc.warc.gz", weird)
-    run = run_cli("run", "--data", str(tmp_path / "data"), "--input", str(weird), "--workers", "1")
+    run = run_cli("run", "--data", str(tmp_path / "data"), "--input", str(weird), "--workers", "1",
+                  env={"PREFECT_API_URL": prefect_api})
     assert run.returncode == 0, run.stdout + run.stderr
     con = duckdb.connect(str(run.db), read_only=True)
     assert con.execute("select count(*) from pages").fetchone() == (1,)
@@ -162,7 +163,7 @@ def test_https_inputs_never_carry_aws_credentials(
 
 
 def test_credentials_stay_out_of_output_and_the_runs_table(
-    tmp_path: Path, s3_endpoint: str
+    tmp_path: Path, s3_endpoint: str, prefect_api: str
 ) -> None:
     """A run with AWS credentials and a password in an endpoint URL, one input failing on
     S3: neither the secret nor the password is printed or stored."""
@@ -173,7 +174,8 @@ def test_credentials_stay_out_of_output_and_the_runs_table(
         "run", "--data", str(tmp_path / "data"), "--workers", "1",
         "--input", str(good), "--input", "s3://private-bucket/secret.warc.gz",
         env={"AWS_ACCESS_KEY_ID": FAKE_KEY_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
-             "BACKLINKS_S3_ENDPOINT_URL": endpoint, "BACKLINKS_RETRY_SECONDS": "2"},
+             "BACKLINKS_S3_ENDPOINT_URL": endpoint, "BACKLINKS_RETRY_SECONDS": "2",
+             "PREFECT_API_URL": prefect_api},
     )
     output = run.stdout + run.stderr
     assert run.returncode == 1 and "secret.warc.gz" in output, output
