@@ -205,7 +205,7 @@ def hosts(pages: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
     domains); links from hosts of its own domain are not counted there.
     """
     crawled = pages.group_by("host").agg(
-        pl.col("domain").first(), pl.col("url").n_unique().alias("pages_crawled")
+        pl.col("domain").first(), pl.len().alias("pages_crawled")  # pages: one row a page
     )
     out_degree = edges.group_by("src_host").agg(
         pl.col("src_domain").first().alias("domain"), pl.len().alias("out_hosts")

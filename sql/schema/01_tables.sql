@@ -68,7 +68,7 @@ create table domain_edges (
 create table hosts (
     host              varchar not null,
     domain            varchar not null,
-    pages_crawled     bigint not null,   -- crawled pages of this host (redirects included)
+    pages_crawled     bigint not null,   -- its rows in pages: one per crawl and URL, redirects included
     out_hosts         bigint not null,   -- distinct hosts it links to
     in_hosts          bigint not null,   -- distinct hosts linking to it
     in_domains        bigint not null,   -- distinct other registered domains linking to it
