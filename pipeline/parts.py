@@ -89,15 +89,15 @@ def part_path(data_dir: DataStore | Path, key: str) -> Path:
 
 
 def read_part_info(store: DataStore, key: str) -> PartInfo:
-    name = f"{part_folder(key)}/part.json"
-    try:
-        data = store.read_json(name)
-    except PartError as exc:
-        raise PartError(f"part {store.url(part_folder(key))!r} is unreadable ({exc}); delete "
-                        "the folder and run again") from exc
-    if data is None:
+    text = store.read_text(f"{part_folder(key)}/part.json")
+    if text is None:
         raise PartError(f"part {store.url(part_folder(key))!r} has no part.json; delete the "
                         "folder and run again")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PartError(f"part {store.url(part_folder(key))!r} is unreadable ({exc}); delete "
+                        "the folder and run again") from exc
     if data.get("format", 1) != PART_FORMAT:
         raise PartError(
             f"part {store.url(part_folder(key))!r} was written by an older cc-backlinks (part "

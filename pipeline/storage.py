@@ -58,7 +58,6 @@ class DataStore:
     """The data location of a run (abstract: ``LocalData`` or ``S3Data``)."""
 
     location: str  # as the user wrote it: for messages
-    is_local: bool
     polars_options: dict[str, str] | None = None
 
     def url(self, name: str) -> str:
@@ -108,22 +107,9 @@ class DataStore:
         """Remove graphs of killed runs and replaced graphs no reader can need; how many."""
         raise NotImplementedError
 
-    def read_json(self, name: str) -> Any:
-        text = self.read_text(name)
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise PartError(
-                f"{self.url(name)!r} is not valid JSON ({exc}); delete it and run again"
-            ) from exc
-
 
 class LocalData(DataStore):
     """A folder on a local (or shared network) file system."""
-
-    is_local = True
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
@@ -203,8 +189,6 @@ class LocalData(DataStore):
 class S3Data(DataStore):
     """A prefix in an S3 bucket (AWS, or any S3-compatible store at ``endpoint_url``)."""
 
-    is_local = False
-
     def __init__(self, location: str, endpoint_url: str = "", region: str = "us-east-1") -> None:
         self.location = location.rstrip("/")
         self.bucket, self.prefix = split_data_url(self.location)
@@ -214,17 +198,17 @@ class S3Data(DataStore):
     def _connect(self) -> None:
         """Read this machine's AWS credentials and derive Polars' options from them."""
         self._client: Any = None
-        self._credentials = _aws_credentials()
+        self.credentials = _aws_credentials()  # (key id, secret, token) or None: anonymous
         options = {"aws_region": self.region}
         if self.endpoint_url:
             options["aws_endpoint_url"] = self.endpoint_url
             if self.endpoint_url.startswith("http://"):
                 options["aws_allow_http"] = "true"
-        if self._credentials:
-            options["aws_access_key_id"] = self._credentials[0]
-            options["aws_secret_access_key"] = self._credentials[1]
-            if self._credentials[2]:
-                options["aws_session_token"] = self._credentials[2]
+        if self.credentials:
+            options["aws_access_key_id"] = self.credentials[0]
+            options["aws_secret_access_key"] = self.credentials[1]
+            if self.credentials[2]:
+                options["aws_session_token"] = self.credentials[2]
         else:
             options["aws_skip_signature"] = "true"
         self.polars_options = options
@@ -347,7 +331,12 @@ class S3Data(DataStore):
         return f"graphs/{uuid.uuid4().hex[:12]}"
 
     def _pointer(self) -> dict[str, Any]:
-        return self.read_json(GRAPH_POINTER) or {}
+        text = self.read_text(GRAPH_POINTER)
+        try:
+            return dict(json.loads(text)) if text else {}
+        except ValueError as exc:
+            raise PartError(f"{self.url(GRAPH_POINTER)!r} is not valid JSON ({exc}); delete "
+                            "it and run again (the graph is rebuilt)") from exc
 
     def install_graph(self, folder: str) -> str:
         pointer = self._pointer()
@@ -413,20 +402,19 @@ def configure_duckdb(con: Any, store: DataStore) -> None:
     """Let a DuckDB connection read ``store``'s URLs: for S3, load httpfs (from the
     ``duckdb-extension-httpfs`` package: nothing is downloaded) and set the endpoint, region
     and credentials, all as bound values."""
-    if store.is_local:
+    if not isinstance(store, S3Data):
         return
-    assert isinstance(store, S3Data)
     load_httpfs(con)
     settings: dict[str, Any] = {"s3_region": store.region}
     if store.endpoint_url:
         endpoint = urlsplit(store.endpoint_url)
         settings.update(s3_endpoint=endpoint.netloc, s3_use_ssl=endpoint.scheme == "https",
                         s3_url_style="path")
-    if store._credentials:
-        settings.update(s3_access_key_id=store._credentials[0],
-                        s3_secret_access_key=store._credentials[1])
-        if store._credentials[2]:
-            settings["s3_session_token"] = store._credentials[2]
+    if store.credentials:
+        settings.update(s3_access_key_id=store.credentials[0],
+                        s3_secret_access_key=store.credentials[1])
+        if store.credentials[2]:
+            settings["s3_session_token"] = store.credentials[2]
     for name, value in settings.items():
         con.execute(f"set {name} = ?", [value])
 

@@ -86,10 +86,11 @@ def build(
                     [graph.url(f"{table}.parquet")],
                 )
         _insert_runs(con, runs)
+        s3 = graph.store if isinstance(graph.store, S3Data) else None
         con.execute(
             "insert into storage values (?, ?, ?, ?, ?)",
             [graph.store.location, graph.name, database,
-             getattr(graph.store, "endpoint_url", ""), getattr(graph.store, "region", "")],
+             s3.endpoint_url if s3 else "", s3.region if s3 else ""],
         )
         con.execute("checkpoint")
     finally:
