@@ -203,9 +203,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ranks",
         True,
-        "Compute PageRank, harmonic centrality and authority of hosts and domains; this step "
-        "holds the host graph in one process. false leaves those columns null and streams "
-        "every table, for graphs too large for one machine.",
+        "Compute PageRank, harmonic centrality and authority of hosts and domains (the host "
+        "graph in one process); false leaves those columns null, to rank a large graph "
+        "elsewhere (cc-webgraph on the webgraph export).",
     ),
     SettingSpec(
         "rank_weighted",
