@@ -7,6 +7,9 @@ rel=canonical>``, ``refresh`` for ``<meta http-equiv=refresh>``) and its context
 ``nav``, ``header``, ``footer`` or ``aside`` ancestor (``role="navigation"`` counts as nav),
 else ``body``; canonical and refresh links, which are declarations rather than places on the
 page, have the context ``head``.
+
+The rules (robots, rel flags, canonical, refresh, header lookup) are rules.py's, shared with
+the WAT reader.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
 
+from pipeline.rules import (
+    header_values,
+    headers_say_nofollow,
+    is_canonical,
+    link_flags,
+    read_meta,
+    rel_tokens,
+)
+from pipeline.rules import refresh_url as refresh_url  # its former home: still importable here
+
 LINK_TYPES = ("a", "img", "area", "canonical", "refresh")
 CONTEXTS = ("nav", "header", "footer", "aside", "body", "head")
 # Containers that give a link its context; a nested one is later in document order than its
 # ancestor, so assigning in document order leaves each link with its nearest container.
 _CONTAINERS = "nav, header, footer, aside, [role~=navigation i]"
 _LINKS = "a[href], area[href]"
-_REFRESH_URL = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(["']?)(.*)$""", re.I | re.S)
 MAX_ANCHOR_CHARS = 4_096  # work bound only; the max_anchor_chars setting cuts (pages.py)
 _CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _CHARSET_IN_HTML = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
@@ -52,10 +64,6 @@ class ExtractedPage:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def _header(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
-    return [value for key, value in headers if key.lower() == name]
-
-
 def _codec(label: str | None) -> str | None:
     if not label:
         return None
@@ -67,7 +75,7 @@ def _codec(label: str | None) -> str | None:
 
 
 def detect_charset(html: bytes, headers: Sequence[tuple[str, str]]) -> str:
-    for value in _header(headers, "content-type"):
+    for value in header_values(headers, "content-type"):
         match = _CHARSET_IN_HEADER.search(value)
         if match and (codec := _codec(match.group(1))):
             return codec
@@ -80,25 +88,6 @@ def detect_charset(html: bytes, headers: Sequence[tuple[str, str]]) -> str:
 def anchor_text(text: str) -> str:
     """Whitespace collapsed (str.split's whitespace is the regex ``\\s``), trimmed, bounded."""
     return " ".join(text.split())[:MAX_ANCHOR_CHARS]
-
-
-def _says_nofollow(value: str) -> bool:
-    tokens = set(re.split(r"[\s,:]+", value.lower()))
-    return "nofollow" in tokens or "none" in tokens
-
-
-def refresh_url(content: str) -> str | None:
-    """The URL of a meta refresh's content (``5; url='/next'``), or None when it only reloads
-    the page. Follows the HTML standard's parsing: a number, a separator, optional ``url=``,
-    optional quotes (an unclosed quote runs to the end)."""
-    match = _REFRESH_URL.match(content)
-    if match is None:
-        return None
-    quote, rest = match.groups()
-    if quote and quote in rest:
-        rest = rest[: rest.index(quote)]
-    url = rest.strip()
-    return url or None
 
 
 def _contexts(tree: LexborHTMLParser) -> dict[int, str]:
@@ -134,9 +123,9 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
     counters: dict[str, int] = {}
     charset = detect_charset(html, headers)
     tree = _parse(html, charset, counters)
-    robots = any(_says_nofollow(v) for v in _header(headers, "x-robots-tag"))
+    robots = headers_say_nofollow(headers)
     base_href: str | None = None
-    found: list[tuple[str, str, str, set[str], str]] = []  # href, anchor, type, rel, context
+    found: list[tuple[str, str, str, frozenset[str], str]] = []  # href, anchor, type, rel, context
     contexts = _contexts(tree)
     # One walk of the tree, in document order, for links, metas, canonicals and the first base.
     for node in tree.css(
@@ -145,22 +134,22 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
         attrs = node.attributes
         tag = node.tag
         if tag == "meta":
-            if (attrs.get("name") or "").strip().lower() == "robots":
-                robots = robots or _says_nofollow(attrs.get("content") or "")
-            elif (attrs.get("http-equiv") or "").strip().lower() == "refresh":
-                target = refresh_url(attrs.get("content") or "")
-                if target is not None:
-                    found.append((target, "", "refresh", set(), "head"))
+            nofollow, target = read_meta(
+                attrs.get("name"), attrs.get("http-equiv"), attrs.get("content")
+            )
+            robots = robots or nofollow
+            if target is not None:
+                found.append((target, "", "refresh", frozenset(), "head"))
             continue
         if tag == "base":
             if base_href is None:
                 base_href = attrs.get("href")
             continue
-        rel = set((attrs.get("rel") or "").lower().split())
         if tag == "link":
-            if "canonical" in rel:
-                found.append((attrs.get("href") or "", "", "canonical", set(), "head"))
+            if is_canonical(attrs.get("rel")):
+                found.append((attrs.get("href") or "", "", "canonical", frozenset(), "head"))
             continue
+        rel = rel_tokens(attrs.get("rel"))
         if tag == "area":
             kind, anchor = "area", anchor_text(attrs.get("alt") or "")
         else:
@@ -172,10 +161,7 @@ def extract_links(html: bytes, headers: Sequence[tuple[str, str]]) -> ExtractedP
         context = contexts.get(node.mem_id, "body")
         found.append((attrs.get("href") or "", anchor, kind, rel, context))
     links = [
-        RawLink(
-            href, anchor, kind, robots or "nofollow" in rel, "ugc" in rel, "sponsored" in rel,
-            context,
-        )
+        RawLink(href, anchor, kind, *link_flags(rel, robots), context)
         for href, anchor, kind, rel, context in found
     ]
     return ExtractedPage(links, base_href, robots, charset, counters)

@@ -6,7 +6,8 @@ with a ``Location``, a :class:`Skipped` with a reason for every other record, an
 :class:`~pipeline.framing.Damage` for each damaged stretch of the file. Records are cut out
 of the stream by framing.py and parsed by warcio. Counting is the caller's job. A stream in
 which no record can be read raises :class:`~pipeline.errors.CorruptInput` naming the input
-and the byte offset.
+and the byte offset. Which responses are pages and which are redirects is rules.py's rule,
+shared with the WAT reader.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipeline.errors import CorruptInput
 from pipeline.framing import BAD_HEADER, Damage, iter_framed, record_type
+from pipeline.rules import REDIRECT, classify_response, header, redirect_location
 
 # Skip reasons, also the names of their counters.
 WARCINFO = "warcinfo"
@@ -35,7 +37,6 @@ NO_HTTP_HEADERS = "no_http_headers"
 NO_TARGET_URI = "no_target_uri"
 NOT_HTML = "not_html"
 PAYLOAD_UNREADABLE = "payload_unreadable"
-REDIRECT = "redirect"  # not a skip: the marker _classify_response gives a redirect
 
 HTML_MIME_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # WHATWG MIME Sniffing 7.1: these "unknown" types are sniffed like a missing Content-Type.
@@ -141,16 +142,11 @@ def _classify_response(record: ArcWarcRecord) -> str | None:
         return NO_HTTP_HEADERS
     if not record.rec_headers.get_header("WARC-Target-URI"):
         return NO_TARGET_URI
-    status = record.http_headers.get_statuscode()
-    if status[:1] == "3" and status.isdigit() and record.http_headers.get_header("Location"):
-        return REDIRECT
-    if status != "200":
-        return f"status_{status[:1]}xx" if status[:1].isdigit() else "status_invalid"
-    return None
+    return classify_response(record.http_headers.get_statuscode(), record.http_headers.headers)
 
 
 def _read_page(record: ArcWarcRecord, crawl: str | None, offset: int, limit: int) -> HtmlPage | Skipped:
-    content_type = mime_type(record.http_headers.get_header("Content-Type"))
+    content_type = mime_type(header(record.http_headers.headers, "content-type"))
     if content_type not in HTML_MIME_TYPES and content_type not in UNKNOWN_MIME_TYPES:
         return Skipped(NOT_HTML, offset)
     body = read_payload(record, limit + 1)
@@ -175,7 +171,7 @@ def _read_redirect(record: ArcWarcRecord, crawl: str | None, offset: int) -> Red
         url=record.rec_headers.get_header("WARC-Target-URI").strip("<> "),
         fetch_time=parse_warc_date(record.rec_headers.get_header("WARC-Date")),
         status=int(record.http_headers.get_statuscode()),
-        location=record.http_headers.get_header("Location").strip(),
+        location=redirect_location(record.http_headers.headers),
         crawl=crawl,
         offset=offset,
     )

@@ -2,15 +2,19 @@
 
 A WAT file is a WARC file of ``metadata`` records, one per record of the WARC it was made
 from. For a response, the JSON ``Envelope -> Payload-Metadata -> HTTP-Response-Metadata``
-holds the status, the headers and ``HTML-Metadata``: ``Head`` (``Base``, ``Metas``) and
-``Links``, a list of ``{"path": "A@/href", "url": ..., "text": ..., "rel": ...}``.
+holds the status, the headers (a header sent twice is a list of its values) and
+``HTML-Metadata``: ``Head`` (``Base``, ``Metas``, and ``Link``, every ``<link>`` element as
+``{"path": "LINK@/href", "url": ..., "rel": ..., "type": ...}``) and ``Links``, the body's
+links, a list of ``{"path": "A@/href", "url": ..., "text": ..., "rel": ...}``.
 
 WAT differs from parsing the HTML (see docs/sources.md, "WARC or WAT"): URLs are the attribute
 values as written (not resolved; older files keep ``&amp;``), anchors are cut to 128
 characters, and an ``<a>`` holding an image has no text and no alt, so image links are type
 ``a`` with an empty anchor. WAT does not say where on the page a link sits, so the
-context of its ``a`` and ``area`` links is ``unknown``; canonical links (``LINK@/href`` with
-``rel=canonical``) and meta refreshes (``Head.Metas``) are ``head``, as from the HTML.
+context of its ``a`` and ``area`` links is ``unknown``; canonical links (``Head.Link``
+entries with ``rel=canonical``) and meta refreshes (``Head.Metas``) are ``head``, as from the
+HTML. The rules (robots, rel flags, canonical, refresh, status, header lookup) are rules.py's,
+the same as for WARC input.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from pipeline.extract import RawLink, anchor_text, refresh_url
+from pipeline.extract import RawLink, anchor_text
 from pipeline.framing import Damage
 from pipeline.records import (
     DEFAULT_MAX_RECORD_BYTES,
@@ -40,11 +44,24 @@ from pipeline.records import (
     read_payload,
     warc_records,
 )
+from pipeline.rules import (
+    REDIRECT,
+    Headers,
+    classify_response,
+    headers_say_nofollow,
+    is_canonical,
+    link_flags,
+    read_meta,
+    redirect_location,
+    rel_tokens,
+)
 
 INVALID_JSON = "wat_invalid_json"
 MALFORMED = "wat_malformed"  # valid JSON, but not the shape of a WAT envelope
-# The link paths that are links by DESIGN.md's definition, and their types.
-LINK_PATHS = {"A@/href": "a", "AREA@/href": "area", "LINK@/href": "canonical"}
+# The paths of HTML-Metadata.Links that are links by DESIGN.md's definition, and their types.
+LINK_PATHS = {"A@/href": "a", "AREA@/href": "area"}
+# The path of a <link> element's entry in HTML-Metadata.Head.Link.
+HEAD_LINK_PATH = "LINK@/href"
 UNKNOWN_CONTEXT = "unknown"
 _ENVELOPE_TYPES = {"request": REQUEST, "metadata": METADATA, "warcinfo": WARCINFO}
 
@@ -63,23 +80,49 @@ class WatPage:
     offset: int
 
 
-def _says_nofollow(value: str) -> bool:
-    tokens = set(value.lower().replace(",", " ").split())
-    return "nofollow" in tokens or "none" in tokens
+def _text(entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    return None if value is None else str(value)
 
 
-def _robots_nofollow(head: dict[str, Any], headers: dict[str, Any]) -> bool:
+def _url(entry: dict[str, Any]) -> str:
+    href = str(entry["url"])
+    if "&" in href:  # only then can there be a character reference to decode
+        href = html.unescape(href)
+    return href
+
+
+def _metas(head: dict[str, Any]) -> tuple[bool, list[str]]:
+    """What ``Head.Metas`` says: (robots nofollow, the refresh targets in order)."""
+    robots = False
+    targets = []
     for meta in head.get("Metas") or []:
-        if isinstance(meta, dict) and str(meta.get("name", "")).strip().lower() == "robots":
-            if _says_nofollow(str(meta.get("content", ""))):
-                return True
-    return any(
-        key.lower() == "x-robots-tag" and _says_nofollow(str(value))
-        for key, value in headers.items()
-    )
+        if not isinstance(meta, dict):
+            continue
+        nofollow, target = read_meta(
+            _text(meta, "name"), _text(meta, "http-equiv"), _text(meta, "content")
+        )
+        robots = robots or nofollow
+        if target is not None:
+            targets.append(target)
+    return robots, targets
+
+
+def _head_links(head: dict[str, Any], refreshes: list[str], robots: bool) -> list[RawLink]:
+    """The page's declarations as links: its meta refreshes, then its canonical ``<link>``
+    elements (``Head.Link``, where Common Crawl puts every ``<link>``, in the head or not)."""
+    declared = link_flags(frozenset(), robots)
+    links = [RawLink(target, "", "refresh", *declared, "head") for target in refreshes]
+    for entry in head.get("Link") or []:
+        if not isinstance(entry, dict) or "url" not in entry:
+            continue
+        if entry.get("path") == HEAD_LINK_PATH and is_canonical(_text(entry, "rel")):
+            links.append(RawLink(_url(entry), "", "canonical", *declared, "head"))
+    return links
 
 
 def _links(entries: list[Any], robots: bool) -> list[RawLink]:
+    """The body's ``a`` and ``area`` links (``Links``)."""
     links = []
     for entry in entries:
         if not isinstance(entry, dict):
@@ -87,49 +130,21 @@ def _links(entries: list[Any], robots: bool) -> list[RawLink]:
         kind = LINK_PATHS.get(str(entry.get("path", "")))
         if kind is None or "url" not in entry:
             continue
-        href = str(entry["url"])
-        if "&" in href:  # only then can there be a character reference to decode
-            href = html.unescape(href)
         rel_value = entry.get("rel")
-        rel = set(str(rel_value).lower().split()) if rel_value else set()
-        if kind == "canonical":
-            if "canonical" in rel:
-                links.append(RawLink(href, "", kind, robots, False, False, "head"))
-            continue
+        rel = rel_tokens(str(rel_value)) if rel_value else frozenset()
         text = entry.get("alt", "") if kind == "area" else entry.get("text", "")
         links.append(
-            RawLink(
-                href=href,
-                anchor=anchor_text(str(text or "")),
-                link_type=kind,
-                nofollow=robots or "nofollow" in rel,
-                ugc="ugc" in rel,
-                sponsored="sponsored" in rel,
-                context=UNKNOWN_CONTEXT,
-            )
+            RawLink(_url(entry), anchor_text(str(text or "")), kind, *link_flags(rel, robots),
+                    UNKNOWN_CONTEXT)
         )
     return links
 
 
-def _refresh_links(head: dict[str, Any], robots: bool) -> list[RawLink]:
-    """``<meta http-equiv=refresh content="0; url=...">`` of the page's head, as links."""
-    links = []
-    for meta in head.get("Metas") or []:
-        if not isinstance(meta, dict):
-            continue
-        if str(meta.get("http-equiv", "")).strip().lower() != "refresh":
-            continue
-        target = refresh_url(str(meta.get("content", "")))
-        if target is not None:
-            links.append(RawLink(target, "", "refresh", robots, False, False, "head"))
-    return links
-
-
-def _header(headers: dict[str, Any], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return str(value)
-    return ""
+def _headers(response: dict[str, Any]) -> Headers:
+    headers = response.get("Headers") or {}
+    if not isinstance(headers, dict):
+        raise TypeError("Headers is not an object")
+    return headers
 
 
 def page_from_envelope(
@@ -149,25 +164,26 @@ def page_from_envelope(
         return Skipped(NO_TARGET_URI, offset)
     response = payload.get("HTTP-Response-Metadata") or {}
     status_text = str((response.get("Response-Message") or {}).get("Status", ""))
-    headers = response.get("Headers") or {}
+    headers = _headers(response)
     fetch_time = parse_warc_date(warc.get("WARC-Date"))
-    if status_text[:1] == "3" and status_text.isdigit() and _header(headers, "location"):
-        return Redirect(url, fetch_time, int(status_text), _header(headers, "location").strip(),
-                        crawl, offset)
-    if status_text != "200":
-        return Skipped(f"status_{status_text[:1]}xx" if status_text[:1].isdigit()
-                       else "status_invalid", offset)
+    reason = classify_response(status_text, headers)
+    if reason == REDIRECT:
+        return Redirect(url, fetch_time, int(status_text), redirect_location(headers), crawl,
+                        offset)
+    if reason is not None:
+        return Skipped(reason, offset)
     metadata = response.get("HTML-Metadata")
     if not isinstance(metadata, dict):
         return Skipped(NOT_HTML, offset)
     head = metadata.get("Head") or {}
-    robots = _robots_nofollow(head, headers)
+    meta_robots, refreshes = _metas(head)
+    robots = headers_say_nofollow(headers) or meta_robots
     base = head.get("Base")
     return WatPage(
         url=url,
         fetch_time=fetch_time,
         status=200,
-        links=_refresh_links(head, robots) + _links(metadata.get("Links") or [], robots),
+        links=_head_links(head, refreshes, robots) + _links(metadata.get("Links") or [], robots),
         base_href=str(base) if base else None,
         robots_nofollow=robots,
         crawl=crawl,
