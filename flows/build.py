@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,50 +33,17 @@ from pipeline.aggregate import (
     plan_aggregation,
 )
 from pipeline.config import Settings
+from pipeline.counters import recorded
 from pipeline.errors import ConfigError, InputUnavailable
-from pipeline.lock import data_folder_lock
 from pipeline.parts import sweep_temporary
 from pipeline.process import InputResult, process_input
-from pipeline.runs import RunRecord, load_runs, save_run
+from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
 from pipeline.sources import InputFile
 from pipeline.storage import DataStore, Folder
 from pipeline.store import publish
 
 # A first start migrates a new Prefect database, which can take a minute on a small machine.
 STARTUP_TIMEOUT_SECONDS = 180
-SKIP_COUNTERS = ("skipped_", "links_rejected_", "pages_rejected_")
-LIMIT_COUNTERS = ("pages_truncated", "pages_over_link_limit", "links_over_limit", "anchors_cut")
-DAMAGE_COUNTERS = ("damaged_",)
-RETRY_COUNTERS = "retries_"
-
-
-@dataclass(frozen=True)
-class InputFailure:
-    input: str
-    message: str
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did; the CLI prints it, the ``runs`` table stores most of it."""
-
-    run_id: str
-    inputs: int
-    processed: int
-    reused: int
-    failures: list[InputFailure]
-    records: int
-    pages: int
-    links: int
-    counters: dict[str, int]
-    seconds: float
-    graph: GraphSummary | None = None
-    db_path: Path | None = None
-    damaged: dict[str, list[str]] = field(default_factory=dict)  # input -> damage notes
-
-    @property
-    def published(self) -> bool:
-        return self.db_path is not None
 
 
 ProgressListener = Callable[[int, int, "InputResult | InputFailure | str"], None]
@@ -210,10 +176,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         pages=sum(result.pages for result in fresh),
         links=sum(result.links for result in fresh),
         failed_inputs=[f"{failure.input}: {failure.message}" for failure in failures],
-        skipped={
-            k: v for k, v in sorted(counters.items())
-            if k.startswith((*SKIP_COUNTERS, *LIMIT_COUNTERS, *DAMAGE_COUNTERS))
-        },
+        skipped=recorded(counters),
         settings=settings.to_dict(),
     )
 
@@ -318,5 +281,5 @@ def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
     """Run the flow with the settings' task runner (the CLI's entry point)."""
     runner = task_runner(settings)
     settings.db_path  # noqa: B018 - a missing --db for S3 data fails before any work
-    with data_folder_lock(settings.data_store()), temporary_api():
+    with settings.data_store().lock(), temporary_api():
         return build_graph.with_options(task_runner=runner)(inputs, settings)

@@ -27,7 +27,6 @@ from flows.build import build_graph, task_runner
 from pipeline.config import Settings, load_settings
 from pipeline.crawls import Selection, crawl_inputs, list_crawls
 from pipeline.errors import DataFolderBusy
-from pipeline.lock import data_folder_lock
 from pipeline.parts import complete_parts
 
 DEPLOYMENT = "monthly"
@@ -67,7 +66,7 @@ def process_newest_crawl(files: int = 10, file_format: str = "warc") -> dict[str
     logger.info("processing %d %s file(s) of %s into %s", len(inputs), file_format, crawl,
                 settings.data_dir)
     try:
-        with data_folder_lock(settings.data_store()):
+        with settings.data_store().lock():
             summary = build_graph.with_options(task_runner=task_runner(settings))(inputs, settings)
     except DataFolderBusy as exc:  # an earlier run still works on the folder: leave it be
         logger.warning("%s; skipping this run", exc)

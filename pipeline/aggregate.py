@@ -35,10 +35,10 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, PartError
-from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts, part_file_urls
+from pipeline.errors import ConfigError, GraphError
+from pipeline.parts import LINKS_SCHEMA, PAGES_SCHEMA, PartInfo, complete_parts, part_file_names
 from pipeline.rank import EXACT_LIMIT, SAMPLES, graph_ranks
-from pipeline.storage import DataStore, Folder, LocalData, as_store
+from pipeline.storage import DataStore, Folder
 
 _ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)
 _BUCKET_SEED = 20_241_122
@@ -312,13 +312,11 @@ def with_ranks(
 
 
 def write_graph(
-    pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder | Path, options: GraphOptions
+    pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder, options: GraphOptions
 ) -> dict[str, int]:
     """Write every table of TABLES as ``<folder>/<table>.parquet`` from raw page and link
     rows (several captures of a page allowed) in one bucket; return the row count of each."""
-    if isinstance(folder, Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        folder = Folder(LocalData(folder), "")
+    folder.store.prepare(folder.name)
     write_page_tables(pages, folder)
     write_bucket_tables(links, folder, folder, "", options)
     counts = write_graph_tables(folder, options)
@@ -420,7 +418,7 @@ def write_manifest(folder: Folder, parts: list[PartInfo], counts: dict[str, int]
             for info in parts
         ],
     }
-    folder.store.write_text(folder.name_of(MANIFEST),
+    folder.write_text(MANIFEST,
                             json.dumps(manifest, indent=1, sort_keys=True))
 
 
@@ -442,10 +440,10 @@ class AggregationPlan:
     def scan_parts(self, table: str) -> pl.LazyFrame:
         """Every part's ``pages`` or ``links`` rows (read where they are: disk or S3)."""
         schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
-        urls = [url for info in self.parts for url in part_file_urls(self.store, info, table)]
-        if not urls:
+        names = [name for info in self.parts for name in part_file_names(info, table)]
+        if not names:
             return pl.LazyFrame(schema=schema)
-        return pl.scan_parquet(urls, schema=schema, storage_options=self.store.polars_options)
+        return self.store.scan_parquet(names, schema)
 
 
 def bucket_count(link_bytes: int, memory_mb: int) -> int:
@@ -460,14 +458,13 @@ def bucket_count(link_bytes: int, memory_mb: int) -> int:
 
 
 def plan_aggregation(
-    data_dir: DataStore | Path, options: GraphOptions = GraphOptions(),  # noqa: B008
+    store: DataStore, options: GraphOptions = GraphOptions(),  # noqa: B008
 ) -> AggregationPlan:
     """Start an aggregation: choose the buckets and write the distinct pages (every bucket
     needs them; they are a small share of the rows)."""
-    store = as_store(data_dir)
     parts = [info for _, info in complete_parts(store)]
     if not parts:
-        raise PartError(
+        raise GraphError(
             f"no complete parts in {store.location!r}; run `backlinks run` on some input first"
         )
     link_bytes = sum(
@@ -501,7 +498,7 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions) -> GraphSum
         for table in ("links", "host_edges", "domain_edges"):
             files = buckets.files(f"{table}-")
             if len(files) != plan.buckets:
-                raise PartError(
+                raise GraphError(
                     f"aggregation of {plan.store.location!r} has {len(files)} of "
                     f"{plan.buckets} buckets of {table}; run `backlinks run` again"
                 )
@@ -523,11 +520,11 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions) -> GraphSum
 
 
 def aggregate(
-    data_dir: DataStore | Path, options: GraphOptions = GraphOptions(),  # noqa: B008
+    store: DataStore, options: GraphOptions = GraphOptions(),  # noqa: B008
 ) -> GraphSummary:
     """Build the graph from every complete part, bucket after bucket in this process;
     replace the old graph at the end. (The flow runs the buckets as tasks.)"""
-    plan = plan_aggregation(data_dir, options)
+    plan = plan_aggregation(store, options)
     try:
         for bucket in range(plan.buckets):
             aggregate_bucket(plan, bucket, options)

@@ -15,12 +15,17 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.config import SETTINGS, Settings, load_settings
+from pipeline.counters import FAMILIES, family
 from pipeline.errors import BacklinksError, ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    from pipeline.process import InputResult
+    from pipeline.runs import InputFailure, RunSummary
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json")
@@ -135,8 +140,8 @@ def main() -> None:
     """
 
 
-def _progress_line(done: int, total: int, item: Any) -> None:
-    from flows.build import InputFailure
+def _progress_line(done: int, total: int, item: InputResult | InputFailure | str) -> None:
+    from pipeline.runs import InputFailure
 
     if isinstance(item, str):
         click.echo(f"... {item}", err=True)
@@ -166,7 +171,7 @@ def _without_prefix(message: str, name: str) -> str:
     return message[len(name) + 2 :] if message.startswith(f"{name}: ") else message
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: RunSummary) -> None:
     graph = summary.graph
     pages_per_second = summary.pages / summary.seconds if summary.seconds else 0.0
     status = "partial (some inputs failed)" if summary.failures else "complete"
@@ -185,17 +190,10 @@ def _print_summary(summary: Any) -> None:
             f"{graph.host_edges:,} host edges, {graph.domain_edges:,} domain edges "
             f"(all {graph.parts:,} parts)"
         )
-    from flows.build import DAMAGE_COUNTERS, LIMIT_COUNTERS, RETRY_COUNTERS, SKIP_COUNTERS
-
-    for label, prefixes in (
-        ("skipped", SKIP_COUNTERS), ("limits", LIMIT_COUNTERS), ("damaged", DAMAGE_COUNTERS)
-    ):
-        counted = {k: v for k, v in summary.counters.items() if k.startswith(prefixes)}
+    for label, prefixes in FAMILIES.items():
+        counted = family(summary.counters, prefixes)
         if counted:
             lines.append(f"  {label:9} " + ", ".join(f"{k} {v:,}" for k, v in counted.items()))
-    retries = {k: v for k, v in summary.counters.items() if k.startswith(RETRY_COUNTERS)}
-    if retries:
-        lines.append("  retried   " + ", ".join(f"{k} {v:,}" for k, v in retries.items()))
     lines.append(f"  seconds   {summary.seconds:.1f} ({pages_per_second:.1f} pages/s)")
     for failure in summary.failures:
         lines.append(f"  FAILED    {failure.input}: {_without_prefix(failure.message, failure.input)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.storage import DataStore, LocalData, S3Data, is_object_location
+from pipeline.storage import DataStore, is_object_location, open_store
 
 ENV_PREFIX = "BACKLINKS_"
 
@@ -282,15 +282,14 @@ class Settings:
         return Path(self.data_dir).expanduser().resolve()
 
     def data_store(self) -> DataStore:
-        """Where parts, graphs and run records live (pipeline/storage.py)."""
-        if self.data_in_s3:
-            return S3Data(self.data_dir, self.data_endpoint_url, self.data_region)
-        if self.database == "views":
+        """Where parts, graphs and run records live (pipeline/storage/)."""
+        if self.database == "views" and not self.data_in_s3:
             raise ConfigError(
                 'database = "views" needs an s3:// data_dir (views over the graph\'s Parquet '
                 f'files in S3); with the local data folder {self.data_dir!r} use "tables"'
             )
-        return LocalData(self.data_path)
+        location = self.data_dir if self.data_in_s3 else self.data_path
+        return open_store(location, self.data_endpoint_url, self.data_region)
 
     @property
     def db_path(self) -> Path:

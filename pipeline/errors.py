@@ -9,8 +9,12 @@ and prints its message; the library never exits the process and never prints.
     │   ├── InputNotFound    the path does not exist, or a glob matches nothing
     │   ├── InputUnavailable a transient IO failure; retrying may help
     │   └── CorruptInput     the bytes are not a readable WARC (names the offset)
-    ├── PartError            a part on disk is unreadable or incomplete
-    ├── DataFolderBusy       another run holds the data folder's lock
+    ├── StorageError         the data location cannot be read or written (S3, a full disk)
+    ├── LockError            the data location's lock cannot be taken
+    │   └── DataFolderBusy   another run holds it
+    ├── PartError            a part is missing, unreadable, damaged or of an older format
+    ├── GraphError           an aggregation has nothing to reduce, or its pieces are missing
+    ├── RunRecordError       a run record in ``runs/`` is unreadable
     ├── DatabaseError        the DuckDB database is missing or lacks the graph tables
     └── ExportError          an export cannot be written where it was asked to go
 
@@ -64,12 +68,29 @@ class CorruptInput(InputError):
         return (type(self), (self.input, self.message, self.offset))
 
 
+class StorageError(BacklinksError):
+    """The data location cannot be read or written: an S3 request failed, a disk is full.
+    The message names the object or file and what to check."""
+
+
+class LockError(BacklinksError):
+    """The data location's lock (a flock, or an S3 lease) cannot be taken."""
+
+
+class DataFolderBusy(LockError):
+    """Another `backlinks run` is using the same data location."""
+
+
 class PartError(BacklinksError):
-    """A part file is missing, unreadable or incomplete."""
+    """A part is missing, unreadable, damaged or written by an older format."""
 
 
-class DataFolderBusy(BacklinksError):
-    """Another `backlinks run` is using the same data folder."""
+class GraphError(BacklinksError):
+    """An aggregation cannot go on: no parts, a missing bucket, a bad graph pointer."""
+
+
+class RunRecordError(BacklinksError):
+    """A run record (``runs/<id>.json``) is unreadable."""
 
 
 class DatabaseError(BacklinksError):

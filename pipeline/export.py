@@ -14,8 +14,6 @@ numerically.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import ExportError
+from pipeline.storage import atomic
 
 ROW_FORMATS = {
     "parquet": "(format parquet, compression zstd)",
@@ -81,17 +80,13 @@ def _check_destination(path: Path, force: bool) -> None:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed over it when the block completes."""
+    """storage.atomic's atomic_path, with a folder that cannot be made as an ExportError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create the folder of {str(path)!r}: {exc}") from exc
-    temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic.atomic_path(path) as temporary:
         yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, options: str,

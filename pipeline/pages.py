@@ -138,7 +138,7 @@ def _assemble(
             counters["anchors_cut"] += 1
             anchor = anchor[: limits.anchor_chars].rstrip()
         rows.append(
-            (
+            LinkRow(
                 crawl, src_url, src_host, src_domain, target.url, target.host, dst_domain,
                 anchor, link.link_type, link.context, link.nofollow, link.ugc, link.sponsored,
                 is_external, page.fetch_time,
@@ -147,7 +147,7 @@ def _assemble(
     counters["pages"] += 1
     counters["links_resolved"] += internal + external
     counters["links_stored"] += len(rows)
-    row: PageRow = (
+    row = PageRow(
         crawl, src_url, src_host, src_domain, page.fetch_time, page.status,
         internal, external, robots_nofollow, truncated,
     )

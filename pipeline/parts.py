@@ -2,31 +2,27 @@
 
 A part is a folder ``parts/<input key>/`` of the data location holding ``pages-NNNNN.parquet``
 and ``links-NNNNN.parquet`` batches and ``part.json`` (input, fingerprint, counters, row
-counts, the files with their sizes and SHA-256). Locally it is built under a temporary name
-and renamed into place in one step, so a folder with the final name is always complete; a
-killed run leaves at most a ``.tmp-*`` folder, which is never read and is swept away by the
-next run. In S3 the files go under ``parts/<key>/<write id>/`` and ``part.json``, written
-last, names them: files it does not name are leftovers, swept the same way.
+counts, the files with their sizes and SHA-256). It is built in a scratch folder and made
+visible in one step by the store (``commit_folder``: a rename locally; in S3 the files go
+under ``parts/<key>/<write id>/`` and ``part.json``, written last, names them), so a part
+with a ``part.json`` is always complete; what a killed run leaves is swept by the next.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from pipeline.errors import PartError
-from pipeline.storage import DataStore, LocalData, as_store, sha256_of
+from pipeline.storage import DataStore, sha256_of
+from pipeline.storage.atomic import fsync_path
 
 # 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context
 PART_FORMAT = 4
@@ -50,11 +46,42 @@ LINKS_SCHEMA = pl.Schema(
         "external": pl.Boolean(), "fetch_time": _TIME,
     }
 )
-# A row of each, in schema order (pages.py builds them; tuples are cheap per link).
-PageRow = tuple[str, str, str, str, datetime, int, int, int, bool, bool]
-LinkRow = tuple[
-    str, str, str, str, str, str, str, str, str, str, bool, bool, bool, bool, datetime
-]
+class PageRow(NamedTuple):
+    """A row of ``pages``, in PAGES_SCHEMA's order (pages.py builds them)."""
+
+    crawl: str
+    url: str
+    host: str
+    domain: str
+    fetch_time: datetime
+    status: int
+    links_internal: int
+    links_external: int
+    robots_nofollow: bool
+    truncated: bool
+
+
+class LinkRow(NamedTuple):
+    """A row of a part's ``links``, in LINKS_SCHEMA's order (a tuple per link: cheap)."""
+
+    crawl: str
+    src_url: str
+    src_host: str
+    src_domain: str
+    dst_url: str
+    dst_host: str
+    dst_domain: str
+    anchor: str
+    link_type: str
+    context: str
+    nofollow: bool
+    ugc: bool
+    sponsored: bool
+    external: bool
+    fetch_time: datetime
+
+
+assert PageRow._fields == tuple(PAGES_SCHEMA) and LinkRow._fields == tuple(LINKS_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -81,11 +108,9 @@ def part_folder(key: str) -> str:
     return f"parts/{key}"
 
 
-def part_path(data_dir: DataStore | Path, key: str) -> Path:
+def part_path(store: DataStore, key: str) -> Path:
     """The part's folder on a local data location (tests and tools look inside it)."""
-    store = as_store(data_dir)
-    assert isinstance(store, LocalData), "only a local data folder has paths"
-    return store.path(part_folder(key))
+    return store.local_path(part_folder(key))
 
 
 def read_part_info(store: DataStore, key: str) -> PartInfo:
@@ -113,11 +138,8 @@ def read_part_info(store: DataStore, key: str) -> PartInfo:
         ) from exc
 
 
-def complete_part(
-    data_dir: DataStore | Path, key: str, size: int, version: str
-) -> PartInfo | None:
+def complete_part(store: DataStore, key: str, size: int, version: str) -> PartInfo | None:
     """The part of this input if it is complete and made from this version of the input."""
-    store = as_store(data_dir)
     try:
         info = read_part_info(store, key)
     except PartError:
@@ -138,10 +160,10 @@ def damaged_files(store: DataStore, info: PartInfo) -> list[str]:
     ]
 
 
-def part_file_urls(store: DataStore, info: PartInfo, table: str) -> list[str]:
-    """What Polars opens for the part's ``pages`` or ``links`` files, in order."""
+def part_file_names(info: PartInfo, table: str) -> list[str]:
+    """The names of the part's ``pages`` or ``links`` files in its data location, in order."""
     return [
-        store.url(f"{part_folder(info.key)}/{name}") for name in sorted(info.files)
+        f"{part_folder(info.key)}/{name}" for name in sorted(info.files)
         if name.rsplit("/", 1)[-1].startswith(f"{table}-")
     ]
 
@@ -154,9 +176,8 @@ def _part_keys(store: DataStore) -> list[str]:
     )
 
 
-def complete_parts(data_dir: DataStore | Path) -> list[tuple[str, PartInfo]]:
+def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
     """Every complete part under the data location, sorted by key: (folder, info)."""
-    store = as_store(data_dir)
     found = []
     for key in _part_keys(store):
         info = read_part_info(store, key)
@@ -184,41 +205,33 @@ def frame(rows: Sequence[PageRow] | Sequence[LinkRow], schema: pl.Schema) -> pl.
 def _write_parquet(df: pl.DataFrame, path: Path) -> dict[str, Any]:
     """Write, flush to disk, and return the file's size and SHA-256 for part.json."""
     df.write_parquet(path, compression="zstd", statistics=True)
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+    fsync_path(path)
     return {"bytes": path.stat().st_size, "sha256": sha256_of(path), "rows": df.height}
 
 
 class PartWriter:
-    """Collect the rows of one input in batches under a temporary folder; ``commit`` renames.
+    """Collect the rows of one input in batches in a scratch folder; ``commit`` publishes.
 
     Rows are flushed to numbered Parquet files every ``batch_rows`` link rows, so memory stays
     bounded whatever the size of the input. Use as a context manager: leaving the block
     without ``commit`` (an exception, a kill) leaves no part behind.
     """
 
-    def __init__(
-        self, data_dir: DataStore | Path, key: str, batch_rows: int = DEFAULT_BATCH_ROWS
-    ) -> None:
-        self.store, self.key, self.batch_rows = as_store(data_dir), key, batch_rows
-        if isinstance(self.store, LocalData):  # beside the final folder: committed by rename
-            root = self.store.path("parts")
-            root.mkdir(parents=True, exist_ok=True)
-            self.temporary = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-            self.temporary.mkdir()
-        else:  # a local scratch folder, uploaded at commit
-            self.temporary = Path(tempfile.mkdtemp(prefix=f"cc-backlinks-{key}-"))
+    def __init__(self, store: DataStore, key: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        self.store, self.key, self.batch_rows = store, key, batch_rows
+        self.temporary = store.begin_folder(part_folder(key))
         self.pages: list[PageRow] = []
         self.links: list[LinkRow] = []
         self.page_count = self.link_count = self.batches = 0
         self.files: dict[str, dict[str, Any]] = {}
+        self.committed = False
 
     def __enter__(self) -> PartWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.temporary.exists():
-            shutil.rmtree(self.temporary, ignore_errors=True)
+        if not self.committed:
+            self.store.abandon_folder(self.temporary)
 
     @contextmanager
     def _writing(self, path: Path) -> Iterator[None]:
@@ -256,76 +269,38 @@ class PartWriter:
         self.pages, self.links = [], []
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
-        """Flush, write part.json, and make the part visible in one step: rename the folder
-        into place (local), or upload the files under a fresh write id and then part.json,
-        which names them (S3: one PUT is atomic)."""
+        """Flush, then make the part visible in one step with ``part.json`` written last
+        (the store's ``commit_folder``: a rename locally, a last PUT in S3)."""
         self.flush()
-        if isinstance(self.store, LocalData):
-            return self._commit_local(info)
-        write_id = uuid.uuid4().hex[:12]
-        folder = part_folder(self.key)
-        for name, described in self.files.items():
-            self.store.put_file(self.temporary / name, f"{folder}/{write_id}/{name}",
-                                described["sha256"])
-        part = PartInfo(
-            key=self.key, pages=self.page_count, links=self.link_count,
-            files={f"{write_id}/{name}": described for name, described in self.files.items()},
-            **info,
-        )
-        self.store.write_text(f"{folder}/part.json", json.dumps(asdict(part), indent=1))
-        stale = [f"{folder}/{name}" for name in self.store.files(folder)
-                 if name != "part.json" and name not in part.files]
-        self.store.delete(stale)  # the files of an older version of the input
-        return part
+        committed: list[PartInfo] = []
 
-    def _commit_local(self, info: Mapping[str, Any]) -> PartInfo:
-        part = PartInfo(
-            key=self.key, pages=self.page_count, links=self.link_count, files=self.files, **info
-        )
-        manifest = self.temporary / "part.json"
-        with self._writing(manifest), open(manifest, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(part), indent=1))
-            handle.flush()
-            os.fsync(handle.fileno())
-        assert isinstance(self.store, LocalData)
-        root = self.store.path("parts")
-        final = self.store.path(part_folder(self.key))
-        if final.exists():  # the part of an older version of the input
-            stale = root / f".stale-{self.key}-{uuid.uuid4().hex[:8]}"
-            final.rename(stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        self.temporary.rename(final)
-        return part
+        def manifest(prefix: str) -> str:
+            part = PartInfo(
+                key=self.key, pages=self.page_count, links=self.link_count,
+                files={f"{prefix}{name}": described for name, described in self.files.items()},
+                **info,
+            )
+            committed.append(part)
+            return json.dumps(asdict(part), indent=1)
+
+        with self._writing(self.temporary / "part.json"):
+            self.store.commit_folder(
+                self.temporary, part_folder(self.key),
+                {name: described["sha256"] for name, described in self.files.items()},
+                "part.json", manifest,
+            )
+        self.committed = True
+        return committed[-1]
 
 
-def sweep_temporary(data_dir: DataStore | Path) -> int:
-    """Remove what killed runs left behind; return how many. Locally: parts being written
-    (``parts/.tmp-*``, ``parts/.stale-*``) and graphs being aggregated (``.graph-tmp-*``,
-    ``.graph-old-*``). In S3: part files no part.json names (uploads of a killed run) and
-    graphs neither current nor previous. Safe because one run at a time holds the data
-    location (pipeline/lock.py)."""
-    store = as_store(data_dir)
-    swept = store.sweep_graphs()
-    if isinstance(store, LocalData):
-        root = store.path("parts")
-        leftovers = [p for p in root.iterdir()
-                     if p.name.startswith((".tmp-", ".stale-"))] if root.is_dir() else []
-        for leftover in leftovers:
-            shutil.rmtree(leftover, ignore_errors=True)
-        return swept + len(leftovers)
-    by_key: dict[str, list[str]] = {}
-    for name in store.files("parts"):
-        key, _, rest = name.partition("/")
-        by_key.setdefault(key, []).append(rest)
-    unnamed: list[str] = []
-    for key, names in sorted(by_key.items()):
-        if "part.json" not in names:  # a first upload that never finished
-            unnamed += [f"parts/{key}/{name}" for name in names]
-            continue
+def sweep_temporary(store: DataStore) -> int:
+    """Remove what killed runs left behind; return how many: parts being written and graphs
+    being aggregated. Safe because one run at a time holds the data location (its lock)."""
+
+    def named(key: str) -> list[str] | None:
         try:
-            keep = set(read_part_info(store, key).files) | {"part.json"}
+            return list(read_part_info(store, key).files)
         except PartError:
-            continue  # unreadable: complete_parts reports it; nothing is deleted
-        unnamed += [f"parts/{key}/{name}" for name in names if name not in keep]
-    store.delete(unnamed)
-    return swept + len(unnamed)
+            return None
+
+    return store.sweep_graphs() + store.sweep_folders("parts", "part.json", named)

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from pipeline.errors import InputError, InputNotFound, InputUnavailable
+from pipeline.storage.s3 import classify_failure, public_client, request_errors
 
 S3_CHUNK_BYTES = 1 << 16  # what a dropped S3 connection can lose and must read again
 MAX_DELAY_SECONDS = 60.0
@@ -306,34 +307,11 @@ class S3Store:
     """Objects in S3 (bucket ``commoncrawl`` in us-east-1, or any S3-compatible endpoint)."""
 
     def __init__(self, policy: RetryPolicy, endpoint_url: str = "") -> None:
-        import boto3
-        from botocore import UNSIGNED
-        from botocore.config import Config
-
-        session = boto3.session.Session()
-        signed = session.get_credentials() is not None
-        config = Config(
-            connect_timeout=policy.timeout_seconds,
-            read_timeout=policy.timeout_seconds,
-            retries={"total_max_attempts": 1},  # retries are ours, so that they are counted
-            **({} if signed else {"signature_version": UNSIGNED}),
-        )
-        self.client = session.client(
-            "s3", endpoint_url=endpoint_url or None, region_name="us-east-1", config=config
-        )
+        self.client = public_client(endpoint_url, policy.timeout_seconds)
 
     def _failure(self, uri: str, exc: Exception) -> Exception:
-        from botocore.exceptions import (
-            ClientError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            ReadTimeoutError,
-        )
-
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        kind, code, status, message = classify_failure(exc)
+        if kind == "response":
             if code in _S3_THROTTLING or status in (429, 503):
                 return Transient(THROTTLED, f"S3 {code or status}")
             if code in _S3_SERVER or status >= 500:
@@ -344,20 +322,11 @@ class S3Store:
                 return InputError(
                     uri, f"access denied ({code}); configure AWS credentials, or use --source https"
                 )
-            return InputError(uri, f"S3 error {code or status}: {error.get('Message', '')}")
-        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError) or "Timeout" in type(
-            exc
-        ).__name__:
-            return Transient(TIMEOUT, f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, EndpointConnectionError):
-            return Transient(CONNECT, f"{type(exc).__name__}: {exc}")
-        return Transient(DROPPED, f"{type(exc).__name__}: {exc}")
+            return InputError(uri, f"S3 error {code or status}: {message}")
+        return Transient({"timeout": TIMEOUT, "connect": CONNECT}.get(kind, DROPPED), message)
 
     def _errors(self) -> tuple[type[Exception], ...]:
-        from botocore.exceptions import BotoCoreError, ClientError
-        from urllib3.exceptions import HTTPError
-
-        return (BotoCoreError, ClientError, HTTPError, OSError)
+        return request_errors()
 
     def info(self, uri: str) -> ObjectInfo:
         bucket, key = split_s3_uri(uri)

@@ -1,5 +1,5 @@
-"""Run records: one JSON file per run in ``runs/`` of the data location, loaded into the
-``runs`` table."""
+"""A run as a whole: its record (one JSON file per run in ``runs/`` of the data location,
+loaded into the ``runs`` table) and the summary the command line prints."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PartError
-from pipeline.storage import DataStore, as_store
+from pipeline.aggregate import GraphSummary
+from pipeline.errors import RunRecordError
+from pipeline.storage import DataStore
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,15 @@ class RunRecord:
         return cls(**data)
 
 
-def save_run(data_dir: DataStore | Path, run: RunRecord) -> str:
+def save_run(store: DataStore, run: RunRecord) -> str:
     """Write the run's record (whole or not at all) as ``runs/<run id>.json``."""
     name = f"runs/{run.run_id}.json"
-    as_store(data_dir).write_text(name, run.to_json())
+    store.write_text(name, run.to_json())
     return name
 
 
-def load_runs(data_dir: DataStore | Path) -> list[RunRecord]:
+def load_runs(store: DataStore) -> list[RunRecord]:
     """Every run recorded in the data location, oldest first."""
-    store = as_store(data_dir)
     runs = []
     for name in store.files("runs"):
         if "/" in name or name.startswith(".") or not name.endswith(".json"):
@@ -62,7 +62,36 @@ def load_runs(data_dir: DataStore | Path) -> list[RunRecord]:
         try:
             runs.append(RunRecord.from_json(text))
         except (ValueError, TypeError, KeyError) as exc:
-            raise PartError(
+            raise RunRecordError(
                 f"run record {store.url(f'runs/{name}')!r} is unreadable ({exc}); delete it"
             ) from exc
     return sorted(runs, key=lambda run: run.started)
+
+
+@dataclass(frozen=True)
+class InputFailure:
+    input: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did; the CLI prints it, the ``runs`` table stores most of it."""
+
+    run_id: str
+    inputs: int
+    processed: int
+    reused: int
+    failures: list[InputFailure]
+    records: int
+    pages: int
+    links: int
+    counters: dict[str, int]
+    seconds: float
+    graph: GraphSummary | None = None
+    db_path: Path | None = None
+    damaged: dict[str, list[str]] = field(default_factory=dict)  # input -> damage notes
+
+    @property
+    def published(self) -> bool:
+        return self.db_path is not None

@@ -15,8 +15,6 @@ says where, and ``connect`` sets DuckDB up to read it.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,8 @@ from pipeline import bundled
 from pipeline.aggregate import TABLES
 from pipeline.errors import BacklinksError, DatabaseError
 from pipeline.runs import RunRecord
-from pipeline.storage import (
-    Folder,
-    LocalData,
-    S3Data,
-    configure_duckdb,
-    is_object_location,
-    quoted_url,
-)
+from pipeline.storage import Folder, is_object_location, open_store
+from pipeline.storage.atomic import atomic_path, sweep_temporaries
 
 REQUIRED_TABLES = (*TABLES, "runs", "storage")
 MACROS = (
@@ -74,59 +66,51 @@ def build(
     con = duckdb.connect(str(path))
     try:
         con.execute("set enable_progress_bar = false")
-        configure_duckdb(con, graph.store)
+        graph.store.configure_duckdb(con)
         for sql_file in sql_files():
             con.execute(sql_file.read_text("utf-8"))
         for table in TABLES:
             if database == "views":
-                _replace_with_view(con, table, graph.url(f"{table}.parquet"))
+                _replace_with_view(con, table, graph.store.view_literal(
+                    graph.name_of(f"{table}.parquet")))
             else:
                 con.execute(
                     f"insert into {table} by name select * from read_parquet(?)",
                     [graph.url(f"{table}.parquet")],
                 )
         _insert_runs(con, runs)
-        s3 = graph.store if isinstance(graph.store, S3Data) else None
+        location, endpoint_url, region = graph.store.describe()
         con.execute(
             "insert into storage values (?, ?, ?, ?, ?)",
-            [graph.store.location, graph.name, database,
-             s3.endpoint_url if s3 else "", s3.region if s3 else ""],
+            [location, graph.name, database, endpoint_url, region],
         )
         con.execute("checkpoint")
     finally:
         con.close()
 
 
-def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, url: str) -> None:
-    """Swap the empty table for a view of the same columns over the Parquet file at ``url``.
-    DuckDB cannot bind a parameter inside CREATE VIEW, so the URL is written as a literal:
-    quoted_url refuses any URL outside a plain character set (no quote can get in)."""
+def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, quoted: str) -> None:
+    """Swap the empty table for a view of the same columns over the Parquet file whose URL
+    is the SQL literal ``quoted``. DuckDB cannot bind a parameter inside CREATE VIEW, so the
+    URL is written as a literal: the store's view_literal refuses any URL outside a plain
+    character set (no quote can get in)."""
     columns = [name for (name,) in con.execute(
         "select column_name from duckdb_columns() where table_name = ? order by column_index",
         [table]).fetchall()]
     column = ", ".join(f'"{name}"' for name in columns)
-    quoted = quoted_url(url)
     con.execute(f"drop table {table}")
     con.execute(f"create view {table} as select {column} from read_parquet({quoted})")
 
 
 def publish(
-    graph: Folder | Path, runs: Sequence[RunRecord], db_path: Path, database: str = "tables"
+    graph: Folder, runs: Sequence[RunRecord], db_path: Path, database: str = "tables"
 ) -> Path:
     """Build the database under a temporary name beside ``db_path``, then rename it there.
-    ``graph`` is the graph's folder in its data store (or a local graph folder's path)."""
-    if isinstance(graph, Path):
-        graph = Folder(LocalData(graph.parent), graph.name)
+    ``graph`` is the graph's folder in its data store."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in db_path.parent.glob(f".{db_path.name}.tmp-*"):  # from a killed run
-        leftover.unlink(missing_ok=True)
-    temporary = db_path.with_name(f".{db_path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    sweep_temporaries(db_path.parent, db_path.name)  # from a killed run
+    with atomic_path(db_path) as temporary:
         build(graph, runs, temporary, database)
-        os.replace(temporary, db_path)
-    finally:
-        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
-            leftover.unlink(missing_ok=True)
     return db_path
 
 
@@ -169,7 +153,7 @@ def _read_storage(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
     if row is None or row[3] != "views" or not is_object_location(row[0]):
         return
     try:
-        configure_duckdb(con, S3Data(row[0], row[1], row[2]))
+        open_store(row[0], row[1], row[2]).configure_duckdb(con)
     except (duckdb.Error, BacklinksError) as exc:
         con.close()
         raise DatabaseError(

@@ -10,26 +10,30 @@ import polars as pl
 import pytest
 
 from pipeline.aggregate import GraphOptions, aggregate, graph_dir
-from pipeline.errors import PartError
-from pipeline.parts import PartWriter
+from pipeline.errors import GraphError
+from pipeline.parts import LinkRow, PageRow, PartWriter
+from pipeline.storage import Folder, LocalData
 
 T1 = datetime(2024, 5, 1, tzinfo=UTC)
 T2 = datetime(2024, 5, 2, tzinfo=UTC)
 
 
-def page(crawl: str, url: str, host: str, domain: str, when: datetime = T1) -> tuple:
-    return (crawl, url, host, domain, when, 200, 0, 0, False, False)
+def page(crawl: str, url: str, host: str, domain: str, when: datetime = T1) -> PageRow:
+    return PageRow(crawl=crawl, url=url, host=host, domain=domain, fetch_time=when, status=200,
+                   links_internal=0, links_external=0, robots_nofollow=False, truncated=False)
 
 
 def link(crawl: str, src: str, src_host: str, src_domain: str, dst_host: str, dst_domain: str,
          nofollow: bool = False, when: datetime = T1, anchor: str = "a",
-         context: str = "body") -> tuple:
-    return (crawl, src, src_host, src_domain, f"https://{dst_host}/", dst_host, dst_domain,
-            anchor, "a", context, nofollow, False, False, src_domain != dst_domain, when)
+         context: str = "body") -> LinkRow:
+    return LinkRow(crawl=crawl, src_url=src, src_host=src_host, src_domain=src_domain,
+                   dst_url=f"https://{dst_host}/", dst_host=dst_host, dst_domain=dst_domain,
+                   anchor=anchor, link_type="a", context=context, nofollow=nofollow, ugc=False,
+                   sponsored=False, external=src_domain != dst_domain, fetch_time=when)
 
 
-def write(data_dir: Path, key: str, pages_and_links: list[tuple[tuple, list[tuple]]]) -> None:
-    with PartWriter(data_dir, key, batch_rows=2) as writer:  # tiny batches: several files
+def write(data_dir: Path, key: str, pages_and_links: list[tuple[PageRow, list[LinkRow]]]) -> None:
+    with PartWriter(LocalData(data_dir), key, batch_rows=2) as writer:  # tiny batches: several files
         for page_row, link_rows in pages_and_links:
             writer.add(page_row, link_rows)
         writer.commit({"input": key, "size": 1, "version": "1", "crawl": "c", "records": 1,
@@ -60,7 +64,7 @@ def graph(tmp_path: Path) -> dict[str, pl.DataFrame]:
             link(c2, "https://x.b.org/", "x.b.org", "b.org", "a.example.com", "example.com"),
         ]),
     ])
-    summary = aggregate(tmp_path)
+    summary = aggregate(LocalData(tmp_path))
     assert summary.parts == 2
     folder = graph_dir(tmp_path)
     return {t: pl.read_parquet(folder / f"{t}.parquet") for t in
@@ -120,18 +124,18 @@ def test_hosts(graph: dict[str, pl.DataFrame]) -> None:
 
 
 def test_no_parts_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PartError, match="no complete parts"):
-        aggregate(tmp_path)
+    with pytest.raises(GraphError, match="no complete parts"):
+        aggregate(LocalData(tmp_path))
 
 
 def test_a_part_left_uncommitted_is_never_read(tmp_path: Path) -> None:
     write(tmp_path, "good", [(page("c", "https://a.org/", "a.org", "a.org"), [])])
     with pytest.raises(RuntimeError):
-        with PartWriter(tmp_path, "killed", batch_rows=1) as writer:
+        with PartWriter(LocalData(tmp_path), "killed", batch_rows=1) as writer:
             writer.add(page("c", "https://b.org/", "b.org", "b.org"), [])
             raise RuntimeError("killed while writing")
     assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == ["good"]
-    summary = aggregate(tmp_path)
+    summary = aggregate(LocalData(tmp_path))
     assert summary.pages == 1
 
 
@@ -173,7 +177,7 @@ def test_weighted_pagerank_is_a_setting(tmp_path: Path) -> None:
     write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), rows)])
     ranks = {}
     for weighted in (False, True):
-        aggregate(tmp_path, GraphOptions(rank_weighted=weighted))
+        aggregate(LocalData(tmp_path), GraphOptions(rank_weighted=weighted))
         hosts = pl.read_parquet(graph_dir(tmp_path) / "hosts.parquet")
         ranks[weighted] = dict(zip(hosts["host"], hosts["pagerank"], strict=True))
     assert ranks[False]["b.org"] == pytest.approx(ranks[False]["c.org"])
@@ -197,7 +201,7 @@ def sitewide_graph(tmp_path: Path, linking_pages: int, crawled_pages: int) -> pl
             links.append(link("c", url, "blog.example", "blog.example", "news.test", "news.test"))
         pages.append((page("c", url, "blog.example", "blog.example"), links))
     write(tmp_path, f"blog-{linking_pages}-{crawled_pages}", pages)
-    aggregate(tmp_path, GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
+    aggregate(LocalData(tmp_path), GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
     return pl.read_parquet(graph_dir(tmp_path) / "links.parquet")
 
 
@@ -243,9 +247,9 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
         return {t: sorted(pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet").rows())
                 for t in tables}
 
-    one = aggregate(tmp_path, GraphOptions(aggregate_buckets=1))
+    one = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=1))
     expected = read_all()
-    many = aggregate(tmp_path, GraphOptions(aggregate_buckets=7))
+    many = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
@@ -289,9 +293,9 @@ def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
         return {t: pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet")
                 for t in ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
 
-    aggregate(tmp_path, GraphOptions(aggregate_buckets=3))
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=3))
     ranked = read_all()
-    aggregate(tmp_path, GraphOptions(aggregate_buckets=3, ranks=False))
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=3, ranks=False))
     plain = read_all()
     for table in ("hosts", "domains"):
         assert plain[table].columns == ranked[table].columns
@@ -303,7 +307,7 @@ def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
     for table in ("pages", "links", "host_edges", "domain_edges"):
         assert sorted(plain[table].rows()) == sorted(ranked[table].rows())
     # the database takes the nulls; the macros answer, ordered by pages and links
-    db = publish(graph_dir(tmp_path), [], tmp_path / "graph.duckdb")
+    db = publish(Folder(LocalData(tmp_path), "graph"), [], tmp_path / "graph.duckdb")
     with connect(db) as con:
         columns, rows = run_macro(con, "referring_domains", "t1.org")
         assert rows and all(row[columns.index("authority")] is None for row in rows)

@@ -14,23 +14,28 @@ import polars as pl
 import pytest
 from conftest import CliRun, run_cli
 
-from pipeline.aggregate import GraphOptions, aggregate, graph_dir
-from pipeline.parts import PartWriter
+from pipeline.aggregate import GraphOptions, aggregate
+from pipeline.parts import LinkRow, PageRow, PartWriter
+from pipeline.storage import Folder, LocalData
 from pipeline.store import publish, run_macro
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def _link(src_url: str, dst_url: str, anchor: str, *, context: str = "body",
-          nofollow: bool = False, sponsored: bool = False) -> tuple:
+          nofollow: bool = False, sponsored: bool = False) -> LinkRow:
     src_host, dst_host = src_url.split("/")[2], dst_url.split("/")[2]
-    return ("CC-MAIN-2024-22", src_url, src_host, src_host, dst_url, dst_host, dst_host, anchor,
-            "a", context, nofollow, False, sponsored, src_host != dst_host, WHEN)
+    return LinkRow(crawl="CC-MAIN-2024-22", src_url=src_url, src_host=src_host,
+                   src_domain=src_host, dst_url=dst_url, dst_host=dst_host, dst_domain=dst_host,
+                   anchor=anchor, link_type="a", context=context, nofollow=nofollow, ugc=False,
+                   sponsored=sponsored, external=src_host != dst_host, fetch_time=WHEN)
 
 
-def _page(url: str) -> tuple:
+def _page(url: str) -> PageRow:
     host = url.split("/")[2]
-    return ("CC-MAIN-2024-22", url, host, host, WHEN, 200, 0, 0, False, False)
+    return PageRow(crawl="CC-MAIN-2024-22", url=url, host=host, domain=host, fetch_time=WHEN,
+                   status=200, links_internal=0, links_external=0, robots_nofollow=False,
+                   truncated=False)
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +61,13 @@ def shop_db(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnecti
         _link(news, "https://shop.test/sale", "Big sale", nofollow=True),
         _link(news, "https://rival.test/", "Rival", context="nav"),
     ]))
-    with PartWriter(data, "shop") as writer:
+    with PartWriter(LocalData(data), "shop") as writer:
         for page, links in pages:
             writer.add(page, links)
         writer.commit({"input": "shop", "size": 1, "version": "1", "crawl": "c", "records": 11,
                        "counters": {}, "seconds": 0.0})
-    aggregate(data, GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
-    db = publish(graph_dir(data), [], data / "graph.duckdb")
+    aggregate(LocalData(data), GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
+    db = publish(Folder(LocalData(data), "graph"), [], data / "graph.duckdb")
     return duckdb.connect(str(db), read_only=True)
 
 

@@ -16,6 +16,7 @@ from pipeline.aggregate import aggregate, graph_dir
 from pipeline.config import Settings
 from pipeline.process import process_input
 from pipeline.sources import InputFile
+from pipeline.storage import LocalData
 
 sys.path.insert(0, str(REPO / "bench"))
 from generate import write_files  # noqa: E402
@@ -40,7 +41,7 @@ def test_the_generated_host_graph_is_recovered_exactly(
     warc, wat, truth = generated
     settings = replace(Settings.defaults(), data_dir=str(tmp_path))
     result = process_input(InputFile(str(warc if which == "warc" else wat)), settings)
-    aggregate(tmp_path)
+    aggregate(LocalData(tmp_path))
     expected = {(s, d): (links, pages, nofollow)
                 for s, d, links, pages, nofollow in truth["host_edges"]}
     assert len(expected) > 1000  # a graph worth checking

@@ -28,9 +28,16 @@ from conftest import REPO, CliRun, graph_rows, run_cli
 from pipeline.aggregate import TABLES
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DataFolderBusy, PartError
-from pipeline.lock import LOCK_NAME, data_folder_lock
-from pipeline.parts import PartWriter, complete_part, complete_parts, sweep_temporary
-from pipeline.storage import S3Data, quoted_url, split_data_url
+from pipeline.parts import (
+    LinkRow,
+    PageRow,
+    PartWriter,
+    complete_part,
+    complete_parts,
+    sweep_temporary,
+)
+from pipeline.storage import LOCK_NAME, S3Data, split_data_url
+from pipeline.storage.s3 import quoted_url
 from pipeline.store import connect, run_macro
 
 BUCKET = "backlinks-data"
@@ -173,9 +180,13 @@ def _write_part(data: S3Data, key: str, pages: int = 3) -> None:
         for i in range(pages):
             url = f"https://a{i}.test/"
             writer.add(
-                ("c", url, f"a{i}.test", f"a{i}.test", when, 200, 0, 1, False, False),
-                [("c", url, f"a{i}.test", f"a{i}.test", "https://b.test/", "b.test",
-                  "b.test", "b", "a", "body", False, False, False, True, when)],
+                PageRow(crawl="c", url=url, host=f"a{i}.test", domain=f"a{i}.test",
+                        fetch_time=when, status=200, links_internal=0, links_external=1,
+                        robots_nofollow=False, truncated=False),
+                [LinkRow(crawl="c", src_url=url, src_host=f"a{i}.test", src_domain=f"a{i}.test",
+                         dst_url="https://b.test/", dst_host="b.test", dst_domain="b.test",
+                         anchor="b", link_type="a", context="body", nofollow=False, ugc=False,
+                         sponsored=False, external=True, fetch_time=when)],
             )
         writer.commit({"input": key, "size": pages, "version": "v1", "crawl": "c",
                        "records": pages, "counters": {}, "seconds": 0.0})
@@ -229,10 +240,10 @@ def test_the_s3_lease_lets_one_run_in_and_expires_after_a_kill(
     data = store(endpoint, "lock-test")
     s3 = admin(endpoint)
     lock_key = f"lock-test/{LOCK_NAME}"
-    with data_folder_lock(data, lease_seconds=0.9):
+    with data.lock(lease_seconds=0.9):
         held = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
         with pytest.raises(DataFolderBusy, match="holds the data location"):
-            with data_folder_lock(store(endpoint, "lock-test")):
+            with store(endpoint, "lock-test").lock():
                 pass
         time.sleep(1.5)  # the holder renews every 0.3 s
         renewed = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
@@ -242,7 +253,7 @@ def test_the_s3_lease_lets_one_run_in_and_expires_after_a_kill(
     # a killed run's lease: present but expired, so the next run takes it over
     s3.put_object(Bucket=BUCKET, Key=lock_key, Body=json.dumps(
         {"owner": "killed", "host": "gone", "pid": 1, "expires": time.time() - 1}).encode())
-    with data_folder_lock(data):
+    with data.lock():
         taken = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
         assert taken["owner"] != "killed"
 
@@ -252,7 +263,7 @@ def test_the_s3_lease_lets_one_run_in_and_expires_after_a_kill(
     s3.put_object(Bucket=BUCKET, Key=lock_key, Body=json.dumps(
         {"owner": "killed-here", "host": socket.gethostname(), "pid": int(gone.stdout),
          "expires": time.time() + 600}).encode())
-    with data_folder_lock(data):
+    with data.lock():
         taken = json.loads(s3.get_object(Bucket=BUCKET, Key=lock_key)["Body"].read())
         assert taken["owner"] != "killed-here"
 
@@ -355,7 +366,7 @@ def test_the_store_travels_to_workers_without_secrets(
     assert b"secret-of-the-submitting-machine" not in sent
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # the worker's own credentials
     received = pickle.loads(sent)
-    assert received.polars_options is not None
-    assert received.polars_options["aws_secret_access_key"] == SECRET
+    assert received._polars_options() is not None
+    assert received._polars_options()["aws_secret_access_key"] == SECRET
     received.write_text("hello.txt", "hi")  # and it works there
     assert received.read_text("hello.txt") == "hi"

@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 
 from pipeline.aggregate import MANIFEST
-from pipeline.lock import data_folder_lock
+from pipeline.storage import LocalData
 
 SAMPLE_FILES = 9
 
@@ -99,7 +99,7 @@ def test_the_graph_manifest_lists_every_part_with_its_checksums(sample_run: CliR
 
 def test_a_second_run_on_a_busy_data_folder_fails_at_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with data_folder_lock(data):
+    with LocalData(data).lock():
         busy = run_cli("run", "--data", str(data), "--workers", "1")
     assert busy.returncode == 1
     assert "another `backlinks run` is using the data folder" in busy.stderr

@@ -18,6 +18,7 @@ from pipeline.errors import PartError
 from pipeline.parts import complete_part, complete_parts, part_path
 from pipeline.process import process_input
 from pipeline.sources import InputFile
+from pipeline.storage import LocalData
 
 BIG_SAMPLE = SAMPLE / "resiliparse" / "warcfile.warc.gz"
 
@@ -68,7 +69,7 @@ def test_a_full_disk_during_a_part_write_leaves_no_part(tmp_path: Path) -> None:
 def test_the_part_manifest_records_sizes_and_checksums(tmp_path: Path) -> None:
     settings = replace(Settings.defaults(), data_dir=str(tmp_path))
     result = process_input(InputFile(str(BIG_SAMPLE)), settings)
-    folder = part_path(tmp_path, result.key)
+    folder = part_path(LocalData(tmp_path), result.key)
     manifest = json.loads((folder / "part.json").read_text())
     names = sorted(p.name for p in folder.glob("*.parquet"))
     assert sorted(manifest["files"]) == names and names
@@ -81,7 +82,7 @@ def test_a_damaged_part_is_rewritten_or_refused_never_used(tmp_path: Path, damag
     settings = replace(Settings.defaults(), data_dir=str(tmp_path))
     source = InputFile(str(BIG_SAMPLE))
     first = process_input(source, settings)
-    folder = part_path(tmp_path, first.key)
+    folder = part_path(LocalData(tmp_path), first.key)
     victim = sorted(folder.glob("links-*.parquet"))[0]
     raw = victim.read_bytes()
     if damage == "truncate":
@@ -92,13 +93,13 @@ def test_a_damaged_part_is_rewritten_or_refused_never_used(tmp_path: Path, damag
         victim.unlink()
     # aggregation refuses it, naming the part and the file
     with pytest.raises(PartError, match=rf"{victim.name} missing or not as written"):
-        complete_parts(tmp_path)
+        complete_parts(LocalData(tmp_path))
     with pytest.raises(PartError):
-        aggregate(tmp_path)
+        aggregate(LocalData(tmp_path))
     # the next run does not reuse it: it writes the part again
     size = BIG_SAMPLE.stat().st_size
     version = f"mtime_ns:{BIG_SAMPLE.stat().st_mtime_ns}"
-    assert complete_part(tmp_path, first.key, size, version) is None
+    assert complete_part(LocalData(tmp_path), first.key, size, version) is None
     again = process_input(source, settings)
     assert not again.reused and again.links == first.links
-    assert complete_parts(tmp_path)[0][1].links == first.links
+    assert complete_parts(LocalData(tmp_path))[0][1].links == first.links

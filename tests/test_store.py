@@ -15,13 +15,14 @@ from test_aggregate import link, page, write
 from pipeline.aggregate import aggregate
 from pipeline.errors import DatabaseError
 from pipeline.runs import RunRecord
+from pipeline.storage import Folder, LocalData
 from pipeline.store import MACROS, REQUIRED_TABLES, connect, publish, run_macro
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 RUN = RunRecord("r1", NOW, NOW, "complete", 1, 0, 10, 2, 3, [], {"skipped_request": 2}, {"workers": 1})
 
 
-def build_graph(data_dir: Path, extra_domain: str | None = None) -> Path:
+def build_graph(data_dir: Path, extra_domain: str | None = None) -> Folder:
     c = "CC-MAIN-2024-22"
     rows = [
         (page(c, "https://blog.a.org/1", "blog.a.org", "a.org"), [
@@ -40,7 +41,7 @@ def build_graph(data_dir: Path, extra_domain: str | None = None) -> Path:
             link(c, f"https://{extra_domain}/", extra_domain, extra_domain, "www.t.com", "t.com"),
         ]))
     write(data_dir, "part", rows)
-    return data_dir / aggregate(data_dir).folder
+    return Folder(LocalData(data_dir), aggregate(LocalData(data_dir)).folder)
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_failed_build_leaves_the_old_database_and_no_temporary_file(tmp_path: Pa
     folder = build_graph(tmp_path / "v1")
     publish(folder, [RUN], db_path)
     before = db_path.read_bytes()
-    (folder / "links.parquet").write_bytes(b"not parquet")
+    Path(folder.url("links.parquet")).write_bytes(b"not parquet")
     with pytest.raises(duckdb.Error):
         publish(folder, [RUN], db_path)
     assert db_path.read_bytes() == before

@@ -1,189 +1,56 @@
-"""Where a run keeps its data: a local folder, or a prefix in S3 (or any S3-compatible store).
+"""A data location in S3 (or any S3-compatible store): objects under ``s3://BUCKET/PREFIX/``.
 
-Everything under the data location is addressed by a relative name (``parts/KEY/part.json``,
-``graph/links.parquet``). ``LocalData`` maps names to files under a folder; ``S3Data`` maps
-them to objects under ``s3://BUCKET/PREFIX/``. Polars and DuckDB read and write the Parquet
-files themselves through ``url(name)`` (with ``polars_options`` and ``configure_duckdb`` for
-S3); this module does the rest: small JSON documents, listings, checksums, deletions.
+Object stores have no rename, so a thing becomes visible by one PUT:
 
-Object stores have no rename, so the two differ in how a thing becomes visible at once:
+- a folder (a part): its files are uploaded under a fresh ``<folder>/<write id>/`` and the
+  manifest (``part.json``), written last, names them; files no manifest names are leftovers
+  of killed writers, swept by the next run;
+- a graph: each graph is written under its own ``graphs/<id>/`` and ``graph.json`` points at
+  the current one. The previous graph is kept, so that a reader still holding the previous
+  database keeps working.
 
-- a part: locally its folder is renamed into place; in S3 its files are uploaded under a
-  fresh ``parts/KEY/<write id>/`` and ``parts/KEY/part.json`` is written last (one PUT is
-  atomic), naming them;
-- a graph: locally ``graph/`` is replaced by rename; in S3 each graph is written under its
-  own ``graphs/<id>/`` and ``graph.json`` (one PUT) points at the current one. The previous
-  graph is kept, so that a reader still holding the previous database keeps working.
+The lock is a lease object ``<prefix>/.lock`` (owner, host, pid, expiry), created only if
+absent (``If-None-Match: *``) and renewed every third of the lease by a background thread
+(``If-Match`` its own ETag, so two runs can never both believe they hold it). A killed run
+stops renewing: its lease expires and the next run takes it over, at most a lease later (at
+once on the same machine, where a dead holder's pid can be checked).
 
-Credentials for S3 come from the usual AWS places (environment, ``~/.aws``, instance role),
-read by boto3 once and passed on to Polars and DuckDB; the endpoint (MinIO, Ceph...) and the
-region are settings (``data_endpoint_url``, ``data_region``).
+Credentials come from the usual AWS places (environment, ``~/.aws``, instance role), read by
+boto3 on the machine that uses the store (a pickled store carries its location only) and
+handed to Polars and DuckDB here; the endpoint (MinIO, Ceph...) and the region are settings
+(``data_endpoint_url``, ``data_region``). This module is the only one that knows boto3:
+``public_client`` and ``request_failure`` serve the readers of Common Crawl's bucket too.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
+import tempfile
+import threading
+import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import polars as pl
+from pipeline.errors import ConfigError, DataFolderBusy, GraphError, LockError, StorageError
+from pipeline.storage.base import LEASE_SECONDS, LOCK_NAME, DataStore, Manifest, NamedFiles
 
-from pipeline.errors import ConfigError, PartError
-
-GRAPH_POINTER = "graph.json"  # S3: names the current graph folder
+GRAPH_POINTER = "graph.json"  # names the current graph folder
 # What an S3 prefix may contain: the views of a `database = "views"` file hold these URLs as
 # SQL text (DuckDB cannot bind a parameter inside CREATE VIEW), so no quote may get there.
 _SAFE_PREFIX = re.compile(r"[A-Za-z0-9._=+-]+(/[A-Za-z0-9._=+-]+)*")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class DataStore:
-    """The data location of a run (abstract: ``LocalData`` or ``S3Data``)."""
-
-    location: str  # as the user wrote it: for messages
-    polars_options: dict[str, str] | None = None
-
-    def url(self, name: str) -> str:
-        """What Polars and DuckDB open for ``name``."""
-        raise NotImplementedError
-
-    def prepare(self, folder: str) -> None:
-        """Make ``folder`` ready to receive files (a local mkdir; nothing in S3)."""
-
-    def read_text(self, name: str) -> str | None:
-        """The text of ``name``, or None when it does not exist."""
-        raise NotImplementedError
-
-    def write_text(self, name: str, text: str) -> None:
-        """Write ``name`` whole or not at all."""
-        raise NotImplementedError
-
-    def files(self, folder: str) -> dict[str, int]:
-        """Every file under ``folder`` (recursively): name relative to it -> size."""
-        raise NotImplementedError
-
-    def put_file(self, local: Path, name: str, sha256: str) -> None:
-        """Copy a local file to ``name`` with its SHA-256 (S3; a local part is renamed into
-        place instead, see parts.PartWriter)."""
-        raise NotImplementedError
-
-    def has_file(self, name: str, size: int, sha256: str) -> bool:
-        """Whether ``name`` exists with this size and SHA-256."""
-        raise NotImplementedError
-
-    def delete(self, names: Iterable[str]) -> None:
-        raise NotImplementedError
-
-    def delete_tree(self, folder: str) -> None:
-        raise NotImplementedError
-
-    def new_graph_folder(self) -> str:
-        """A fresh folder for a graph being built (not visible as the graph until
-        ``install_graph``)."""
-        raise NotImplementedError
-
-    def install_graph(self, folder: str) -> str:
-        """Make ``folder`` the current graph in one step; return its final name."""
-        raise NotImplementedError
-
-    def sweep_graphs(self) -> int:
-        """Remove graphs of killed runs and replaced graphs no reader can need; how many."""
-        raise NotImplementedError
-
-
-class LocalData(DataStore):
-    """A folder on a local (or shared network) file system."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.expanduser().resolve()
-        self.location = str(self.root)
-
-    def __repr__(self) -> str:
-        return f"LocalData({self.location!r})"
-
-    def path(self, name: str) -> Path:
-        return self.root / name if name else self.root
-
-    def url(self, name: str) -> str:
-        return str(self.path(name))
-
-    def prepare(self, folder: str) -> None:
-        self.path(folder).mkdir(parents=True, exist_ok=True)
-
-    def read_text(self, name: str) -> str | None:
-        try:
-            return self.path(name).read_text("utf-8")
-        except FileNotFoundError:
-            return None
-
-    def write_text(self, name: str, text: str) -> None:
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-
-    def files(self, folder: str) -> dict[str, int]:
-        base = self.path(folder)
-        if not base.is_dir():
-            return {}
-        return {
-            path.relative_to(base).as_posix(): path.stat().st_size
-            for path in sorted(base.rglob("*")) if path.is_file()
-        }
-
-    def has_file(self, name: str, size: int, sha256: str) -> bool:
-        path = self.path(name)
-        try:
-            return path.stat().st_size == size and sha256_of(path) == sha256
-        except OSError:
-            return False
-
-    def delete(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.path(name).unlink(missing_ok=True)
-
-    def delete_tree(self, folder: str) -> None:
-        shutil.rmtree(self.path(folder), ignore_errors=True)
-
-    def new_graph_folder(self) -> str:
-        return f".graph-tmp-{uuid.uuid4().hex[:8]}"
-
-    def install_graph(self, folder: str) -> str:
-        target = self.path("graph")
-        if target.exists():
-            old = self.path(f".graph-old-{uuid.uuid4().hex[:8]}")
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        self.path(folder).rename(target)
-        return "graph"
-
-    def sweep_graphs(self) -> int:
-        leftovers = [p for p in self.root.glob(".graph-*")
-                     if p.name.startswith((".graph-tmp-", ".graph-old-"))]
-        for leftover in leftovers:
-            shutil.rmtree(leftover, ignore_errors=True)
-        return len(leftovers)
+logger = logging.getLogger(__name__)
 
 
 class S3Data(DataStore):
@@ -211,7 +78,10 @@ class S3Data(DataStore):
                 options["aws_session_token"] = self.credentials[2]
         else:
             options["aws_skip_signature"] = "true"
-        self.polars_options = options
+        self._options = options
+
+    def _polars_options(self) -> dict[str, str]:
+        return self._options
 
     def __repr__(self) -> str:
         return f"S3Data({self.location!r})"
@@ -244,7 +114,7 @@ class S3Data(DataStore):
     def url(self, name: str) -> str:
         return f"s3://{self.bucket}/{self.key(name)}"
 
-    def _fail(self, action: str, name: str, exc: Exception) -> PartError:
+    def _fail(self, action: str, name: str, exc: Exception) -> StorageError:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         hint = (
             "configure AWS credentials with write access (environment or ~/.aws)"
@@ -253,7 +123,7 @@ class S3Data(DataStore):
             else f"create the bucket {self.bucket!r}" if code == "NoSuchBucket"
             else "check --data, data_endpoint_url and the network"
         )
-        return PartError(f"cannot {action} {self.url(name)!r} ({code or exc}); {hint}")
+        return StorageError(f"cannot {action} {self.url(name)!r} ({code or exc}); {hint}")
 
     def _errors(self) -> tuple[type[Exception], ...]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -327,6 +197,60 @@ class S3Data(DataStore):
     def delete_tree(self, folder: str) -> None:
         self.delete(f"{folder}/{name}" for name in self.files(folder))
 
+    def local_path(self, name: str) -> Path:
+        raise StorageError(f"{self.url(name)!r} is in S3, not a local file; use a local "
+                           "--data folder to look inside parts")
+
+    def configure_duckdb(self, con: Any) -> None:
+        configure_duckdb(con, self)
+
+    def describe(self) -> tuple[str, str, str]:
+        return self.location, self.endpoint_url, self.region
+
+    def view_literal(self, name: str) -> str:
+        return quoted_url(self.url(name))
+
+    # -- atomic folders: files under <folder>/<write id>/, the manifest last ------------
+    def begin_folder(self, folder: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"cc-backlinks-{folder.replace('/', '-')}-"))
+
+    def commit_folder(self, scratch: Path, folder: str, files: Mapping[str, str],
+                      manifest_name: str, manifest: Manifest) -> None:
+        write_id = uuid.uuid4().hex[:12]
+        try:
+            for name, sha256 in files.items():
+                self.put_file(scratch / name, f"{folder}/{write_id}/{name}", sha256)
+            self.write_text(f"{folder}/{manifest_name}", manifest(f"{write_id}/"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        stale = [f"{folder}/{name}" for name in self.files(folder)
+                 if name != manifest_name and not name.startswith(f"{write_id}/")]
+        self.delete(stale)  # the files of an earlier commit
+
+    def abandon_folder(self, scratch: Path) -> None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def sweep_folders(self, parent: str, manifest_name: str, named: NamedFiles) -> int:
+        by_key: dict[str, list[str]] = {}
+        for name in self.files(parent):
+            key, _, rest = name.partition("/")
+            by_key.setdefault(key, []).append(rest)
+        unnamed: list[str] = []
+        for key, names in sorted(by_key.items()):
+            if manifest_name not in names:  # a first upload that never finished
+                unnamed += [f"{parent}/{key}/{name}" for name in names]
+                continue
+            kept = named(key)
+            if kept is None:
+                continue  # unreadable: the reader reports it; nothing is deleted
+            keep = set(kept) | {manifest_name}
+            unnamed += [f"{parent}/{key}/{name}" for name in names if name not in keep]
+        self.delete(unnamed)
+        return len(unnamed)
+
+    def lock(self, lease_seconds: float = LEASE_SECONDS) -> AbstractContextManager[None]:
+        return _s3_lease(self, lease_seconds)
+
     def new_graph_folder(self) -> str:
         return f"graphs/{uuid.uuid4().hex[:12]}"
 
@@ -335,7 +259,7 @@ class S3Data(DataStore):
         try:
             return dict(json.loads(text)) if text else {}
         except ValueError as exc:
-            raise PartError(f"{self.url(GRAPH_POINTER)!r} is not valid JSON ({exc}); delete "
+            raise GraphError(f"{self.url(GRAPH_POINTER)!r} is not valid JSON ({exc}); delete "
                             "it and run again (the graph is rebuilt)") from exc
 
     def install_graph(self, folder: str) -> str:
@@ -389,21 +313,10 @@ def is_object_location(location: str) -> bool:
     return location.startswith("s3://")
 
 
-def as_store(data: DataStore | Path | str) -> DataStore:
-    """A data store from a store, a local path, or an s3:// URL (default endpoint)."""
-    if isinstance(data, DataStore):
-        return data
-    if isinstance(data, str) and is_object_location(data):
-        return S3Data(data)
-    return LocalData(Path(data))
-
-
-def configure_duckdb(con: Any, store: DataStore) -> None:
-    """Let a DuckDB connection read ``store``'s URLs: for S3, load httpfs (from the
+def configure_duckdb(con: Any, store: S3Data) -> None:
+    """Let a DuckDB connection read ``store``'s URLs: load httpfs (from the
     ``duckdb-extension-httpfs`` package: nothing is downloaded) and set the endpoint, region
     and credentials, all as bound values."""
-    if not isinstance(store, S3Data):
-        return
     load_httpfs(con)
     settings: dict[str, Any] = {"s3_region": store.region}
     if store.endpoint_url:
@@ -435,48 +348,6 @@ def load_httpfs(con: Any) -> None:
     con.load_extension(str(found[-1]))
 
 
-@dataclass(frozen=True)
-class Folder:
-    """A folder of Parquet files in a data store, as Polars reads and writes them."""
-
-    store: DataStore
-    name: str
-
-    def name_of(self, file: str) -> str:
-        return f"{self.name}/{file}" if self.name else file
-
-    def sub(self, name: str) -> Folder:
-        folder = Folder(self.store, self.name_of(name))
-        self.store.prepare(folder.name)
-        return folder
-
-    def url(self, file: str) -> str:
-        return self.store.url(self.name_of(file))
-
-    def scan(self, files: str | list[str]) -> pl.LazyFrame:
-        urls = [self.url(files)] if isinstance(files, str) else [self.url(f) for f in files]
-        return pl.scan_parquet(urls, storage_options=self.store.polars_options)
-
-    def sink(self, frame: pl.LazyFrame, file: str, **options: Any) -> None:
-        frame.sink_parquet(self.url(file), storage_options=self.store.polars_options,
-                           **options)
-
-    def write(self, frame: pl.DataFrame, file: str, **options: Any) -> None:
-        frame.write_parquet(self.url(file), storage_options=self.store.polars_options,
-                            **options)
-
-    def files(self, prefix: str) -> list[str]:
-        """Names of the files directly in this folder that start with ``prefix``."""
-        return [name for name in self.store.files(self.name)
-                if "/" not in name and name.startswith(prefix)]
-
-    def delete(self, *files: str) -> None:
-        self.store.delete(self.name_of(file) for file in files)
-
-    def delete_all(self) -> None:
-        self.store.delete_tree(self.name)
-
-
 _PLAIN_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._=+-]+)+")
 
 
@@ -490,3 +361,145 @@ def quoted_url(url: str) -> str:
             ". _ = + - between slashes can; choose a plainer data location"
         )
     return f"'{url}'"
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _s3_lease(store: S3Data, lease_seconds: float) -> Iterator[None]:
+    from botocore.exceptions import ClientError
+
+    client, key = store.client, store.key(LOCK_NAME)
+    owner = {"owner": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
+
+    def body() -> bytes:
+        return json.dumps({**owner, "expires": time.time() + lease_seconds}).encode()
+
+    try:
+        etag = client.put_object(Bucket=store.bucket, Key=key, Body=body(),
+                                 IfNoneMatch="*")["ETag"]
+    except ClientError as exc:
+        if _code(exc) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+            raise LockError(f"cannot take the lock {store.url(LOCK_NAME)!r} ({exc}); check "
+                            "--data, credentials and data_endpoint_url") from exc
+        etag = _take_over_expired(store, key, body)
+    stop = threading.Event()
+    state = {"etag": etag}
+
+    def renew() -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                state["etag"] = client.put_object(
+                    Bucket=store.bucket, Key=key, Body=body(), IfMatch=state["etag"])["ETag"]
+            except ClientError as exc:  # lost (taken over after a long stall) or unreachable
+                logger.warning("could not renew the lock %s: %s", store.url(LOCK_NAME), exc)
+
+    renewer = threading.Thread(target=renew, name="data-lock-lease", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            client.delete_object(Bucket=store.bucket, Key=key, IfMatch=state["etag"])
+        except ClientError as exc:  # someone else's by now: leave it
+            logger.warning("did not release the lock %s: %s", store.url(LOCK_NAME), exc)
+
+
+def _dead_here(holder: dict[str, Any]) -> bool:
+    """Whether the holder was a process of this machine that no longer exists (a run killed
+    here need not wait for its lease to expire)."""
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, someone else's
+    return False
+
+
+def _take_over_expired(store: S3Data, key: str, body: Any) -> str:
+    """The lock exists: take it if its lease expired or its holder died on this machine (a
+    killed run), else DataFolderBusy."""
+    from botocore.exceptions import ClientError
+
+    client = store.client
+    try:
+        current = client.get_object(Bucket=store.bucket, Key=key)
+        holder = json.loads(current["Body"].read())
+        expires = float(holder.get("expires", 0))
+    except (ClientError, ValueError, TypeError, AttributeError):
+        holder, expires, current = {}, 0.0, None
+    if current is not None and expires > time.time() and not _dead_here(holder):
+        until = datetime.fromtimestamp(expires, UTC).strftime("%H:%M:%S UTC")
+        raise DataFolderBusy(
+            f"another `backlinks run` (on {holder.get('host', '?')}, pid "
+            f"{holder.get('pid', '?')}) holds the data location {store.location!r}; its lease "
+            f"runs to {until} and is renewed while it runs. Wait for it to finish, or give "
+            "this run another --data (a killed run's lease simply expires)"
+        )
+    try:
+        condition = {"IfMatch": current["ETag"]} if current is not None else {"IfNoneMatch": "*"}
+        return str(client.put_object(Bucket=store.bucket, Key=key, Body=body(),
+                                     **condition)["ETag"])
+    except ClientError as exc:  # another run took it over first
+        raise DataFolderBusy(
+            f"another `backlinks run` just took the data location {store.location!r}; wait "
+            "for it to finish, or give this run another --data"
+        ) from exc
+
+
+# -- reading public buckets (Common Crawl's): the input readers' side of boto3 -------------
+
+def public_client(endpoint_url: str, timeout_seconds: float) -> Any:
+    """An S3 client for reading a public bucket: signed when this machine has AWS
+    credentials, anonymous otherwise; no retries of its own (the reader's are counted)."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    session = boto3.session.Session()
+    signed = session.get_credentials() is not None
+    config = Config(
+        connect_timeout=timeout_seconds,
+        read_timeout=timeout_seconds,
+        retries={"total_max_attempts": 1},
+        **({} if signed else {"signature_version": UNSIGNED}),
+    )
+    return session.client(
+        "s3", endpoint_url=endpoint_url or None, region_name="us-east-1", config=config
+    )
+
+
+def request_errors() -> tuple[type[Exception], ...]:
+    """What an S3 request can raise: the exceptions a reader catches and classifies."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError
+
+    return (BotoCoreError, ClientError, HTTPError, OSError)
+
+
+def classify_failure(exc: Exception) -> tuple[str, str, int, str]:
+    """(kind, error code, HTTP status, message) of a failed S3 request; kind is
+    ``response`` (S3 answered with an error), ``timeout``, ``connect`` or ``dropped``."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        return "response", str(error.get("Code", "")), status, str(error.get("Message", ""))
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError) or "Timeout" in type(exc).__name__:
+        return "timeout", "", 0, f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, EndpointConnectionError):
+        return "connect", "", 0, f"{type(exc).__name__}: {exc}"
+    return "dropped", "", 0, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,208 @@
+"""The storage interface: everything a run keeps, addressed by relative names.
+
+Everything under the data location is addressed by a relative name (``parts/KEY/part.json``,
+``graph/links.parquet``). A backend maps names to where they live: ``LocalData`` (local.py)
+to files under a folder, ``S3Data`` (s3.py) to objects under ``s3://BUCKET/PREFIX/``. The
+rest of cc-backlinks sees only this interface: no code outside ``pipeline/storage/`` asks
+which backend it has, opens a client, or handles credentials.
+
+What the interface offers:
+
+- small documents: ``read_text``, ``write_text`` (whole or not at all), ``files``,
+  ``delete``, ``delete_tree``; files: ``put_file``, ``has_file`` (size and SHA-256);
+- Parquet through Polars where the data is: ``scan_parquet``, ``sink_parquet``,
+  ``write_parquet`` (the backend adds its own options: endpoint, credentials);
+- DuckDB: ``configure_duckdb`` lets a connection read ``url(name)``;
+- atomic folders: ``begin_folder`` hands out a local scratch folder; ``commit_folder`` makes
+  its files the folder in one step, manifest last; ``sweep_folders`` removes what killed
+  writers left;
+- graphs: ``new_graph_folder``, ``install_graph`` (one step), ``sweep_graphs``;
+- the lock: ``lock()``, one run at a time per data location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+LOCK_NAME = ".lock"
+LEASE_SECONDS = 60.0
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# The manifest of a folder being committed, given the prefix its files are stored under
+# ("" for a local folder, "<write id>/" in S3).
+Manifest = Callable[[str], str]
+# For a committed folder's key: the file names its manifest names, or None if unreadable.
+NamedFiles = Callable[[str], Iterable[str] | None]
+
+
+class DataStore:
+    """The data location of a run (abstract: ``LocalData`` or ``S3Data``)."""
+
+    location: str  # as the user wrote it: for messages
+
+    # -- names and documents --------------------------------------------------------
+    def url(self, name: str) -> str:
+        """What Polars and DuckDB open for ``name``."""
+        raise NotImplementedError
+
+    def local_path(self, name: str) -> Path:
+        """The local file of ``name``; StorageError for a location that is not local (tools
+        and tests that look inside a part use it)."""
+        raise NotImplementedError
+
+    def read_text(self, name: str) -> str | None:
+        """The text of ``name``, or None when it does not exist."""
+        raise NotImplementedError
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write ``name`` whole or not at all."""
+        raise NotImplementedError
+
+    def files(self, folder: str) -> dict[str, int]:
+        """Every file under ``folder`` (recursively): name relative to it -> size."""
+        raise NotImplementedError
+
+    def put_file(self, local: Path, name: str, sha256: str) -> None:
+        """Copy a local file to ``name``, checked against its SHA-256."""
+        raise NotImplementedError
+
+    def has_file(self, name: str, size: int, sha256: str) -> bool:
+        """Whether ``name`` exists with this size and SHA-256."""
+        raise NotImplementedError
+
+    def delete(self, names: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def delete_tree(self, folder: str) -> None:
+        raise NotImplementedError
+
+    def prepare(self, folder: str) -> None:
+        """Make ``folder`` ready to receive files (a local mkdir; nothing in S3)."""
+
+    # -- Parquet and DuckDB -----------------------------------------------------------
+    def scan_parquet(self, names: list[str], schema: pl.Schema | None = None) -> pl.LazyFrame:
+        """A lazy scan of the Parquet files ``names`` where they are."""
+        return pl.scan_parquet([self.url(name) for name in names], schema=schema,
+                               storage_options=self._polars_options())
+
+    def sink_parquet(self, frame: pl.LazyFrame, name: str, **options: Any) -> None:
+        frame.sink_parquet(self.url(name), storage_options=self._polars_options(), **options)
+
+    def write_parquet(self, frame: pl.DataFrame, name: str, **options: Any) -> None:
+        frame.write_parquet(self.url(name), storage_options=self._polars_options(), **options)
+
+    def _polars_options(self) -> dict[str, str] | None:
+        return None
+
+    def configure_duckdb(self, con: Any) -> None:
+        """Let a DuckDB connection read this location's ``url(name)`` (nothing locally)."""
+
+    def describe(self) -> tuple[str, str, str]:
+        """(location, endpoint URL, region): enough to open the location again elsewhere
+        (the published database's ``storage`` row)."""
+        return self.location, "", ""
+
+    def view_literal(self, name: str) -> str:
+        """``url(name)`` as a SQL string literal, for the one place DuckDB cannot bind a
+        value (inside CREATE VIEW); ConfigError when the URL is not plain enough."""
+        raise NotImplementedError
+
+    # -- atomic folders ---------------------------------------------------------------
+    def begin_folder(self, folder: str) -> Path:
+        """A new local scratch folder in which ``folder`` is built; nothing of it is
+        visible under ``folder`` until ``commit_folder``."""
+        raise NotImplementedError
+
+    def commit_folder(self, scratch: Path, folder: str, files: Mapping[str, str],
+                      manifest_name: str, manifest: Manifest) -> None:
+        """Make ``files`` (name -> SHA-256, in ``scratch``) the content of ``folder`` in one
+        step, with ``manifest_name`` (the text ``manifest(prefix)`` gives) written last; the
+        files of an earlier commit of ``folder`` go. ``scratch`` is gone afterwards."""
+        raise NotImplementedError
+
+    def abandon_folder(self, scratch: Path) -> None:
+        """Forget a scratch folder that will not be committed."""
+        raise NotImplementedError
+
+    def sweep_folders(self, parent: str, manifest_name: str, named: NamedFiles) -> int:
+        """Remove what killed writers of folders under ``parent`` left behind (scratch
+        folders, files no manifest names); how many. Safe under the lock only."""
+        raise NotImplementedError
+
+    # -- graphs -----------------------------------------------------------------------
+    def new_graph_folder(self) -> str:
+        """A fresh folder for a graph being built (not visible as the graph until
+        ``install_graph``)."""
+        raise NotImplementedError
+
+    def install_graph(self, folder: str) -> str:
+        """Make ``folder`` the current graph in one step; return its final name."""
+        raise NotImplementedError
+
+    def sweep_graphs(self) -> int:
+        """Remove graphs of killed runs and replaced graphs no reader can need; how many."""
+        raise NotImplementedError
+
+    # -- the lock ---------------------------------------------------------------------
+    def lock(self, lease_seconds: float = LEASE_SECONDS) -> AbstractContextManager[None]:
+        """Hold the location's lock for one run, or raise DataFolderBusy."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder of Parquet files in a data store, as Polars reads and writes them."""
+
+    store: DataStore
+    name: str
+
+    def name_of(self, file: str) -> str:
+        return f"{self.name}/{file}" if self.name else file
+
+    def sub(self, name: str) -> Folder:
+        folder = Folder(self.store, self.name_of(name))
+        self.store.prepare(folder.name)
+        return folder
+
+    def url(self, file: str) -> str:
+        return self.store.url(self.name_of(file))
+
+    def scan(self, files: str | list[str], schema: pl.Schema | None = None) -> pl.LazyFrame:
+        names = [files] if isinstance(files, str) else files
+        return self.store.scan_parquet([self.name_of(f) for f in names], schema)
+
+    def sink(self, frame: pl.LazyFrame, file: str, **options: Any) -> None:
+        self.store.sink_parquet(frame, self.name_of(file), **options)
+
+    def write(self, frame: pl.DataFrame, file: str, **options: Any) -> None:
+        self.store.write_parquet(frame, self.name_of(file), **options)
+
+    def write_text(self, file: str, text: str) -> None:
+        self.store.write_text(self.name_of(file), text)
+
+    def files(self, prefix: str) -> list[str]:
+        """Names of the files directly in this folder that start with ``prefix``."""
+        return [name for name in self.store.files(self.name)
+                if "/" not in name and name.startswith(prefix)]
+
+    def delete(self, *files: str) -> None:
+        self.store.delete(self.name_of(file) for file in files)
+
+    def delete_all(self) -> None:
+        self.store.delete_tree(self.name)
+

@@ -1,0 +1,180 @@
+"""A data location on a local (or shared network) file system.
+
+A folder becomes visible by rename: it is built under a hidden scratch name beside its
+final place and renamed into place in one step, so a folder with the final name is always
+complete. A killed writer leaves at most a hidden ``.tmp-*`` folder, never read and swept
+by the next run. The lock is an exclusive ``flock`` on ``<data_dir>/.lock``: the kernel
+drops it when the process dies, ``kill -9`` included.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from pipeline.errors import ConfigError, DataFolderBusy, StorageError
+from pipeline.storage import atomic
+from pipeline.storage.base import (
+    LEASE_SECONDS,
+    LOCK_NAME,
+    DataStore,
+    Manifest,
+    NamedFiles,
+    sha256_of,
+)
+
+SCRATCH = ".tmp-"  # a folder being written: parts/.tmp-<key>-<id>
+STALE = ".stale-"  # a folder being replaced: parts/.stale-<key>-<id>
+
+
+class LocalData(DataStore):
+    """A folder on a local (or shared network) file system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.location = str(self.root)
+
+    def __repr__(self) -> str:
+        return f"LocalData({self.location!r})"
+
+    def path(self, name: str) -> Path:
+        return self.root / name if name else self.root
+
+    def local_path(self, name: str) -> Path:
+        return self.path(name)
+
+    def url(self, name: str) -> str:
+        return str(self.path(name))
+
+    def prepare(self, folder: str) -> None:
+        self.path(folder).mkdir(parents=True, exist_ok=True)
+
+    def read_text(self, name: str) -> str | None:
+        try:
+            return self.path(name).read_text("utf-8")
+        except FileNotFoundError:
+            return None
+
+    def write_text(self, name: str, text: str) -> None:
+        try:
+            atomic.write_text(self.path(name), text)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.url(name)!r} ({exc}); free space or fix "
+                               "the folder's permissions and run again") from exc
+
+    def files(self, folder: str) -> dict[str, int]:
+        base = self.path(folder)
+        if not base.is_dir():
+            return {}
+        return {
+            path.relative_to(base).as_posix(): path.stat().st_size
+            for path in sorted(base.rglob("*")) if path.is_file()
+        }
+
+    def put_file(self, local: Path, name: str, sha256: str) -> None:
+        target = self.path(name)
+        try:
+            with atomic.atomic_path(target) as temporary:
+                shutil.copyfile(local, temporary)
+                if sha256_of(temporary) != sha256:
+                    raise StorageError(f"{str(local)!r} changed while it was copied to "
+                                       f"{self.url(name)!r}; run again")
+        except OSError as exc:
+            raise StorageError(f"cannot copy {str(local)!r} to {self.url(name)!r} ({exc}); "
+                               "free space and run again") from exc
+
+    def has_file(self, name: str, size: int, sha256: str) -> bool:
+        path = self.path(name)
+        try:
+            return path.stat().st_size == size and sha256_of(path) == sha256
+        except OSError:
+            return False
+
+    def delete(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.path(name).unlink(missing_ok=True)
+
+    def delete_tree(self, folder: str) -> None:
+        shutil.rmtree(self.path(folder), ignore_errors=True)
+
+    def view_literal(self, name: str) -> str:
+        raise ConfigError(
+            f"the data folder {self.location!r} is local: a database of views needs s3:// "
+            "data; use database = 'tables'"
+        )
+
+    # -- atomic folders ---------------------------------------------------------------
+    def begin_folder(self, folder: str) -> Path:
+        final = self.path(folder)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        scratch = final.parent / f"{SCRATCH}{final.name}-{uuid.uuid4().hex[:8]}"
+        scratch.mkdir()
+        return scratch
+
+    def commit_folder(self, scratch: Path, folder: str, files: Mapping[str, str],
+                      manifest_name: str, manifest: Manifest) -> None:
+        atomic.write_text(scratch / manifest_name, manifest(""))
+        final = self.path(folder)
+        if final.exists():  # an earlier commit (an older version of the input)
+            stale = final.parent / f"{STALE}{final.name}-{uuid.uuid4().hex[:8]}"
+            final.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        scratch.rename(final)
+        atomic.fsync_path(final.parent)
+
+    def abandon_folder(self, scratch: Path) -> None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def sweep_folders(self, parent: str, manifest_name: str, named: NamedFiles) -> int:
+        root = self.path(parent)
+        leftovers = [p for p in root.iterdir()
+                     if p.name.startswith((SCRATCH, STALE))] if root.is_dir() else []
+        for leftover in leftovers:
+            shutil.rmtree(leftover, ignore_errors=True)
+        return len(leftovers)
+
+    # -- graphs -----------------------------------------------------------------------
+    def new_graph_folder(self) -> str:
+        return f".graph-tmp-{uuid.uuid4().hex[:8]}"
+
+    def install_graph(self, folder: str) -> str:
+        target = self.path("graph")
+        if target.exists():
+            old = self.path(f".graph-old-{uuid.uuid4().hex[:8]}")
+            target.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        self.path(folder).rename(target)
+        atomic.fsync_path(self.root)
+        return "graph"
+
+    def sweep_graphs(self) -> int:
+        leftovers = [p for p in self.root.glob(".graph-*")
+                     if p.name.startswith((".graph-tmp-", ".graph-old-"))]
+        for leftover in leftovers:
+            shutil.rmtree(leftover, ignore_errors=True)
+        return len(leftovers)
+
+    # -- the lock ---------------------------------------------------------------------
+    def lock(self, lease_seconds: float = LEASE_SECONDS) -> AbstractContextManager[None]:
+        return self._flock()
+
+    @contextmanager
+    def _flock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise DataFolderBusy(
+                    f"another `backlinks run` is using the data folder {self.location!r}; "
+                    "wait for it to finish, or give this run another --data"
+                ) from exc
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
