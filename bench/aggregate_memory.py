@@ -8,7 +8,9 @@ hosts and domains with ranks), and the finish step again on a copy of the same b
 without ranks (``ranks = false``). Reports the peak RSS (VmHWM) of each step.
 
     python3 -m uv run --frozen --extra bench python bench/aggregate_memory.py \\
-        --memory-mb 512 --rows 2000000 8000000 [--buckets N]
+        --memory-mb 512 --rows 2000000 8000000 [--buckets N] [--data bench/data]
+
+The generated data folders (``aggregate-<rows>``) are kept in ``--data`` and reused.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import duckdb
@@ -34,11 +36,12 @@ CHILD = """
 import pickle, sys, time
 from pathlib import Path
 from pipeline.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
+from pipeline.storage import LocalData
 step, data, plan_file, memory_mb, buckets, ranks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16, ranks=ranks)
 started = time.perf_counter()
 if step == "plan":
-    plan = plan_aggregation(data, options)
+    plan = plan_aggregation(LocalData(data), options)
     plan_file.write_bytes(pickle.dumps(plan))
 elif step == "finish":
     finish_aggregation(pickle.loads(plan_file.read_bytes()), options)
@@ -59,10 +62,12 @@ def sha256(path: Path) -> str:
 
 def build_parts(data: Path, rows: int) -> None:
     """``rows`` link rows in parts of a million, as complete parts (part.json, checksums)."""
-    from pipeline.parts import PART_FORMAT
+    from pipeline.parts import PART_FORMAT, PartInfo
 
-    if (data / "parts").is_dir():
-        return
+    written = sorted((data / "parts").glob("*/part.json"))
+    if written and all(json.loads(f.read_text()).get("format") == PART_FORMAT for f in written):
+        return  # parts of this version, from an earlier run
+    shutil.rmtree(data, ignore_errors=True)
     con = duckdb.connect()
     con.execute("select setseed(0.17)")
     hosts = max(1000, rows // 8)
@@ -110,11 +115,10 @@ def build_parts(data: Path, rows: int) -> None:
                    "rows": n}
             for name, n in (("links-00000.parquet", link_rows), ("pages-00000.parquet", page_rows))
         }
-        info = {"input": f"generated-{number}", "key": folder.name, "size": 1, "version": "1",
-                "crawl": "CC-MAIN-2099-01", "pages": page_rows, "links": link_rows,
-                "records": page_rows, "counters": {}, "seconds": 0.0, "files": files,
-                "damage": [], "format": PART_FORMAT}
-        (folder / "part.json").write_text(json.dumps(info))
+        info = PartInfo(input=f"generated-{number}", key=folder.name, size=1, version="1",
+                        crawl="CC-MAIN-2099-01", pages=page_rows, links=link_rows,
+                        records=page_rows, counters={}, seconds=0.0, files=files)
+        (folder / "part.json").write_text(json.dumps(asdict(info)))
 
 
 def step(
@@ -123,9 +127,12 @@ def step(
     out = subprocess.run(
         [sys.executable, "-c", CHILD, name, str(data), str(plan_file), str(memory_mb),
          str(buckets), "1" if ranks else "0"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    return float(out[0]), int(out[1])
+        capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"step {name} of {data} failed (exit {out.returncode}):\n{out.stderr}")
+    seconds, peak = out.stdout.split()[-2:]
+    return float(seconds), int(peak)
 
 
 def main() -> None:
@@ -133,13 +140,15 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=512)
     parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
     parser.add_argument("--buckets", type=int, default=0, help="0: from --memory-mb")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="where the generated data folders are kept")
     args = parser.parse_args()
     print(f"aggregate_memory_mb {args.memory_mb}, buckets {args.buckets or 'automatic'}")
     print("| link rows | link Parquet | buckets | plan s / peak | bucket s (sum) / max peak | "
           "finish s / peak | finish without ranks s / peak |")
     print("|---:|---:|---:|---|---|---|---|")
     for rows in args.rows:
-        data = DATA / f"aggregate-{rows}"
+        data = args.data / f"aggregate-{rows}"
         build_parts(data, rows)
         plan_file = data / "plan.pickle"
         plan_s, plan_peak = step("plan", data, plan_file, args.memory_mb, args.buckets)
@@ -156,7 +165,7 @@ def main() -> None:
         plain_s, plain_peak = step("finish", data, copy_file, args.memory_mb, args.buckets,
                                    ranks=False)
         finish_s, finish_peak = step("finish", data, plan_file, args.memory_mb, args.buckets)
-        print(f"| {rows:,} | {plan.link_bytes / 2**20:,.0f} MiB | {plan.buckets} | "
+        print(f"| {rows:,} | {plan.link_bytes / 2**20:,.1f} MiB | {plan.buckets} | "
               f"{plan_s:.1f} / {plan_peak} MiB | {bucket_s:.1f} / {bucket_peak} MiB | "
               f"{finish_s:.1f} / {finish_peak} MiB | {plain_s:.1f} / {plain_peak} MiB |",
               flush=True)

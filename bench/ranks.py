@@ -10,7 +10,8 @@ runs it (host names joined to ids with Polars, PageRank, harmonic centrality, po
 authority) with the default 256 samples; and, on an N-node graph (default 20,000, the
 exact limit), the sampled estimate against the exact values. ``--versus N`` (needs
 ``--extra test`` for networkx) times networkx on an N-node graph against the same functions,
-the measurement behind choosing scipy.sparse.
+the measurement behind choosing scipy.sparse. Prints one table: seconds and peak RSS
+(VmHWM, of this process so far) per measurement.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def row(measure: str, seconds: float, note: str = "") -> None:
+    print(f"| {measure} | {seconds:.2f} | {peak_mib():.0f} | {note} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=1_000_000)
@@ -40,28 +45,28 @@ def main() -> None:
     parser.add_argument("--compare", type=int, default=20_000)
     parser.add_argument("--versus", type=int, default=0)
     args = parser.parse_args()
+    print("| measure | seconds | peak MiB | notes |")
+    print("|---|---:|---:|---|")
     if args.versus:
         versus(args.versus)
         return
     n, m = args.hosts, args.edges
+    started = time.perf_counter()
     src, dst = power_law_graph(n, m, seed=7)
-    print(f"graph: {n:,} hosts, {len(src):,} edges; peak so far {peak_mib():.0f} MiB")
+    row("generated graph", time.perf_counter() - started, f"{n:,} hosts, {len(src):,} edges")
     started = time.perf_counter()
     ranks = pagerank(src, dst, n)
-    print(f"pagerank: {time.perf_counter() - started:.1f} s, sum {ranks.sum():.6f}, "
-          f"peak {peak_mib():.0f} MiB")
+    row("pagerank", time.perf_counter() - started, f"sum {ranks.sum():.6f}")
     started = time.perf_counter()
     harmonic_centrality(src, dst, n, exact_limit=0, samples=args.samples)
-    print(f"harmonic centrality, {args.samples} sampled sources: "
-          f"{time.perf_counter() - started:.1f} s, peak {peak_mib():.0f} MiB")
+    row(f"harmonic centrality, {args.samples} sampled sources", time.perf_counter() - started)
     names = pl.Series("name", [f"h{i}.site{i % 250_000}.example" for i in range(n)])
     edges = pl.DataFrame({"src": names.gather(src), "dst": names.gather(dst),
                           "weight": np.ones(len(src), dtype=np.int64)})
     started = time.perf_counter()
     table = graph_ranks(names, edges)
-    print(f"graph_ranks (names, pagerank, harmonic with {SAMPLES} samples, positions, "
-          f"authority): {time.perf_counter() - started:.1f} s, {table.height:,} rows, "
-          f"peak {peak_mib():.0f} MiB")
+    row(f"graph_ranks (names, pagerank, harmonic with {SAMPLES} samples, positions, "
+        "authority)", time.perf_counter() - started, f"{table.height:,} rows")
     compare(args.compare)
 
 
@@ -79,17 +84,19 @@ def compare(n: int) -> None:
     src, dst = power_law_graph(n, 10 * n, seed=11)
     started = time.perf_counter()
     exact = harmonic_centrality(src, dst, n, exact_limit=n)
-    print(f"exact harmonic centrality, {n:,} nodes, {len(src):,} edges: "
-          f"{time.perf_counter() - started:.1f} s")
-    top = np.argsort(-exact)[:100]
+    row("exact harmonic centrality", time.perf_counter() - started,
+        f"{n:,} nodes, {len(src):,} edges")
+    k = min(100, n)
+    top = np.argsort(-exact)[:k]
     for samples in (64, 256, 1024):
         started = time.perf_counter()
         estimate = harmonic_centrality(src, dst, n, exact_limit=0, samples=samples)
         error = np.abs(estimate[top] - exact[top]) / exact[top]
-        overlap = len(set(np.argsort(-estimate)[:100]) & set(top))
-        print(f"  {samples:5,} samples: {time.perf_counter() - started:.1f} s; relative error "
-              f"of the top 100: mean {error.mean():.2%}, max {error.max():.2%}; "
-              f"top-100 overlap {overlap}%")
+        overlap = len(set(np.argsort(-estimate)[:k]) & set(top))
+        row(f"sampled harmonic centrality, {samples:,} samples",
+            time.perf_counter() - started,
+            f"relative error of the top {k}: mean {error.mean():.2%}, max {error.max():.2%}; "
+            f"top-{k} overlap {overlap / k:.0%}")
 
 
 def versus(n: int) -> None:
@@ -108,7 +115,7 @@ def versus(n: int) -> None:
     ):
         started = time.perf_counter()
         run()
-        print(f"{label}: {time.perf_counter() - started:.2f} s ({n:,} nodes, {len(src):,} edges)")
+        row(label, time.perf_counter() - started, f"{n:,} nodes, {len(src):,} edges")
 
 
 if __name__ == "__main__":

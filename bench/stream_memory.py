@@ -24,14 +24,15 @@ from http_server import FaultPlan, RangeFileServer  # noqa: E402
 from pipeline.bundled import sample_dir  # noqa: E402
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from dataclasses import replace
 from pipeline.config import Settings
 from pipeline.process import process_input
 from pipeline.sources import InputFile
 settings = replace(Settings.defaults(), data_dir=sys.argv[2], retry_initial_seconds=0.01)
 result = process_input(InputFile(sys.argv[1]), settings)
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not ru_maxrss: ru_maxrss survives exec, so it could be the parent's peak
+peak_kib = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"pages": result.pages, "links": result.links, "seconds": result.seconds,
                   "peak_mib": peak_kib / 1024,
                   "retries": {k: v for k, v in result.counters.items() if k.startswith("retries_")}}))
@@ -58,8 +59,11 @@ def main(sizes: list[int]) -> None:
             with RangeFileServer(root, plan) as server:
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, server.base_url + name, str(root / f"data-{size_mb}")],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True, text=True,
                 )
+            if out.returncode != 0:
+                raise SystemExit(f"processing {name} failed (exit {out.returncode}):\n"
+                                 f"{out.stderr}")
             row = json.loads(out.stdout)
             print(f"{size / 1e6:8.1f} {row['pages']:8,} {row['links']:9,} {row['seconds']:8.1f} "
                   f"{row['peak_mib']:13.0f}  {row['retries']}")

@@ -1,0 +1,184 @@
+"""Smoke runs of every benchmark script on a tiny input, so that `make bench` cannot break
+silently: each script runs in a child process, as `make bench` or a reader runs it, must exit
+0 and print its table (a header and data rows with numbers). No speed is asserted.
+
+Everything is written under one temporary folder (passed with each script's own flags):
+nothing goes to docs/ or bench/data/. bench/same_answers.py builds graphs with `backlinks
+run` (Prefect) six times, too slow for the suite: only its command line is checked here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EDGES = 3000  # host edges, at least, of the query database shared by queries.py and run.py
+CRAWL = "CC-MAIN-2099-07"
+
+
+def bench(script: str, *args: str | Path) -> str:
+    """Run bench/<script> with the interpreter of the tests; its stdout (stderr on failure)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
+    """The first Markdown table in ``text``: header cells and data rows."""
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
+    assert len(lines) >= 3, f"no table with a data row in:\n{text}"
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert set("".join(cells[1])) <= set("-: "), f"no separator line under {cells[0]}"
+    assert all(len(row) == len(cells[0]) for row in cells[2:]), text
+    return cells[0], cells[2:]
+
+
+def number(text: str) -> float:
+    """The first number in ``text`` (thousands separators allowed)."""
+    found = re.search(r"-?\d[\d,]*(\.\d+)?", text)
+    assert found, f"no number in {text!r}"
+    return float(found.group().replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every script of this module writes to."""
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(scope="module")
+def generated(data: Path) -> str:
+    """bench/generate.py's output for a 1 MB file (run.py measures the same file)."""
+    return bench("generate.py", "--mb", 1, "--seed", 1, "--crawl", CRAWL, "--out", data)
+
+
+@pytest.fixture(scope="module")
+def queries(data: Path) -> str:
+    """bench/queries.py on a small database (run.py and digest.py reuse the database)."""
+    return bench("queries.py", data / f"queries-{EDGES}.duckdb", EDGES, "--runs", 3)
+
+
+def test_generate(generated: str, data: Path) -> None:
+    files = {Path(line.split()[0]).name: number(line.split(maxsplit=1)[1])
+             for line in generated.splitlines()}
+    assert set(files) == {"gen-1-1mb.warc.gz", "gen-1-1mb.warc.wat.gz", "gen-1-1mb.truth.json"}
+    assert all(size > 0 for size in files.values())
+    with gzip.open(data / "gen-1-1mb.warc.gz", "rb") as warc:
+        assert f"isPartOf: {CRAWL}".encode() in warc.read(4096)
+    truth = json.loads((data / "gen-1-1mb.truth.json").read_text())
+    assert truth["pages"] > 0 and truth["host_edges"]
+
+
+def test_queries(queries: str) -> None:
+    header, rows = markdown_table(queries)
+    assert header == ["measure", "result", "notes"]
+    assert rows[0][0] == "query database" and number(rows[0][1]) >= EDGES
+    timed = {label: (value, note) for label, value, note in rows[1:]}
+    assert len(timed) == 8  # 2 macros x 2 targets x (all rows, first 20)
+    for label, (value, note) in timed.items():
+        assert value.startswith("p50 ") and number(value) > 0, label
+        assert "3 runs" in note, label
+    rare = timed["backlinks, rare target"][1]
+    assert re.search(r"has 2 links, 2 rows returned", rare), rare
+    assert "20 rows returned" in timed["backlinks, popular target limit 20"][1]
+
+
+def test_digest(queries: str, data: Path) -> None:
+    out = bench("digest.py", data / f"queries-{EDGES}.duckdb", "--json", data / "digest.json")
+    printed = {line.split()[0]: (number(line.split()[1]), line.split()[2])
+               for line in out.splitlines()}
+    assert {"pages", "links", "host_edges", "hosts"} <= set(printed)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", md5) for _, md5 in printed.values())
+    database = dict(row[:2] for row in markdown_table(queries)[1])["query database"]
+    assert printed["host_edges"][0] == number(database)
+    assert json.loads((data / "digest.json").read_text())["links"][1] == printed["links"][1]
+
+
+def test_run(generated: str, queries: str, data: Path) -> None:
+    """make bench's script end to end on the 1 MB file; the report goes to the folder."""
+    report = data / "benchmarks.md"
+    out = bench("run.py", "--mb", 1, "--seed", 1, "--edges", EDGES, "--query-runs", 3,
+                "--data", data, "--out", report)
+    printed = [line.split() for line in out.splitlines()]
+    assert printed[0] == ["measure", "result", "notes"]
+    header, rows = markdown_table(report.read_text())
+    assert header == ["measure", "result", "notes"]
+    assert len(printed) == len(rows) + 1
+    results = {label: (value, note) for label, value, note in rows}
+    for label in ("gzip decompression, zlib", "gzip decompression, isal (igzip)",
+                  "warcio iteration, every payload read", "Lexbor parse of every HTML payload",
+                  "end-to-end extraction (file -> part), one core"):
+        value = results[label][0]
+        assert value.endswith(" MB/s") and number(value) > 0, (label, value)
+    for label in ("gzip decompression, zlib-ng", "fastwarc iteration, every payload read"):
+        assert results[label][0] == "n/a" or number(results[label][0]) > 0  # bench extra
+    pages, links = (number(part) for part in
+                    results["end-to-end extraction (file -> part), one core"][1].split(",")[:2])
+    assert pages > 0 and links > 0
+    assert number(results["peak RSS of a worker (extraction)"][0]) > 0
+    assert number(results["two processes on two cores, speed-up over one"][0]) > 0
+    aggregation = results["aggregation: link rows/s into host and domain edges"]
+    assert number(aggregation[0]) > 0 and f"{links:,.0f} rows" in aggregation[1]
+    assert number(results["query database"][0]) >= EDGES
+    assert number(results["backlinks, rare target"][0]) > 0
+    assert "<!-- analysis -->" in report.read_text()
+
+
+def test_ranks() -> None:
+    out = bench("ranks.py", "--hosts", 2000, "--edges", 20_000, "--samples", 8,
+                "--compare", 400)
+    header, rows = markdown_table(out)
+    assert header == ["measure", "seconds", "peak MiB", "notes"]
+    results = {label: (number(seconds), number(peak), note)
+               for label, seconds, peak, note in rows}
+    assert abs(number(results["pagerank"][2].removeprefix("sum")) - 1) < 1e-6
+    assert all(seconds >= 0 and peak > 0 for seconds, peak, _ in results.values())
+    # 1,024 samples of a 400-node graph are every node: the exact values
+    exact = results["sampled harmonic centrality, 1,024 samples"][2]
+    assert "mean 0.00%, max 0.00%" in exact and "top-100 overlap 100%" in exact
+
+
+def test_ranks_versus_networkx() -> None:
+    header, rows = markdown_table(bench("ranks.py", "--versus", 200))
+    assert [row[0] for row in rows] == [
+        "pagerank, pipeline.rank", "pagerank, networkx",
+        "harmonic exact, pipeline.rank", "harmonic exact, networkx",
+    ]
+    assert all(number(row[1]) >= 0 for row in rows)
+
+
+def test_aggregate_memory(data: Path) -> None:
+    out = bench("aggregate_memory.py", "--memory-mb", 500, "--rows", 20_000, "--buckets", 2,
+                "--data", data)
+    header, rows = markdown_table(out)
+    assert header[:3] == ["link rows", "link Parquet", "buckets"] and len(header) == 7
+    assert len(rows) == 1
+    assert number(rows[0][0]) == 20_000 and number(rows[0][2]) == 2
+    for cell in rows[0][3:]:  # "seconds / peak MiB" per step
+        seconds, peak = cell.split(" / ")
+        assert number(seconds) >= 0 and number(peak) > 0, cell
+    assert (data / "aggregate-20000" / "graph" / "links.parquet").is_file()
+
+
+def test_stream_memory() -> None:
+    lines = bench("stream_memory.py", 1).splitlines()
+    assert lines[0].split() == ["file", "MB", "pages", "links", "seconds", "peak", "RSS",
+                                "MiB", "retries"]
+    assert len(lines) == 2
+    size, pages, links, seconds, peak = (number(cell) for cell in lines[1].split()[:5])
+    assert 0.5 < size < 2 and pages > 0 and links > 0 and seconds >= 0 and peak > 0
+
+
+def test_same_answers_command_line() -> None:
+    """Imports (digest, generate) and arguments only; the scenarios need `backlinks run`."""
+    assert "--corpora" in bench("same_answers.py", "--help")
