@@ -327,7 +327,7 @@ def _http_response(capture: Capture) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + capture.body
 
 
-def write_files(out: Path, mb: int, seed: int) -> tuple[Path, Path, Path]:
+def write_files(out: Path, mb: int, seed: int, crawl: str = CRAWL) -> tuple[Path, Path, Path]:
     """Write the WARC, the WAT and the truth for about ``mb`` MB of uncompressed WARC."""
     out.mkdir(parents=True, exist_ok=True)
     stem = f"gen-{seed}-{mb}mb"
@@ -343,7 +343,7 @@ def write_files(out: Path, mb: int, seed: int) -> tuple[Path, Path, Path]:
         return f"<urn:uuid:{uuid.UUID(int=uuids.getrandbits(128), version=4)}>"
 
     info_id = record_id()
-    info = (f"isPartOf: {CRAWL}\r\nsoftware: cc-backlinks bench/generate.py\r\n"
+    info = (f"isPartOf: {crawl}\r\nsoftware: cc-backlinks bench/generate.py\r\n"
             f"description: generated, seed {seed}\r\n").encode()
     with open(warc_path, "wb") as warc, open(wat_path, "wb") as wat:
         name = warc_path.name
@@ -421,8 +421,9 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=1024, help="uncompressed WARC size, MB")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
+    parser.add_argument("--crawl", default=CRAWL, help="crawl id in the warcinfo record")
     args = parser.parse_args()
-    for path in write_files(args.out, args.mb, args.seed):
+    for path in write_files(args.out, args.mb, args.seed, args.crawl):
         print(f"{path}  {path.stat().st_size:,} bytes")
 
 
