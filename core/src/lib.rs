@@ -1,0 +1,403 @@
+//! backlinks_core: the per-page work of cc-backlinks in Rust.
+//!
+//! One definition, two implementations: the Python modules (pipeline/pages.py, extract.py,
+//! urls.py, domains.py, rules.py, wat.py) define the rows; this crate computes the same rows
+//! for a batch of pages at a time and hands them back as Arrow data (the Arrow PyCapsule
+//! interface), so no Python object is made per link. Reading the WARC (framing, warcio)
+//! stays in Python.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+pub mod arrow_out;
+pub mod charset;
+pub mod extract;
+pub mod lexbor;
+pub mod pages;
+pub mod psl;
+pub mod py;
+mod pychars;
+pub mod rules;
+pub mod urls;
+pub mod wat;
+
+use extract::{Context, Kind, RawLink};
+use pages::{Assembler, Limits, PageIn, Source};
+
+static LEXBOR: std::sync::OnceLock<Result<lexbor::Api, String>> = std::sync::OnceLock::new();
+
+/// ``str.lower()`` (Rust's lowering, which follows the same SpecialCasing rules).
+pub fn py_lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// ``str.splitlines()``.
+pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let brk = matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e'
+            | '\u{85}' | '\u{2028}' | '\u{2029}');
+        if brk {
+            out.push(&text[start..i]);
+            let mut next = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(_, '\n')) = chars.peek() {
+                    chars.next();
+                    next += 1;
+                }
+            }
+            start = next;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+fn lexbor_api(py: Python<'_>) -> PyResult<&'static lexbor::Api> {
+    let loaded = LEXBOR.get_or_init(|| {
+        let module = py.import("selectolax.lexbor").map_err(|e| e.to_string())?;
+        let path: String = module
+            .getattr("__file__")
+            .and_then(|f| f.extract())
+            .map_err(|e| e.to_string())?;
+        lexbor::load(&path)
+    });
+    loaded.as_ref().map_err(|e| PyRuntimeError::new_err(format!("backlinks_core: {e}")))
+}
+
+/// The per-process state: the suffix list, the limits, the codec lookups made so far.
+#[pyclass(module = "backlinks_core", unsendable)]
+pub struct Engine {
+    assembler: Assembler,
+    codecs: HashMap<String, Option<String>>,
+    epoch: Py<PyAny>,
+    one_us: Py<PyAny>,
+}
+
+fn fetch_time_us(engine: &Engine, py: Python<'_>, dt: &Bound<'_, PyAny>) -> PyResult<i64> {
+    dt.sub(engine.epoch.bind(py))?.floor_div(engine.one_us.bind(py))?.extract()
+}
+
+impl Engine {
+    /// extract.py's ``_codec``: the label through the aliases, then ``codecs.lookup``.
+    fn codec(&mut self, py: Python<'_>, label: &str) -> PyResult<Option<String>> {
+        if label.is_empty() {
+            return Ok(None);
+        }
+        if let Some(found) = self.codecs.get(label) {
+            return Ok(found.clone());
+        }
+        let lowered: String = PyString::new(py, label).call_method0("lower")?.extract()?;
+        let aliased = match lowered.as_str() {
+            "iso-8859-1" | "latin1" | "us-ascii" | "ascii" => "cp1252",
+            "gb2312" => "gbk",
+            "x-sjis" => "shift_jis",
+            other => other,
+        };
+        let codecs = py.import("codecs")?;
+        let result = match codecs.call_method1("lookup", (aliased,)) {
+            Ok(info) => Some(info.getattr("name")?.extract::<String>()?),
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyLookupError>(py) => None,
+            Err(err) => return Err(err),
+        };
+        self.codecs.insert(label.to_string(), result.clone());
+        Ok(result)
+    }
+
+    /// ``detect_charset``.
+    fn detect_charset(
+        &mut self,
+        py: Python<'_>,
+        html: &[u8],
+        headers: &[(String, String)],
+    ) -> PyResult<String> {
+        for (key, value) in headers {
+            if py_lower(key) != "content-type" {
+                continue;
+            }
+            if let Some(label) = charset::label_in_header(value) {
+                if let Some(codec) = self.codec(py, label)? {
+                    return Ok(codec);
+                }
+            }
+        }
+        if let Some(label) = charset::label_in_html(html) {
+            let label = String::from_utf8_lossy(label).into_owned();
+            if let Some(codec) = self.codec(py, &label)? {
+                return Ok(codec);
+            }
+        }
+        Ok("utf-8".to_string())
+    }
+
+    /// ``extract_links`` of one page: charset, parse, walk.
+    fn extract_page(
+        &mut self,
+        py: Python<'_>,
+        body: &Bound<'_, PyBytes>,
+        headers: &[(String, String)],
+        counters: &mut pages::Counters,
+    ) -> PyResult<extract::Extracted> {
+        let api = lexbor_api(py)?;
+        let html = body.as_bytes();
+        let charset = self.detect_charset(py, html, headers)?;
+        let header_robots = headers
+            .iter()
+            .filter(|(k, _)| py_lower(k) == "x-robots-tag")
+            .any(|(_, v)| rules::says_nofollow(v));
+        let decoded: Option<Vec<u8>>;
+        let input: &[u8] = if charset == "utf-8" && std::str::from_utf8(html).is_ok() {
+            html
+        } else {
+            let text = body.call_method1("decode", (charset.as_str(), "replace"))?;
+            let text = text.cast_into::<PyString>()?;
+            let utf8: Vec<u8> = match text.to_str() {
+                Ok(s) => s.as_bytes().to_vec(),
+                Err(_) => text
+                    .call_method1("encode", ("UTF-8", "ignore"))?
+                    .cast_into::<PyBytes>()?
+                    .as_bytes()
+                    .to_vec(),
+            };
+            if memchr::memmem::find(&utf8, "\u{fffd}".as_bytes()).is_some() {
+                counters.set("decode_replacements", 1);
+            }
+            decoded = Some(utf8);
+            decoded.as_deref().unwrap()
+        };
+        let document = lexbor::Document::parse(api, input)
+            .ok_or_else(|| PyRuntimeError::new_err("Lexbor could not parse a page"))?;
+        Ok(extract::extract(api, &document, header_robots))
+    }
+}
+
+fn headers_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for item in obj.try_iter()? {
+        let item = item?;
+        let pair = item.cast::<PyTuple>()?;
+        out.push((pair.get_item(0)?.extract()?, pair.get_item(1)?.extract()?));
+    }
+    Ok(out)
+}
+
+fn opt_string(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if obj.is_none() {
+        Ok(None)
+    } else {
+        Ok(Some(obj.extract()?))
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// ``Engine(psl_text, private, links_per_page, url_chars, anchor_chars)``.
+    #[new]
+    #[pyo3(signature = (psl_text, private=false, links_per_page=10_000, url_chars=2_048, anchor_chars=256))]
+    fn new(
+        py: Python<'_>,
+        psl_text: &str,
+        private: bool,
+        links_per_page: usize,
+        url_chars: usize,
+        anchor_chars: usize,
+    ) -> PyResult<Self> {
+        lexbor_api(py)?;
+        let datetime = py.import("datetime")?;
+        let utc = datetime.getattr("timezone")?.getattr("utc")?;
+        let epoch = datetime
+            .getattr("datetime")?
+            .call((1970, 1, 1, 0, 0, 0, 0, utc), None)?
+            .unbind();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("microseconds", 1)?;
+        let one_us = datetime.getattr("timedelta")?.call((), Some(&kwargs))?.unbind();
+        Ok(Engine {
+            assembler: Assembler::new(
+                psl::PublicSuffixList::from_text(psl_text, private),
+                Limits { links_per_page, url_chars, anchor_chars },
+            ),
+            codecs: HashMap::new(),
+            epoch,
+            one_us,
+        })
+    }
+
+    /// The rows of a batch of WARC events, each an ``HtmlPage`` or a ``Redirect``
+    /// (pipeline/records.py), as page_rows gives them: ``(links, pages, counters)``, the
+    /// first two Arrow tables (``__arrow_c_stream__``) in LINKS_SCHEMA and PAGES_SCHEMA
+    /// order, the third a dict. A page's crawl is its own, else ``fallback_crawl``.
+    fn warc_batch(
+        &mut self,
+        py: Python<'_>,
+        events: &Bound<'_, PyList>,
+        fallback_crawl: &str,
+    ) -> PyResult<(arrow_out::Table, arrow_out::Table, Py<PyDict>)> {
+        let mut out = pages::Output::default();
+        for event in events.iter() {
+            let url: String = event.getattr("url")?.extract()?;
+            let crawl = opt_string(&event.getattr("crawl")?)?
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| fallback_crawl.to_string());
+            let fetch_time = fetch_time_us(self, py, &event.getattr("fetch_time")?)?;
+            let status: i64 = event.getattr("status")?.extract()?;
+            let mut counters = pages::Counters::default();
+            let source = match urls::resolve_page_url(&url) {
+                Ok(source) => source,
+                Err(reason) => {
+                    out.counters.add(&format!("pages_rejected_{reason}"), 1);
+                    continue;
+                }
+            };
+            if let Ok(location) = event.getattr("location") {
+                let location: String = location.extract()?;
+                counters.add("redirects", 1);
+                let links = vec![RawLink {
+                    href: location,
+                    anchor: String::new(),
+                    kind: Kind::Redirect,
+                    nofollow: false,
+                    ugc: false,
+                    sponsored: false,
+                    context: Context::Http,
+                }];
+                let page = PageIn { crawl, fetch_time, status, truncated: false };
+                self.assembler.assemble(&page, Source(source), links, None, false, counters,
+                                        &mut out);
+                continue;
+            }
+            let body = event.getattr("body")?;
+            let body = body.cast::<PyBytes>()?;
+            let headers = headers_of(&event.getattr("headers")?)?;
+            let extracted = self.extract_page(py, body, &headers, &mut counters)?;
+            let truncated: bool = event.getattr("truncated")?.extract()?;
+            if truncated {
+                counters.add("pages_truncated", 1);
+            }
+            let page = PageIn { crawl, fetch_time, status, truncated };
+            self.assembler.assemble(&page, Source(source), extracted.links,
+                                    extracted.base_href, extracted.robots, counters, &mut out);
+        }
+        out.finish(py)
+    }
+
+    /// The rows of a batch of WAT metadata records (their JSON payloads, in file order), as
+    /// wat.py's ``page_from_envelope`` and page_rows give them, plus the crawl named by the
+    /// last warcinfo envelope seen. Returns ``(links, pages, counters, crawl, records)``,
+    /// ``records`` the event of each payload: ``"page"``, ``"redirect"``, ``"warcinfo"`` or
+    /// a skip reason, so the caller can count records as process.py does.
+    #[pyo3(signature = (payloads, crawl, fallback_crawl))]
+    fn wat_batch(
+        &mut self,
+        py: Python<'_>,
+        payloads: &Bound<'_, PyList>,
+        crawl: Option<String>,
+        fallback_crawl: &str,
+    ) -> PyResult<(arrow_out::Table, arrow_out::Table, Py<PyDict>, Option<String>)> {
+        let mut out = pages::Output::default();
+        let mut crawl = crawl;
+        for payload in payloads.iter() {
+            let payload = payload.cast::<PyBytes>()?;
+            wat::process(py, &mut self.assembler, payload.as_bytes(), &mut crawl,
+                         fallback_crawl, &mut out)?;
+        }
+        let (links, pages, counters) = out.finish(py)?;
+        Ok((links, pages, counters, crawl))
+    }
+
+    /// ``PublicSuffixList.registered_domain`` (the conformance suite's entry point).
+    fn registered_domain(&self, host: &str) -> Option<String> {
+        self.assembler.psl.registered_domain(host)
+    }
+
+    /// ``PublicSuffixList.fold``.
+    fn fold(&mut self, host: &str) -> String {
+        self.assembler.psl.fold(host)
+    }
+
+    /// ``extract_links(html, headers)`` as ``(links, base_href, robots, counters)``, each
+    /// link a tuple (href, anchor, type, nofollow, ugc, sponsored, context): for tests.
+    fn extract_links(
+        &mut self,
+        py: Python<'_>,
+        html: &Bound<'_, PyBytes>,
+        headers: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyTuple>> {
+        let headers = headers_of(headers)?;
+        let mut counters = pages::Counters::default();
+        let extracted = self.extract_page(py, html, &headers, &mut counters)?;
+        let links = PyList::empty(py);
+        for l in &extracted.links {
+            links.append((
+                &l.href,
+                &l.anchor,
+                extract::KIND_NAMES[l.kind as usize],
+                l.nofollow,
+                l.ugc,
+                l.sponsored,
+                extract::CONTEXT_NAMES[l.context as usize],
+            ))?;
+        }
+        Ok((links, extracted.base_href, extracted.robots, counters.to_dict(py)?)
+            .into_pyobject(py)?
+            .unbind())
+    }
+}
+
+/// ``resolve_link(href, base)``: ``(url, host)`` or the reject reason.
+#[pyfunction]
+fn resolve_link(py: Python<'_>, href: &str, base: &str) -> PyResult<Py<PyAny>> {
+    resolution(py, urls::resolve_link(href, base))
+}
+
+/// ``resolve_page_url(url)``: ``(url, host)`` or the reject reason.
+#[pyfunction]
+fn resolve_page_url(py: Python<'_>, url: &str) -> PyResult<Py<PyAny>> {
+    resolution(py, urls::resolve_page_url(url))
+}
+
+/// ``host_reject_reason(host)``.
+#[pyfunction]
+fn host_reject_reason(host: &str) -> Option<&'static str> {
+    urls::host_reject_reason(host)
+}
+
+fn resolution(py: Python<'_>, r: urls::Resolution) -> PyResult<Py<PyAny>> {
+    Ok(match r {
+        Ok(resolved) => (resolved.url.clone(), resolved.host().to_string())
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        Err(reason) => PyString::new(py, reason).into_any().unbind(),
+    })
+}
+
+/// Raise unless the Lexbor of the installed selectolax can be used.
+#[pyfunction]
+fn check_lexbor(py: Python<'_>) -> PyResult<()> {
+    lexbor_api(py).map(|_| ())
+}
+
+#[pymodule]
+fn backlinks_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Engine>()?;
+    m.add_class::<arrow_out::Table>()?;
+    m.add_function(wrap_pyfunction!(resolve_link, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_page_url, m)?)?;
+    m.add_function(wrap_pyfunction!(host_reject_reason, m)?)?;
+    m.add_function(wrap_pyfunction!(check_lexbor, m)?)?;
+
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Python's character classes and the few string operations of the Python path that
+//! depend on them (``str.split``, ``str.strip``, ``re``'s ``\s \d \w``), exactly.
+
+use crate::pychars;
+
+#[inline]
+fn in_table(table: &[(u32, u32)], c: char) -> bool {
+    let cp = c as u32;
+    table
+        .binary_search_by(|&(lo, hi)| {
+            if hi < cp {
+                std::cmp::Ordering::Less
+            } else if lo > cp {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// ``str.isspace`` (also ``re``'s ``\s`` for str patterns: the same table).
+#[inline]
+pub fn is_space(c: char) -> bool {
+    if c.is_ascii() {
+        matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f')
+    } else {
+        in_table(pychars::SPACE, c)
+    }
+}
+
+/// ``re``'s ``\d`` for str patterns (Unicode decimal digits).
+#[inline]
+pub fn is_re_digit(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_digit()
+    } else {
+        in_table(pychars::RE_DIGIT, c)
+    }
+}
+
+/// ``re``'s ``\w`` for str patterns.
+#[inline]
+pub fn is_re_word(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '_'
+    } else {
+        in_table(pychars::RE_WORD, c)
+    }
+}
+
+/// ``str.isdigit`` of one character.
+#[inline]
+pub fn is_digit(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_digit()
+    } else {
+        in_table(pychars::ISDIGIT, c)
+    }
+}
+
+/// ``str.isprintable`` of one character.
+#[inline]
+pub fn is_printable(c: char) -> bool {
+    in_table(pychars::PRINTABLE, c)
+}
+
+/// ``str.strip()``.
+pub fn strip(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
+/// ``str.rstrip()``.
+pub fn rstrip(s: &str) -> &str {
+    s.trim_end_matches(is_space)
+}
+
+/// ``str.split()`` (no argument).
+pub fn split(s: &str) -> impl Iterator<Item = &str> {
+    s.split(is_space).filter(|t| !t.is_empty())
+}
+
+/// ``" ".join(text.split())[:limit]``: whitespace collapsed, trimmed, cut to ``limit``
+/// code points, appended to ``out``.
+pub fn collapse_into(text: &str, limit: usize, out: &mut String) {
+    let start = out.len();
+    let mut count = 0usize;
+    for word in split(text) {
+        if count >= limit {
+            break;
+        }
+        if out.len() > start {
+            out.push(' ');
+            count += 1;
+            if count >= limit {
+                break;
+            }
+        }
+        for c in word.chars() {
+            if count >= limit {
+                break;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+}
+
+/// The first ``n`` code points of ``s``.
+pub fn prefix_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// ``len(s)`` of a Python str: code points.
+#[inline]
+pub fn char_len(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
+/// ``str.lower()`` as far as the Python path's comparisons can tell: tokens are only ever
+/// compared with ASCII words, and no non-ASCII character lowers to one of their letters
+/// ('K' KELVIN SIGN lowers to 'k', which none of them has), so ASCII lowering suffices.
+pub fn lower_for_ascii_compare(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
