@@ -6,8 +6,8 @@ select
     count(distinct src_url) as linking_pages,
     any_value(hosts.pages_crawled) as pages_crawled,
     list(distinct context order by context) as contexts
-from links
-join hosts on hosts.host = links.src_host
-where sitewide and external
+from external_links
+join hosts on hosts.host = external_links.src_host
+where sitewide
 group by src_host, dst_domain
 order by linking_pages desc, src_host, dst_domain;

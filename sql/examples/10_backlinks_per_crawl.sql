@@ -6,8 +6,7 @@ select
     count(*) as backlinks,
     count(distinct src_domain) as referring_domains,
     count(distinct dst_domain) as linked_domains,
-    round(count(*) filter (where not (nofollow or ugc or sponsored)) / count(*), 3)
-        as dofollow_share
+    round(count(*) filter (where dofollow) / count(*), 3) as dofollow_share
 from external_links
 group by crawl
 order by crawl;

@@ -18,10 +18,11 @@ create or replace macro matches_target(domain, host, target) as
     )
     and (domain = target_name(target) or host = target_name(target));
 
--- target_backlinks(target): the external links into a domain or host (every macro about a
--- target starts from it; DuckDB still prunes the row groups of other domains through it).
+-- target_backlinks(target): the external links (the external_links view) into a domain or
+-- host (every macro about a target starts from it; DuckDB still prunes the row groups of
+-- other domains through the view and the macro).
 create or replace macro target_backlinks(target) as table
-select * from links where external and matches_target(dst_domain, dst_host, target);
+select * from external_links where matches_target(dst_domain, dst_host, target);
 
 -- target_authority(target): the authority (0-100) of a registered domain (domains) or,
 -- when the target is not one, of a host (hosts); null when the graph has neither.

@@ -6,7 +6,7 @@ with final as (
         anchor,
         count(distinct src_domain) as referring_domains,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
         list(distinct link_type order by link_type) as link_types
     from target_backlinks(target)

@@ -12,8 +12,7 @@ with weighted as (
 final as (
     select
         src_url, src_domain, dst_url, anchor, link_type, context,
-        nofollow, ugc, sponsored,
-        not (nofollow or ugc or sponsored) as dofollow,
+        nofollow, ugc, sponsored, dofollow,
         sitewide,
         crawl, fetch_time, src_host, dst_host, dst_domain, domain_pages
     from weighted

@@ -15,7 +15,7 @@ per_side as (
         src_domain,
         side,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow,
+        count(*) filter (where dofollow) as dofollow,
         count(distinct src_url) as pages
     from both_targets
     group by src_domain, side

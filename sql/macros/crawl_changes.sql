@@ -11,7 +11,7 @@ select
     src_domain as referring_domain,
     count(*) as links,
     count(distinct src_url) as pages,
-    count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links
+    count(*) filter (where dofollow) as dofollow_links
 from target_backlinks(target)
 where crawl = crawl_id
 group by src_domain;

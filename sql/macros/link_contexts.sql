@@ -10,7 +10,7 @@ with final as (
         count(*) as links,
         round(count(*) / sum(count(*)) over (), 3) as share,
         count(distinct src_domain) as referring_domains,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         count(*) filter (where sitewide) as sitewide_links
     from target_backlinks(target)
     group by context

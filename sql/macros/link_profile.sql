@@ -11,8 +11,7 @@ select
     count(distinct src_domain) as referring_domains,
     count(distinct src_host) as referring_hosts,
     count(distinct src_url) as referring_pages,
-    round(count(*) filter (where not (nofollow or ugc or sponsored)) / nullif(count(*), 0), 3)
-        as dofollow_share,
+    round(count(*) filter (where dofollow) / nullif(count(*), 0), 3) as dofollow_share,
     round(count(*) filter (where sitewide) / nullif(count(*), 0), 3) as sitewide_share,
     top_anchor_list(histogram(anchor) filter (where anchor <> ''), 5) as top_anchors,
     target_authority(target) as authority,

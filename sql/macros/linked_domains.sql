@@ -4,9 +4,8 @@
 create or replace macro linked_domains(source) as table
 with matching as (
     select *
-    from links
-    where external
-      and matches_target(src_domain, src_host, source)
+    from external_links
+    where matches_target(src_domain, src_host, source)
 ),
 
 final as (
@@ -14,7 +13,7 @@ final as (
         dst_domain as linked_domain,
         count(distinct src_url) as pages,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
         count(distinct dst_host) as linked_hosts,
         min(crawl) as first_seen,

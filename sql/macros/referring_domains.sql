@@ -10,7 +10,7 @@ with per_domain as (
         src_domain as referring_domain,
         count(distinct src_url) as pages,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
         bool_or(sitewide) as sitewide,
         count(distinct src_host) as referring_hosts,

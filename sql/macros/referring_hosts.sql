@@ -8,7 +8,7 @@ with per_host as (
         any_value(src_domain) as referring_domain,
         count(distinct src_url) as pages,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         count(*) filter (where nofollow) as nofollow_links,
         min(crawl) as first_seen,
         max(crawl) as last_seen

@@ -8,7 +8,7 @@ with final as (
         dst_url as page,
         count(distinct src_domain) as referring_domains,
         count(*) as links,
-        count(*) filter (where not (nofollow or ugc or sponsored)) as dofollow_links,
+        count(*) filter (where dofollow) as dofollow_links,
         top_anchor_list(histogram(anchor) filter (where anchor <> ''), 3) as top_anchors,
         min(crawl) as first_seen,
         max(crawl) as last_seen

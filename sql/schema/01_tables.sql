@@ -34,7 +34,8 @@ create table links (
     sponsored  boolean not null,
     external   boolean not null,   -- src_domain <> dst_domain
     sitewide   boolean not null,   -- the source host links to dst_domain from most of its pages
-    fetch_time timestamptz not null
+    fetch_time timestamptz not null,
+    dofollow   boolean not null    -- not (nofollow or ugc or sponsored): passes authority
 );
 
 -- host_edges: one row per (src_host, dst_host), src_host <> dst_host.

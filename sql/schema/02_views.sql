@@ -1,4 +1,6 @@
 -- external_links: one row per link occurrence between two registered domains (backlinks).
+-- The one definition of an external link in SQL: links.external (src_domain <> dst_domain,
+-- stored at extraction); the macros read this view.
 create or replace view external_links as
 select * from links where external;
 
