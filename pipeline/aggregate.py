@@ -131,6 +131,8 @@ def links_of_pages(
     page is in the same part, so dropping the superseded captures keeps exactly the links
     of the kept pages."""
     kept_links = links.join(superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
+    kept_links = kept_links.with_columns(  # links.dofollow, computed once here
+        dofollow=~(pl.col("nofollow") | pl.col("ugc") | pl.col("sponsored")))
     return with_sitewide(kept_links, host_pages, options).sort(
         ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
     )
