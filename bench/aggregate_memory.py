@@ -35,7 +35,7 @@ ROWS_PER_PART = 1_000_000
 CHILD = """
 import pickle, sys, time
 from pathlib import Path
-from pipeline.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
+from pipeline.graph.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
 from pipeline.storage import LocalData
 step, data, plan_file, memory_mb, buckets, ranks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16, ranks=ranks)
@@ -62,7 +62,7 @@ def sha256(path: Path) -> str:
 
 def build_parts(data: Path, rows: int) -> None:
     """``rows`` link rows in parts of a million, as complete parts (part.json, checksums)."""
-    from pipeline.parts import PART_FORMAT, PartInfo
+    from pipeline.parts.part import PART_FORMAT, PartInfo
 
     written = sorted((data / "parts").glob("*/part.json"))
     if written and all(json.loads(f.read_text()).get("format") == PART_FORMAT for f in written):

@@ -21,12 +21,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-import pipeline.aggregate
-import pipeline.store
-from pipeline.aggregate import GraphOptions, write_graph
+import pipeline.graph.aggregate
+import pipeline.publish.database
 from pipeline.errors import DatabaseError
+from pipeline.graph.aggregate import GraphOptions, write_graph
+from pipeline.publish.database import connect, publish, sql_files
 from pipeline.storage import Folder, LocalData
-from pipeline.store import connect, publish, sql_files
 
 RUNS = 40
 
@@ -94,7 +94,7 @@ def _code_fingerprint() -> str:
     """SHA-256 of what shapes the database: the SQL (tables, views, macros) and the code that
     aggregates and publishes."""
     digest = hashlib.sha256()
-    for file in [*sql_files(), Path(pipeline.aggregate.__file__), Path(pipeline.store.__file__)]:
+    for file in [*sql_files(), Path(pipeline.graph.aggregate.__file__), Path(pipeline.publish.database.__file__)]:
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 

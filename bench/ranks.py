@@ -23,7 +23,7 @@ import time
 import numpy as np
 import polars as pl
 
-from pipeline.rank import SAMPLES, graph_ranks, harmonic_centrality, pagerank
+from pipeline.graph.rank import SAMPLES, graph_ranks, harmonic_centrality, pagerank
 
 
 def peak_mib() -> float:
@@ -100,7 +100,7 @@ def compare(n: int) -> None:
 
 
 def versus(n: int) -> None:
-    """networkx against pipeline.rank on the same n-node graph (10 edges a node)."""
+    """networkx against pipeline.graph.rank on the same n-node graph (10 edges a node)."""
     import networkx as nx
 
     src, dst = power_law_graph(n, 10 * n, seed=5)
@@ -108,9 +108,9 @@ def versus(n: int) -> None:
     graph.add_nodes_from(range(n))
     graph.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
     for label, run in (
-        ("pagerank, pipeline.rank", lambda: pagerank(src, dst, n)),
+        ("pagerank, pipeline.graph.rank", lambda: pagerank(src, dst, n)),
         ("pagerank, networkx", lambda: nx.pagerank(graph, tol=1e-10)),
-        ("harmonic exact, pipeline.rank", lambda: harmonic_centrality(src, dst, n, exact_limit=n)),
+        ("harmonic exact, pipeline.graph.rank", lambda: harmonic_centrality(src, dst, n, exact_limit=n)),
         ("harmonic exact, networkx", lambda: nx.harmonic_centrality(graph)),
     ):
         started = time.perf_counter()

@@ -107,8 +107,8 @@ done(time.perf_counter() - t, pages=len(bodies), html_bytes=sum(map(len, bodies)
     "extract": """
 from dataclasses import replace
 from pipeline.config import Settings
-from pipeline.process import process_input
-from pipeline.sources import InputFile
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
 settings = replace(Settings.defaults(), data_dir=sys.argv[2])
 t = time.perf_counter()
 result = process_input(InputFile(path), settings)
@@ -116,7 +116,7 @@ done(time.perf_counter() - t, pages=result.pages, links=result.links)
 """,
     "aggregate": """
 from pathlib import Path
-from pipeline.aggregate import aggregate
+from pipeline.graph.aggregate import aggregate
 from pipeline.storage import LocalData
 t = time.perf_counter()
 graph = aggregate(LocalData(Path(sys.argv[2])))

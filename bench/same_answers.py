@@ -30,7 +30,7 @@ WAT_SAMPLES = sorted(str(p) for p in (REPO / "tests" / "data" / "cc").rglob("*.w
 
 
 def run(data: Path, args: list[str], extra: list[str]) -> None:
-    command = [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data),
+    command = [sys.executable, "-m", "flows.cli", "run", "--data", str(data),
                *args, *extra]
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode not in (0,):

@@ -27,8 +27,8 @@ CHILD = """
 import json, sys
 from dataclasses import replace
 from pipeline.config import Settings
-from pipeline.process import process_input
-from pipeline.sources import InputFile
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
 settings = replace(Settings.defaults(), data_dir=sys.argv[2], retry_initial_seconds=0.01)
 result = process_input(InputFile(sys.argv[1]), settings)
 # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it could be the parent's peak

@@ -24,7 +24,10 @@ from prefect import flow, task
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from pipeline.aggregate import (
+from pipeline.config import Settings
+from pipeline.counters import recorded
+from pipeline.errors import ConfigError, InputUnavailable
+from pipeline.graph.aggregate import (
     AggregationPlan,
     GraphOptions,
     GraphSummary,
@@ -32,15 +35,12 @@ from pipeline.aggregate import (
     finish_aggregation,
     plan_aggregation,
 )
-from pipeline.config import Settings
-from pipeline.counters import recorded
-from pipeline.errors import ConfigError, InputUnavailable
-from pipeline.parts import sweep_temporary
-from pipeline.process import InputResult, process_input
+from pipeline.parts.part import sweep_temporary
+from pipeline.parts.process import InputResult, process_input
+from pipeline.publish.database import publish
+from pipeline.read.sources import InputFile
 from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
-from pipeline.sources import InputFile
 from pipeline.storage import DataStore, Folder
-from pipeline.store import publish
 
 # A first start migrates a new Prefect database, which can take a minute on a small machine.
 STARTUP_TIMEOUT_SECONDS = 180

@@ -25,9 +25,9 @@ from prefect import flow, get_run_logger
 
 from flows.build import build_graph, task_runner
 from pipeline.config import Settings, load_settings
-from pipeline.crawls import Selection, crawl_inputs, list_crawls
 from pipeline.errors import DataFolderBusy
-from pipeline.parts import complete_parts
+from pipeline.parts.part import complete_parts
+from pipeline.read.crawls import Selection, crawl_inputs, list_crawls
 
 DEPLOYMENT = "monthly"
 MONTHLY = "0 6 3 * *"  # 06:00 UTC on the 3rd of each month (Common Crawl publishes monthly)

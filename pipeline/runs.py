@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.aggregate import GraphSummary
 from pipeline.errors import RunRecordError
+from pipeline.graph.aggregate import GraphSummary
 from pipeline.storage import DataStore
 
 

@@ -61,7 +61,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run the real `backlinks` command in a child process."""
     full_env = {**os.environ, **(env or {})}
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "flows.cli", *args],
         cwd=cwd or REPO,
         env=full_env,
         capture_output=True,
@@ -75,7 +75,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def graph_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every graph table, sorted: two databases with equal graph_rows hold the
     same graph (the runs table, which differs per run, is left out)."""
-    from pipeline.aggregate import TABLES
+    from pipeline.graph.aggregate import TABLES
 
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -37,7 +37,7 @@ with atheris.instrument_imports():
     import warcio  # noqa: F401  (instrumented too: the reader's paths are warcio's paths)
     from fuzz_targets import TARGETS
 
-    from pipeline.records import HtmlPage, iter_records
+    from pipeline.read.warc import HtmlPage, iter_records
 
 
 def seeds(target: str) -> list[bytes]:

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 
 from invariants import check_page_rows
 
-from pipeline.domains import PublicSuffixList
 from pipeline.errors import CorruptInput
-from pipeline.pages import Limits, page_rows
-from pipeline.records import HtmlPage, iter_records
-from pipeline.urls import resolve_link
-from pipeline.wat import iter_wat_records
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.page import Limits, page_rows
+from pipeline.extract.urls import resolve_link
+from pipeline.extract.wat import iter_wat_records
+from pipeline.read.warc import HtmlPage, iter_records
 
 PSL = PublicSuffixList.bundled()
 LIMITS = Limits(links_per_page=500, url_chars=2048, anchor_chars=256)

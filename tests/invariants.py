@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from pipeline.pages import ALL_CONTEXTS, ALL_LINK_TYPES, Limits, PageRows
+from pipeline.extract.page import ALL_CONTEXTS, ALL_LINK_TYPES, Limits, PageRows
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 

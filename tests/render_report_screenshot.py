@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 from browser import screenshot
 
-from pipeline.report import gather, render_html
+from pipeline.serve.report import gather, render_html
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.cli import render
+from flows.cli import render
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "sql.md"

@@ -9,9 +9,9 @@ import networkx as nx
 import polars as pl
 import pytest
 
-from pipeline.aggregate import GraphOptions, aggregate, graph_dir
 from pipeline.errors import GraphError
-from pipeline.parts import LinkRow, PageRow, PartWriter
+from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir
+from pipeline.parts.part import LinkRow, PageRow, PartWriter
 from pipeline.storage import Folder, LocalData
 
 T1 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -259,8 +259,8 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
 
 
 def test_bucket_count_follows_the_memory_setting() -> None:
-    from pipeline.aggregate import BUCKET_BASE_MB, MEMORY_PER_LINK_BYTE, bucket_count
     from pipeline.errors import ConfigError
+    from pipeline.graph.aggregate import BUCKET_BASE_MB, MEMORY_PER_LINK_BYTE, bucket_count
 
     assert bucket_count(0, 2048) == 1
     one_bucket = int((2048 - BUCKET_BASE_MB) * 2**20 / MEMORY_PER_LINK_BYTE)
@@ -276,8 +276,8 @@ def test_bucket_count_follows_the_memory_setting() -> None:
 def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
     tmp_path: Path,
 ) -> None:
-    from pipeline.report import gather, render_html
-    from pipeline.store import connect, publish, run_macro
+    from pipeline.publish.database import connect, publish, run_macro
+    from pipeline.serve.report import gather, render_html
 
     sitewide_graph(tmp_path, 6, 10)
     write(tmp_path, "more", [

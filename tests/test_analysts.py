@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 from conftest import CliRun, run_cli
 
-from pipeline.aggregate import GraphOptions, aggregate
-from pipeline.parts import LinkRow, PageRow, PartWriter
+from pipeline.graph.aggregate import GraphOptions, aggregate
+from pipeline.parts.part import LinkRow, PageRow, PartWriter
+from pipeline.publish.database import publish, run_macro
 from pipeline.storage import Folder, LocalData
-from pipeline.store import publish, run_macro
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -151,8 +151,8 @@ def test_ranks() -> None:
 def test_ranks_versus_networkx() -> None:
     header, rows = markdown_table(bench("ranks.py", "--versus", 200))
     assert [row[0] for row in rows] == [
-        "pagerank, pipeline.rank", "pagerank, networkx",
-        "harmonic exact, pipeline.rank", "harmonic exact, networkx",
+        "pagerank, pipeline.graph.rank", "pagerank, networkx",
+        "harmonic exact, pipeline.graph.rank", "harmonic exact, networkx",
     ]
     assert all(number(row[1]) >= 0 for row in rows)
 

@@ -22,11 +22,11 @@ from make_broken import main as make_broken
 
 from pipeline.config import Settings
 from pipeline.errors import CorruptInput
-from pipeline.framing import Damage
-from pipeline.process import process_input
-from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
-from pipeline.sources import InputFile
-from pipeline.wat import WatPage, iter_wat_records
+from pipeline.extract.wat import WatPage, iter_wat_records
+from pipeline.parts.process import process_input
+from pipeline.read.framing import Damage
+from pipeline.read.sources import InputFile
+from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records
 
 BROKEN = DATA / "broken"
 ORIGINAL = SAMPLE / "resiliparse" / "warcfile.warc.gz"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from pipeline.cli import main
+from flows.cli import main
 from pipeline.config import SETTINGS, Settings, load_settings
 from pipeline.errors import ConfigError
 

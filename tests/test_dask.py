@@ -31,7 +31,7 @@ def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
     assert graph_rows(data / "graph.duckdb") == graph_rows(sample_run.db)
     # the tasks ran on the cluster's workers, not in the run's own process
     with Client(cluster) as client:
-        ran = client.run(lambda: __import__("sys").modules.get("pipeline.process") is not None)
+        ran = client.run(lambda: __import__("sys").modules.get("pipeline.parts.process") is not None)
     assert sorted(ran.values()) == [True, True], "both workers ran per-file tasks"
 
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from pipeline.cli import main
+from flows.cli import main
 from pipeline.config import SETTINGS
-from pipeline.store import MACROS, PAIR_MACROS, REQUIRED_TABLES, sql_files
+from pipeline.publish.database import MACROS, PAIR_MACROS, REQUIRED_TABLES, sql_files
 
 README = (REPO / "README.md").read_text()
 SQL_DOC = (REPO / "docs" / "sql.md").read_text()

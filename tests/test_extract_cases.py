@@ -9,10 +9,10 @@ import pytest
 from conftest import SAMPLE
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.domains import PublicSuffixList
-from pipeline.extract import RawLink, extract_links
-from pipeline.pages import page_rows
-from pipeline.records import HtmlPage
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.html import RawLink, extract_links
+from pipeline.extract.page import page_rows
+from pipeline.read.warc import HtmlPage
 
 HTML = [("Content-Type", "text/html")]
 

@@ -13,7 +13,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows.build import run_build
 from pipeline.config import load_settings
-from pipeline.sources import InputFile, sample_inputs
+from pipeline.read.sources import InputFile, sample_inputs
 
 
 @pytest.fixture(scope="module")

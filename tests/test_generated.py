@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 from conftest import REPO
 
-from pipeline.aggregate import aggregate, graph_dir
 from pipeline.config import Settings
-from pipeline.process import process_input
-from pipeline.sources import InputFile
+from pipeline.graph.aggregate import aggregate, graph_dir
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
 from pipeline.storage import LocalData
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -65,7 +65,7 @@ def test_generated_shape_is_common_crawl_like(generated: tuple[Path, Path, dict]
     """Median page about 50 KB, median link count about 100, a long tail of both."""
     import statistics
 
-    from pipeline.records import HtmlPage, iter_records
+    from pipeline.read.warc import HtmlPage, iter_records
 
     warc, _, _ = generated
     with open(warc, "rb") as handle:

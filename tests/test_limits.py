@@ -9,11 +9,11 @@ from pathlib import Path
 from conftest import SAMPLE
 
 from pipeline.config import Settings, load_settings
-from pipeline.domains import PublicSuffixList
-from pipeline.pages import Limits, page_rows
-from pipeline.process import process_input
-from pipeline.records import HtmlPage
-from pipeline.sources import InputFile
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.page import Limits, page_rows
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
+from pipeline.read.warc import HtmlPage
 
 PSL = PublicSuffixList.bundled()
 

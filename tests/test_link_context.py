@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.domains import PublicSuffixList
-from pipeline.extract import extract_links, refresh_url
-from pipeline.pages import page_rows
-from pipeline.records import HtmlPage
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.html import extract_links, refresh_url
+from pipeline.extract.page import page_rows
+from pipeline.read.warc import HtmlPage
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 

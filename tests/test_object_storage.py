@@ -25,10 +25,10 @@ import duckdb
 import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 
-from pipeline.aggregate import TABLES
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DataFolderBusy, PartError
-from pipeline.parts import (
+from pipeline.graph.aggregate import TABLES
+from pipeline.parts.part import (
     LinkRow,
     PageRow,
     PartWriter,
@@ -36,9 +36,9 @@ from pipeline.parts import (
     complete_parts,
     sweep_temporary,
 )
+from pipeline.publish.database import connect, run_macro
 from pipeline.storage import LOCK_NAME, S3Data, split_data_url
 from pipeline.storage.s3 import quoted_url
-from pipeline.store import connect, run_macro
 
 BUCKET = "backlinks-data"
 KEY_ID, SECRET = "data-writer", "data-writer-secret"
@@ -315,7 +315,7 @@ def test_a_run_killed_with_its_data_in_s3_resumes_to_the_same_tables(
     for attempt in range(3):  # the moment may pass between two looks; try again
         prefix = f"killed-{moment}-{attempt}"
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", "--data", f"s3://{BUCKET}/{prefix}",
+            [sys.executable, "-m", "flows.cli", "run", "--data", f"s3://{BUCKET}/{prefix}",
              "--db", str(tmp_path / "graph.duckdb"), "--data-endpoint-url", endpoint,
              "--workers", "2"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

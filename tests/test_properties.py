@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from invariants import check_host, check_page_rows, is_domain_of, is_valid_host
 
-from pipeline.domains import PublicSuffixList
 from pipeline.errors import CorruptInput
-from pipeline.framing import Damage
-from pipeline.pages import Limits, page_rows
-from pipeline.records import HtmlPage, iter_records
-from pipeline.urls import Resolved, normalize_host, resolve_link
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.page import Limits, page_rows
+from pipeline.extract.urls import Resolved, normalize_host, resolve_link
+from pipeline.read.framing import Damage
+from pipeline.read.warc import HtmlPage, iter_records
 
 PSL = PublicSuffixList.bundled()
 LIMITS = Limits(links_per_page=50, url_chars=300, anchor_chars=40)
@@ -100,10 +100,10 @@ def test_link_resolution_gives_a_valid_url_or_a_known_reason(href: str, base: st
 
 def reference_resolve(href: str, base: str) -> Resolved | str:
     """The straightforward resolver (ada's URL object, attribute by attribute) that the fast
-    string-based one in pipeline/urls.py replaced: they must agree on every input."""
+    string-based one in pipeline/extract/urls.py replaced: they must agree on every input."""
     from ada_url import URL
 
-    from pipeline.urls import host_reject_reason
+    from pipeline.extract.urls import host_reject_reason
 
     try:
         url = URL(href, base=base)

@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import DATA
 
-from pipeline.domains import PublicSuffixList
+from pipeline.extract.domains import PublicSuffixList
 
 # One case per line; lines starting with // are cases the PSL project itself disabled.
 _CASE = re.compile(r"^checkPublicSuffix\((null|'[^']*'),\s*(null|'[^']*')\);", re.M)

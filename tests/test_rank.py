@@ -7,7 +7,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from pipeline.rank import harmonic_centrality, pagerank, rank_positions
+from pipeline.graph.rank import harmonic_centrality, pagerank, rank_positions
 
 
 def random_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

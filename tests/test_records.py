@@ -13,8 +13,8 @@ from conftest import SAMPLE
 
 from pipeline.bundled import sample_files
 from pipeline.errors import CorruptInput
-from pipeline.framing import Damage
-from pipeline.records import (
+from pipeline.read.framing import Damage
+from pipeline.read.warc import (
     HtmlPage,
     Redirect,
     Skipped,

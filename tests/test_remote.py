@@ -17,11 +17,18 @@ from conftest import PRIVATE_BUCKET, S3_BUCKET
 from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings
-from pipeline.crawls import Selection, crawl_inputs, crawl_paths, list_crawls, parse_shard, select
 from pipeline.errors import ConfigError, InputError, InputNotFound, InputUnavailable
-from pipeline.remote import DROPPED, THROTTLED, Retrier, RetryPolicy, Transient
-from pipeline.sources import InputFile
-from pipeline.streams import fingerprint, open_stream
+from pipeline.read.crawls import (
+    Selection,
+    crawl_inputs,
+    crawl_paths,
+    list_crawls,
+    parse_shard,
+    select,
+)
+from pipeline.read.remote import DROPPED, THROTTLED, Retrier, RetryPolicy, Transient
+from pipeline.read.sources import InputFile
+from pipeline.read.streams import fingerprint, open_stream
 
 FAST = replace(
     Settings.defaults(), timeout_seconds=2.0, retry_initial_seconds=0.01, retry_seconds=5.0

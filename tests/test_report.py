@@ -13,7 +13,7 @@ from conftest import CliRun, run_cli
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from pipeline.report import ReportData, classify_anchor, render_html
+from pipeline.serve.report import ReportData, classify_anchor, render_html
 
 TARGET = "google.com"
 CHARTS = ("authority", "flags", "link_types", "contexts", "anchor_kinds", "crawl_changes")

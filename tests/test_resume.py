@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 
-from pipeline.aggregate import MANIFEST
+from pipeline.graph.aggregate import MANIFEST
 from pipeline.storage import LocalData
 
 SAMPLE_FILES = 9
@@ -33,7 +33,7 @@ def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: 
     the temporary Prefect server too) as soon as ``moment(data)`` is true. False if the
     run ended before that moment came."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data), "--workers", "2"],
+        [sys.executable, "-m", "flows.cli", "run", "--data", str(data), "--workers", "2"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "PREFECT_API_URL": api},  # the shared test API: no server to start
     )

@@ -42,11 +42,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline import rules
-from pipeline.domains import PublicSuffixList
-from pipeline.extract import refresh_url as refresh_url_from_extract
-from pipeline.pages import page_rows
-from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
-from pipeline.wat import WatPage, iter_wat_records
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.html import refresh_url as refresh_url_from_extract
+from pipeline.extract.page import page_rows
+from pipeline.extract.wat import WatPage, iter_wat_records
+from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records
 
 PSL = PublicSuffixList.bundled(private=False)
 URL = "http://src.example.com/dir/page.html"

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SAMPLE
 
-from pipeline.aggregate import aggregate
 from pipeline.config import Settings
 from pipeline.errors import PartError
-from pipeline.parts import complete_part, complete_parts, part_path
-from pipeline.process import process_input
-from pipeline.sources import InputFile
+from pipeline.graph.aggregate import aggregate
+from pipeline.parts.part import complete_part, complete_parts, part_path
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
 from pipeline.storage import LocalData
 
 BIG_SAMPLE = SAMPLE / "resiliparse" / "warcfile.warc.gz"
@@ -29,8 +29,8 @@ import resource, signal, sys
 from dataclasses import replace
 from pipeline.config import Settings
 from pipeline.errors import BacklinksError
-from pipeline.process import process_input
-from pipeline.sources import InputFile
+from pipeline.parts.process import process_input
+from pipeline.read.sources import InputFile
 settings = replace(Settings.defaults(), data_dir=sys.argv[2])
 limit = int(sys.argv[3])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -13,9 +13,9 @@ from conftest import REPO, SAMPLE, CliRun, run_cli
 from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings
-from pipeline.process import process_input
-from pipeline.sources import InputFile
-from pipeline.store import MACROS, run_macro
+from pipeline.parts.process import process_input
+from pipeline.publish.database import MACROS, run_macro
+from pipeline.read.sources import InputFile
 
 HOSTILE = [
     "x' OR 1=1 --",

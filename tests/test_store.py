@@ -12,11 +12,11 @@ import duckdb
 import pytest
 from test_aggregate import link, page, write
 
-from pipeline.aggregate import aggregate
 from pipeline.errors import DatabaseError
+from pipeline.graph.aggregate import aggregate
+from pipeline.publish.database import MACROS, REQUIRED_TABLES, connect, publish, run_macro
 from pipeline.runs import RunRecord
 from pipeline.storage import Folder, LocalData
-from pipeline.store import MACROS, REQUIRED_TABLES, connect, publish, run_macro
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 RUN = RunRecord("r1", NOW, NOW, "complete", 1, 0, 10, 2, 3, [], {"skipped_request": 2}, {"workers": 1})

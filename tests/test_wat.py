@@ -13,11 +13,11 @@ from conftest import SAMPLE
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from pipeline.domains import PublicSuffixList
-from pipeline.pages import PageRows, page_rows
-from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.page import PageRows, page_rows
+from pipeline.extract.wat import INVALID_JSON, MALFORMED, WatPage, iter_wat_records
+from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records
 from pipeline.rules import is_canonical
-from pipeline.wat import INVALID_JSON, MALFORMED, WatPage, iter_wat_records
 
 PSL = PublicSuffixList.bundled(private=False)
 # (WARC, WAT of the same crawl file). The WAT samples hold only the first records of their

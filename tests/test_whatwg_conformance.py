@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import DATA
 
-from pipeline.urls import Resolved, host_reject_reason, resolve_link, resolve_page_url
+from pipeline.extract.urls import Resolved, host_reject_reason, resolve_link, resolve_page_url
 
 ALL = [c for c in json.loads((DATA / "conformance" / "urltestdata.json").read_text("utf-8")) if isinstance(c, dict)]
 

@@ -24,7 +24,7 @@ from pipeline.counters import FAMILIES, family
 from pipeline.errors import BacklinksError, ConfigError, DatabaseError
 
 if TYPE_CHECKING:
-    from pipeline.process import InputResult
+    from pipeline.parts.process import InputResult
     from pipeline.runs import InputFailure, RunSummary
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -265,8 +265,8 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "error")
     from flows.build import progress, run_build
-    from pipeline.crawls import Selection, crawl_inputs, parse_shard
-    from pipeline.sources import list_inputs, sample_inputs
+    from pipeline.read.crawls import Selection, crawl_inputs, parse_shard
+    from pipeline.read.sources import list_inputs, sample_inputs
 
     if crawl is None and (sample is not None or shard is not None or offset):
         raise Failure("--offset, --sample and --shard choose files of a --crawl; add --crawl")
@@ -319,7 +319,7 @@ def run(
               "https://index.commoncrawl.org/].")
 def crawls(fmt: str, index_url: str | None) -> None:
     """The crawls Common Crawl has published, newest first (from its collinfo.json)."""
-    from pipeline.crawls import list_crawls
+    from pipeline.read.crawls import list_crawls
 
     settings = _load(None, {"index_url": index_url})
     try:
@@ -341,7 +341,7 @@ def _db_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open(db: str | None, data_dir: str | None) -> Any:
-    from pipeline.store import connect
+    from pipeline.publish.database import connect
 
     settings = _load(None, {"db": db, "data_dir": data_dir})
     try:
@@ -360,7 +360,7 @@ def query(target: str, limit: int, fmt: str, db: str | None, data_dir: str | Non
 
     The same rows as SQL's `select * from referring_domains('TARGET')`.
     """
-    from pipeline.store import run_macro
+    from pipeline.publish.database import run_macro
 
     con = _open(db, data_dir)
     normalized = _normalized_target(target)
@@ -412,7 +412,7 @@ def export(
     """
     from pathlib import Path
 
-    from pipeline.export import export_backlinks, export_webgraph
+    from pipeline.serve.export import export_backlinks, export_webgraph
 
     if (target is None) == (not everything):
         raise Failure("name a TARGET (a domain or host) or pass --all, not both")
@@ -449,7 +449,7 @@ def report(target: str, output: str, db: str | None, data_dir: str | None) -> No
     """
     from pathlib import Path
 
-    from pipeline.report import gather, render_html, write_report
+    from pipeline.serve.report import gather, render_html, write_report
 
     con = _open(db, data_dir)
     name = _normalized_target(target)
@@ -470,7 +470,7 @@ def report(target: str, output: str, db: str | None, data_dir: str | None) -> No
 
 def _normalized_target(target: str) -> str:
     """A target as the graph spells hosts (lowercase, punycode); as given if not a host."""
-    from pipeline.urls import normalize_host
+    from pipeline.extract.urls import normalize_host
 
     return normalize_host(target.strip().rstrip(".")) or target.strip().lower()
 

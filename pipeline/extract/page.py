@@ -10,12 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pipeline.config import Settings
-from pipeline.domains import PublicSuffixList
-from pipeline.extract import CONTEXTS, LINK_TYPES, RawLink, extract_links
-from pipeline.parts import LinkRow, PageRow
-from pipeline.records import HtmlPage, Redirect
-from pipeline.urls import Resolved, resolve_link, resolve_page_url
-from pipeline.wat import UNKNOWN_CONTEXT, WatPage
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.html import CONTEXTS, LINK_TYPES, RawLink, extract_links
+from pipeline.extract.urls import Resolved, resolve_link, resolve_page_url
+from pipeline.extract.wat import UNKNOWN_CONTEXT, WatPage
+from pipeline.parts.part import LinkRow, PageRow
+from pipeline.read.warc import HtmlPage, Redirect
 
 REDIRECT_LINK = "redirect"
 REDIRECT_CONTEXT = "http"  # a redirect's link is an HTTP header, not a place on a page

@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 
 from pipeline import bundled
-from pipeline.aggregate import TABLES
 from pipeline.errors import BacklinksError, DatabaseError
+from pipeline.graph.aggregate import TABLES
 from pipeline.runs import RunRecord
 from pipeline.storage import Folder, is_object_location, open_store
 from pipeline.storage.atomic import atomic_path, sweep_temporaries

@@ -3,7 +3,7 @@
 ``iter_records`` takes an open binary stream (never a path) and yields one event per WARC
 record: an :class:`HtmlPage` for a 200 HTML response, a :class:`Redirect` for a 3xx response
 with a ``Location``, a :class:`Skipped` with a reason for every other record, and a
-:class:`~pipeline.framing.Damage` for each damaged stretch of the file. Records are cut out
+:class:`~pipeline.read.framing.Damage` for each damaged stretch of the file. Records are cut out
 of the stream by framing.py and parsed by warcio. Counting is the caller's job. A stream in
 which no record can be read raises :class:`~pipeline.errors.CorruptInput` naming the input
 and the byte offset. Which responses are pages and which are redirects is rules.py's rule,
@@ -24,7 +24,7 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from pipeline.errors import CorruptInput
-from pipeline.framing import BAD_HEADER, Damage, iter_framed, record_type
+from pipeline.read.framing import BAD_HEADER, Damage, iter_framed, record_type
 from pipeline.rules import REDIRECT, classify_response, header, redirect_location
 
 # Skip reasons, also the names of their counters.
@@ -256,7 +256,7 @@ def iter_records(
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> Iterator[HtmlPage | Redirect | Skipped | Damage]:
     """Yield an event per record of a WARC stream (gzipped per record, or not compressed),
-    and a :class:`~pipeline.framing.Damage` for each damaged stretch of the file."""
+    and a :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
     crawl: str | None = None
     for item in warc_records(
         stream, input_name=input_name, max_record_bytes=max_record_bytes,

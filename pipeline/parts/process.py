@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from pipeline.config import Settings
-from pipeline.domains import PublicSuffixList
-from pipeline.framing import Damage
-from pipeline.pages import Limits, page_rows
-from pipeline.parts import PartWriter, complete_part
-from pipeline.records import HtmlPage, Redirect, Skipped, iter_records
-from pipeline.sources import WAT, InputFile
-from pipeline.streams import fingerprint, open_stream
-from pipeline.wat import WatPage, iter_wat_records
+from pipeline.extract.domains import PublicSuffixList
+from pipeline.extract.page import Limits, page_rows
+from pipeline.extract.wat import WatPage, iter_wat_records
+from pipeline.parts.part import PartWriter, complete_part
+from pipeline.read.framing import Damage
+from pipeline.read.sources import WAT, InputFile
+from pipeline.read.streams import fingerprint, open_stream
+from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records
 
 LOCAL_CRAWL = "local"
 

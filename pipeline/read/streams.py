@@ -18,8 +18,15 @@ from typing import BinaryIO
 
 from pipeline.config import Settings
 from pipeline.errors import InputError, InputNotFound, InputUnavailable
-from pipeline.remote import HttpStore, ObjectInfo, ResumableStream, Retrier, RetryPolicy, S3Store
-from pipeline.sources import InputFile
+from pipeline.read.remote import (
+    HttpStore,
+    ObjectInfo,
+    ResumableStream,
+    Retrier,
+    RetryPolicy,
+    S3Store,
+)
+from pipeline.read.sources import InputFile
 
 _TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EINTR, errno.EIO, errno.ETIMEDOUT, errno.EBUSY}
 REMOTE_SCHEMES = ("http", "https", "s3")

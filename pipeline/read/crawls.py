@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, InputError, InputUnavailable
-from pipeline.sources import FORMATS, InputFile
-from pipeline.streams import read_small
+from pipeline.read.sources import FORMATS, InputFile
+from pipeline.read.streams import read_small
 
 CRAWL_ID = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
 FULL_CRAWL_FILES = 90_000  # about; for messages

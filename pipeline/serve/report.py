@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import DatabaseError, ExportError
-from pipeline.export import atomic_path
+from pipeline.serve.export import atomic_path
 
 TOP_DOMAINS = 25
 TOP_PAGES = 15

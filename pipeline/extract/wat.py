@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from pipeline.extract import RawLink, anchor_text
-from pipeline.framing import Damage
-from pipeline.records import (
+from pipeline.extract.html import RawLink, anchor_text
+from pipeline.read.framing import Damage
+from pipeline.read.warc import (
     DEFAULT_MAX_RECORD_BYTES,
     METADATA,
     NO_TARGET_URI,
@@ -195,7 +195,7 @@ def iter_wat_records(
     stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 ) -> Iterator[WatPage | Redirect | Skipped | Damage]:
     """Yield an event per record of a WAT stream: pages, redirects, or skips with a reason,
-    and a :class:`~pipeline.framing.Damage` for each damaged stretch of the file."""
+    and a :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
     crawl: str | None = None
     for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
         if isinstance(item, Damage):
