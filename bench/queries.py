@@ -25,7 +25,8 @@ import pipeline.graph.aggregate
 import pipeline.publish.database
 from pipeline.errors import DatabaseError
 from pipeline.graph.aggregate import GraphOptions, write_graph
-from pipeline.publish.database import connect, publish, sql_files
+from pipeline.publish.database import publish, sql_files
+from pipeline.serve.database import connect
 from pipeline.storage import Folder, LocalData
 
 RUNS = 40

@@ -341,7 +341,7 @@ def _db_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open(db: str | None, data_dir: str | None) -> Any:
-    from pipeline.publish.database import connect
+    from pipeline.serve.database import connect
 
     settings = _load(None, {"db": db, "data_dir": data_dir})
     try:
@@ -360,7 +360,7 @@ def query(target: str, limit: int, fmt: str, db: str | None, data_dir: str | Non
 
     The same rows as SQL's `select * from referring_domains('TARGET')`.
     """
-    from pipeline.publish.database import run_macro
+    from pipeline.serve.database import run_macro
 
     con = _open(db, data_dir)
     normalized = _normalized_target(target)

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from pipeline.errors import GraphError
+from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir
-from pipeline.parts.part import LinkRow, PageRow, PartWriter
+from pipeline.parts.part import PartWriter
 from pipeline.storage import Folder, LocalData
 
 T1 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -276,7 +277,8 @@ def test_bucket_count_follows_the_memory_setting() -> None:
 def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
     tmp_path: Path,
 ) -> None:
-    from pipeline.publish.database import connect, publish, run_macro
+    from pipeline.publish.database import publish
+    from pipeline.serve.database import connect, run_macro
     from pipeline.serve.report import gather, render_html
 
     sitewide_graph(tmp_path, 6, 10)

@@ -14,9 +14,11 @@ import polars as pl
 import pytest
 from conftest import CliRun, run_cli
 
+from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.graph.aggregate import GraphOptions, aggregate
-from pipeline.parts.part import LinkRow, PageRow, PartWriter
-from pipeline.publish.database import publish, run_macro
+from pipeline.parts.part import PartWriter
+from pipeline.publish.database import publish
+from pipeline.serve.database import run_macro
 from pipeline.storage import Folder, LocalData
 
 WHEN = datetime(2024, 5, 1, tzinfo=UTC)

@@ -11,7 +11,8 @@ from conftest import REPO
 
 from flows.cli import main
 from pipeline.config import SETTINGS
-from pipeline.publish.database import MACROS, PAIR_MACROS, REQUIRED_TABLES, sql_files
+from pipeline.publish.database import sql_files
+from pipeline.serve.database import MACROS, PAIR_MACROS, REQUIRED_TABLES
 
 README = (REPO / "README.md").read_text()
 SQL_DOC = (REPO / "docs" / "sql.md").read_text()

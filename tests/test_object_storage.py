@@ -27,16 +27,15 @@ from conftest import REPO, CliRun, graph_rows, run_cli
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DataFolderBusy, PartError
+from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.graph.aggregate import TABLES
 from pipeline.parts.part import (
-    LinkRow,
-    PageRow,
     PartWriter,
     complete_part,
     complete_parts,
     sweep_temporary,
 )
-from pipeline.publish.database import connect, run_macro
+from pipeline.serve.database import connect, run_macro
 from pipeline.storage import LOCK_NAME, S3Data, split_data_url
 from pipeline.storage.s3 import quoted_url
 

@@ -14,8 +14,8 @@ from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings
 from pipeline.parts.process import process_input
-from pipeline.publish.database import MACROS, run_macro
 from pipeline.read.sources import InputFile
+from pipeline.serve.database import MACROS, run_macro
 
 HOSTILE = [
     "x' OR 1=1 --",

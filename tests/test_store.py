@@ -14,8 +14,9 @@ from test_aggregate import link, page, write
 
 from pipeline.errors import DatabaseError
 from pipeline.graph.aggregate import aggregate
-from pipeline.publish.database import MACROS, REQUIRED_TABLES, connect, publish, run_macro
+from pipeline.publish.database import publish
 from pipeline.runs import RunRecord
+from pipeline.serve.database import MACROS, REQUIRED_TABLES, connect, run_macro
 from pipeline.storage import Folder, LocalData
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pipeline.config import Settings
 from pipeline.extract.domains import PublicSuffixList
 from pipeline.extract.html import CONTEXTS, LINK_TYPES, RawLink, extract_links
+from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.extract.urls import Resolved, resolve_link, resolve_page_url
 from pipeline.extract.wat import UNKNOWN_CONTEXT, WatPage
-from pipeline.parts.part import LinkRow, PageRow
 from pipeline.read.warc import HtmlPage, Redirect
 
 REDIRECT_LINK = "redirect"

@@ -36,14 +36,9 @@ import polars as pl
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, GraphError
+from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.rank import EXACT_LIMIT, SAMPLES, graph_ranks
-from pipeline.parts.part import (
-    LINKS_SCHEMA,
-    PAGES_SCHEMA,
-    PartInfo,
-    complete_parts,
-    part_file_names,
-)
+from pipeline.parts.part import PartInfo, complete_parts, part_file_names
 from pipeline.storage import DataStore, Folder
 
 _ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)

@@ -1,7 +1,8 @@
 """The published DuckDB database: built from the aggregates, swapped into place atomically.
 
 ``publish`` builds a new database file next to the old one, applies ``sql/`` (tables, views,
-macros), loads the rows, checkpoints, and renames it over the old file in one step. A reader
+macros), loads the rows, checkpoints, and renames it over the old file in one step
+(storage.atomic). Reading it is ``serve/database.py``. A reader
 that opened the old file keeps reading it; a new reader gets the new one; nobody sees a
 half-built database.
 
@@ -9,7 +10,7 @@ By default (``database = "tables"``) the database holds its tables (no paths to 
 files), so it works from any working directory and in any DuckDB client. With
 ``database = "views"`` and an S3 data location, the graph tables are views over the graph's
 Parquet files in S3 (httpfs): a small file, and every reader reads S3; the ``storage`` table
-says where, and ``connect`` sets DuckDB up to read it.
+says where, and ``serve.database.connect`` sets DuckDB up to read it.
 """
 
 from __future__ import annotations
@@ -17,23 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from pipeline import bundled
-from pipeline.errors import BacklinksError, DatabaseError
 from pipeline.graph.aggregate import TABLES
 from pipeline.runs import RunRecord
-from pipeline.storage import Folder, is_object_location, open_store
+from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
-
-REQUIRED_TABLES = (*TABLES, "runs", "storage")
-MACROS = (
-    "backlinks", "referring_domains", "referring_hosts", "anchors", "linked_domains",
-    "top_pages", "link_types", "link_contexts", "link_profile",
-)
-PAIR_MACROS = ("common_referring_domains", "new_referring_domains", "lost_referring_domains")
 
 
 def sql_files() -> list[Path]:
@@ -112,72 +104,3 @@ def publish(
     with atomic_path(db_path) as temporary:
         build(graph, runs, temporary, database)
     return db_path
-
-
-def connect(db_path: Path, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open a published database, or raise DatabaseError saying how to make one."""
-    if not db_path.is_file():
-        raise DatabaseError(
-            f"no database at {str(db_path)!r}; build one with `backlinks run` "
-            "or point to one with --db"
-        )
-    try:
-        con = duckdb.connect(str(db_path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise DatabaseError(f"cannot open {str(db_path)!r} as a DuckDB database: {exc}") from exc
-    present = {row[0] for row in con.execute(
-        "select table_name from duckdb_tables() union all select view_name from duckdb_views()"
-    ).fetchall()}
-    missing = [table for table in REQUIRED_TABLES if table not in present]
-    if missing:
-        con.close()
-        if {"links", "runs"} <= present:  # ours, from before the table was added
-            raise DatabaseError(
-                f"{str(db_path)!r} was built by an older cc-backlinks (no table "
-                f"{missing[0]!r}); run `backlinks run` again to rebuild it (complete parts "
-                "are reused)"
-            )
-        raise DatabaseError(
-            f"{str(db_path)!r} is not a cc-backlinks database (no table {missing[0]!r}); "
-            "build one with `backlinks run`"
-        )
-    _read_storage(con, db_path)
-    return con
-
-
-def _read_storage(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
-    """A database of views over S3 needs httpfs and the endpoint to answer: set them up from
-    its ``storage`` row (credentials come from this machine's AWS configuration)."""
-    row = con.execute("select data_location, endpoint_url, region, database from storage"
-                      ).fetchone()
-    if row is None or row[3] != "views" or not is_object_location(row[0]):
-        return
-    try:
-        open_store(row[0], row[1], row[2]).configure_duckdb(con)
-    except (duckdb.Error, BacklinksError) as exc:
-        con.close()
-        raise DatabaseError(
-            f"{str(db_path)!r} holds views over {row[0]!r} and cannot reach it ({exc}); "
-            "install duckdb-extension-httpfs and configure AWS credentials"
-        ) from exc
-
-
-def run_macro(
-    con: duckdb.DuckDBPyConnection, macro: str, *arguments: str, limit: int | None = None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Rows of one table macro; its arguments are bound, never formatted in."""
-    expected = 1 if macro in MACROS else 2 if macro in PAIR_MACROS else 0
-    if not expected:
-        known = ", ".join((*MACROS, *PAIR_MACROS))
-        raise DatabaseError(f"unknown macro {macro!r}; known macros: {known}")
-    if len(arguments) != expected:
-        raise DatabaseError(f"macro {macro!r} takes {expected} argument(s), got {len(arguments)}")
-    placeholders = ", ".join(["?"] * expected)
-    sql = f"select * from {macro}({placeholders})"
-    parameters: list[Any] = list(arguments)
-    if limit is not None:
-        sql += " limit ?"
-        parameters.append(limit)
-    result = con.execute(sql, parameters)
-    columns = [column[0] for column in result.description or []]
-    return columns, result.fetchall()
