@@ -81,6 +81,7 @@ fn lexbor_api(py: Python<'_>) -> PyResult<&'static lexbor::Api> {
 pub struct Engine {
     assembler: Assembler,
     codecs: HashMap<String, Option<String>>,
+    fallbacks: u64,
     epoch: Py<PyAny>,
     one_us: Py<PyAny>,
 }
@@ -182,6 +183,200 @@ impl Engine {
     }
 }
 
+
+impl Engine {
+    /// ``parse_warc_date`` as microseconds since the epoch.
+    fn warc_date_us(&self, py: Python<'_>, value: Option<&str>) -> PyResult<i64> {
+        let Some(value) = value.filter(|v| !v.is_empty()) else { return Ok(0) };
+        if let Some(us) = simple_warc_date(value) {
+            return Ok(us);
+        }
+        let datetime = py.import("datetime")?.getattr("datetime")?;
+        let iso = value.replace('Z', "+00:00");
+        let parsed = match datetime.call_method1("fromisoformat", (iso,)) {
+            Ok(p) => p,
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let parsed = if parsed.getattr("tzinfo")?.is_none() {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("tzinfo", py.import("datetime")?.getattr("timezone")?.getattr("utc")?)?;
+            parsed.call_method("replace", (), Some(&kwargs))?
+        } else {
+            parsed
+        };
+        fetch_time_us(self, py, &parsed)
+    }
+
+    /// A Python event (from the fallback) as an [`wat::Event`].
+    fn event_from_python(&self, py: Python<'_>, got: &Bound<'_, PyAny>) -> PyResult<wat::Event> {
+        if let Ok(s) = got.cast::<PyString>() {
+            return Ok(wat::Event::Warcinfo(s.to_str()?.to_string()));
+        }
+        if let Ok(reason) = got.getattr("reason") {
+            let reason: String = reason.extract()?;
+            return Ok(wat::Event::Python(PyEvent::Skipped(reason)));
+        }
+        let url = url_text(&got.getattr("url")?)?;
+        let fetch_time = fetch_time_us(self, py, &got.getattr("fetch_time")?)?;
+        let status: i64 = got.getattr("status")?.extract()?;
+        if let Ok(location) = got.getattr("location") {
+            return Ok(wat::Event::Python(PyEvent::Redirect {
+                url, fetch_time, status, location: url_text(&location)?,
+            }));
+        }
+        let mut links = Vec::new();
+        for link in got.getattr("links")?.try_iter()? {
+            let link = link?;
+            let kind: String = link.getattr("link_type")?.extract()?;
+            let context: String = link.getattr("context")?.extract()?;
+            links.push(RawLink {
+                href: url_text(&link.getattr("href")?)?,
+                anchor: link.getattr("anchor")?.extract()?,
+                kind: match extract::KIND_NAMES.iter().position(|k| *k == kind) {
+                    Some(0) => Kind::A, Some(1) => Kind::Img, Some(2) => Kind::Area,
+                    Some(3) => Kind::Canonical, Some(4) => Kind::Refresh, Some(5) => Kind::Redirect,
+                    _ => return Err(PyRuntimeError::new_err(format!("unknown link type {kind}"))),
+                },
+                nofollow: link.getattr("nofollow")?.extract()?,
+                ugc: link.getattr("ugc")?.extract()?,
+                sponsored: link.getattr("sponsored")?.extract()?,
+                context: match extract::CONTEXT_NAMES.iter().position(|k| *k == context) {
+                    Some(0) => Context::Nav, Some(1) => Context::Header, Some(2) => Context::Footer,
+                    Some(3) => Context::Aside, Some(4) => Context::Body, Some(5) => Context::Head,
+                    Some(6) => Context::Http, Some(7) => Context::Unknown,
+                    _ => return Err(PyRuntimeError::new_err(format!("unknown context {context}"))),
+                },
+            });
+        }
+        Ok(wat::Event::Python(PyEvent::Page {
+            url, fetch_time, status, links,
+            base_href: {
+                let base = got.getattr("base_href")?;
+                if base.is_none() { None } else { Some(url_text(&base)?) }
+            },
+            robots: got.getattr("robots_nofollow")?.extract()?,
+        }))
+    }
+
+    /// process.py's handling of one WAT event: counters, crawl, page_rows.
+    fn wat_event(
+        &mut self,
+        py: Python<'_>,
+        event: wat::Event,
+        crawl: &mut Option<String>,
+        fallback_crawl: &str,
+        out: &mut pages::Output,
+    ) -> PyResult<()> {
+        let (url, fetch_time, status, links, base_href, robots, redirect) = match event {
+            wat::Event::Warcinfo(part) => {
+                if !part.is_empty() {
+                    *crawl = Some(part);
+                }
+                out.counters.add("skipped_warcinfo", 1);
+                return Ok(());
+            }
+            wat::Event::Skipped(reason) => {
+                out.counters.add(&format!("skipped_{reason}"), 1);
+                return Ok(());
+            }
+            wat::Event::Python(PyEvent::Skipped(reason)) => {
+                out.counters.add(&format!("skipped_{reason}"), 1);
+                return Ok(());
+            }
+            wat::Event::Redirect { url, date, status, location } => {
+                let t = self.warc_date_us(py, date.as_deref())?;
+                (url, t, status, vec![redirect_link(location)], None, false, true)
+            }
+            wat::Event::Python(PyEvent::Redirect { url, fetch_time, status, location }) => {
+                (url, fetch_time, status, vec![redirect_link(location)], None, false, true)
+            }
+            wat::Event::Page { url, date, links, base_href, robots } => {
+                let t = self.warc_date_us(py, date.as_deref())?;
+                (url, t, 200, links, base_href, robots, false)
+            }
+            wat::Event::Python(PyEvent::Page { url, fetch_time, status, links, base_href, robots }) => {
+                (url, fetch_time, status, links, base_href, robots, false)
+            }
+        };
+        let page_crawl = crawl
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| fallback_crawl.to_string());
+        let source = match urls::resolve_page_url(&url) {
+            Ok(source) => source,
+            Err(reason) => {
+                out.counters.add(&format!("pages_rejected_{reason}"), 1);
+                return Ok(());
+            }
+        };
+        let mut counters = pages::Counters::default();
+        if redirect {
+            counters.add("redirects", 1);
+        }
+        let page = PageIn { crawl: page_crawl, fetch_time, status, truncated: false };
+        self.assembler.assemble(&page, Source(source), links, base_href, robots, counters, out);
+        Ok(())
+    }
+}
+
+/// An event the Python fallback gave.
+pub enum PyEvent {
+    Skipped(String),
+    Redirect { url: String, fetch_time: i64, status: i64, location: String },
+    Page { url: String, fetch_time: i64, status: i64, links: Vec<RawLink>,
+           base_href: Option<String>, robots: bool },
+}
+
+fn redirect_link(location: String) -> RawLink {
+    RawLink {
+        href: location,
+        anchor: String::new(),
+        kind: Kind::Redirect,
+        nofollow: false,
+        ugc: false,
+        sponsored: false,
+        context: Context::Http,
+    }
+}
+
+/// ``YYYY-MM-DDTHH:MM:SSZ`` (what Common Crawl writes) without Python; None for any other
+/// form, which Python's ``datetime.fromisoformat`` then reads.
+fn simple_warc_date(v: &str) -> Option<i64> {
+    let b = v.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':'
+        || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = &b[r];
+        if s.iter().all(u8::is_ascii_digit) {
+            Some(s.iter().fold(0i64, |a, &d| a * 10 + (d - b'0') as i64))
+        } else {
+            None
+        }
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if y < 1 || !(1..=12).contains(&m) || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d < 1 || d > days_in[(m - 1) as usize] {
+        return None;
+    }
+    // days from civil (Howard Hinnant)
+    let (yy, mo) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mo + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1_000_000)
+}
+
 fn headers_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     for item in obj.try_iter()? {
@@ -191,6 +386,20 @@ fn headers_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     }
     Ok(out)
 }
+
+/// A URL from the Python path as a Rust string. One holding a lone surrogate (JSON may
+/// give one) cannot be encoded, so ada_url's Python binding rejects it as an invalid URL:
+/// it becomes a URL that ada rejects as well.
+fn url_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let text = obj.cast::<PyString>()?;
+    Ok(match text.to_str() {
+        Ok(s) => s.to_string(),
+        Err(_) => INVALID_URL_TEXT.to_string(),
+    })
+}
+
+/// A URL no WHATWG parser accepts, absolute or relative to any base (an unclosed IPv6 host).
+const INVALID_URL_TEXT: &str = "http://[";
 
 fn opt_string(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     if obj.is_none() {
@@ -229,6 +438,7 @@ impl Engine {
                 Limits { links_per_page, url_chars, anchor_chars },
             ),
             codecs: HashMap::new(),
+            fallbacks: 0,
             epoch,
             one_us,
         })
@@ -293,27 +503,48 @@ impl Engine {
     }
 
     /// The rows of a batch of WAT metadata records (their JSON payloads, in file order), as
-    /// wat.py's ``page_from_envelope`` and page_rows give them, plus the crawl named by the
-    /// last warcinfo envelope seen. Returns ``(links, pages, counters, crawl, records)``,
-    /// ``records`` the event of each payload: ``"page"``, ``"redirect"``, ``"warcinfo"`` or
-    /// a skip reason, so the caller can count records as process.py does.
-    #[pyo3(signature = (payloads, crawl, fallback_crawl))]
+    /// wat.py's envelope reading and page_rows give them. ``crawl`` is the crawl named by the
+    /// last warcinfo envelope before the batch (None at the start of a file); a page's crawl
+    /// is that, else ``fallback_crawl``. ``fallback(payload, crawl)`` is the Python path's
+    /// event of one payload (a WatPage, Redirect, Skipped, or the crawl string of a warcinfo
+    /// envelope), asked for the few records whose JSON this module does not read itself.
+    /// Every payload is one record: ``skipped_<reason>`` counters are included. Returns
+    /// ``(links, pages, counters, crawl)``.
+    #[pyo3(signature = (payloads, crawl, fallback_crawl, fallback))]
     fn wat_batch(
         &mut self,
         py: Python<'_>,
         payloads: &Bound<'_, PyList>,
         crawl: Option<String>,
         fallback_crawl: &str,
+        fallback: &Bound<'_, PyAny>,
     ) -> PyResult<(arrow_out::Table, arrow_out::Table, Py<PyDict>, Option<String>)> {
         let mut out = pages::Output::default();
         let mut crawl = crawl;
+        let unescape_fn = py.import("html")?.getattr("unescape")?;
         for payload in payloads.iter() {
             let payload = payload.cast::<PyBytes>()?;
-            wat::process(py, &mut self.assembler, payload.as_bytes(), &mut crawl,
-                         fallback_crawl, &mut out)?;
+            let mut unescape = |s: &str| -> Result<String, wat::Fallback> {
+                unescape_fn.call1((s,)).and_then(|r| r.extract()).map_err(|_| wat::Fallback)
+            };
+            let event = match wat::event(payload.as_bytes(), &mut unescape) {
+                Ok(event) => event,
+                Err(wat::Fallback) => {
+                    self.fallbacks += 1;
+                    let got = fallback.call1((payload, crawl.clone()))?;
+                    self.event_from_python(py, &got)?
+                }
+            };
+            self.wat_event(py, event, &mut crawl, fallback_crawl, &mut out)?;
         }
         let (links, pages, counters) = out.finish(py)?;
         Ok((links, pages, counters, crawl))
+    }
+
+    /// How many WAT records were handed to the Python fallback so far.
+    #[getter]
+    fn fallbacks(&self) -> u64 {
+        self.fallbacks
     }
 
     /// ``PublicSuffixList.registered_domain`` (the conformance suite's entry point).
