@@ -76,9 +76,9 @@ resolve_link = _first("pipeline.extract.urls:resolve_link")
 resolve_page_url = _first("pipeline.extract.urls:resolve_page_url")
 Resolved = _first("pipeline.extract.urls:Resolved")
 host_reject_reason = _first("pipeline.extract.urls:host_reject_reason")
-frame = _first("pipeline.parts.part:frame")
-LINKS_SCHEMA = _first("pipeline.parts.part:LINKS_SCHEMA")
-PAGES_SCHEMA = _first("pipeline.parts.part:PAGES_SCHEMA")
+frame = _first("pipeline.extract.rows:frame", "pipeline.parts.part:frame")
+LINKS_SCHEMA = _first("pipeline.extract.rows:LINKS_SCHEMA", "pipeline.parts.part:LINKS_SCHEMA")
+PAGES_SCHEMA = _first("pipeline.extract.rows:PAGES_SCHEMA", "pipeline.parts.part:PAGES_SCHEMA")
 
 PSL_TEXT = bundled.public_suffix_list().read_text("utf-8")
 FALLBACK_CRAWL = "local"
