@@ -95,7 +95,8 @@ def _code_fingerprint() -> str:
     """SHA-256 of what shapes the database: the SQL (tables, views, macros) and the code that
     aggregates and publishes."""
     digest = hashlib.sha256()
-    for file in [*sql_files(), Path(pipeline.graph.aggregate.__file__), Path(pipeline.publish.database.__file__)]:
+    code = [Path(pipeline.graph.aggregate.__file__), Path(pipeline.publish.database.__file__)]
+    for file in [*sql_files(), *code]:
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 
