@@ -2,6 +2,8 @@
 silently: each script runs in a child process, as `make bench` or a reader runs it, must exit
 0 and print its table (a header and data rows with numbers). No speed is asserted.
 
+bench/engines.py runs when the Rust core is built (skipped otherwise).
+
 Everything is written under one temporary folder (passed with each script's own flags):
 nothing goes to docs/ or bench/data/. bench/same_answers.py builds graphs with `backlinks
 run` (Prefect) six times, too slow for the suite: only its command line is checked here.
@@ -132,6 +134,19 @@ def test_run(generated: str, queries: str, data: Path) -> None:
     assert number(results["query database"][0]) >= EDGES
     assert number(results["backlinks, rare target"][0]) > 0
     assert "<!-- analysis -->" in report.read_text()
+
+
+def test_engines(generated: str, data: Path) -> None:
+    """The Python path against the Rust core on the 1 MB file: both must find the same rows."""
+    pytest.importorskip("backlinks_core", reason="the Rust core (core/) is not built")
+    header, rows = markdown_table(bench("engines.py", "--mb", 1, "--seed", 1, "--data", data))
+    assert header == ["measure", "value", "note"]
+    results = {label: value for label, value, _ in rows}
+    assert results["WARC rows and counters identical"] == "yes"
+    assert results["WAT rows and counters identical"] == "yes"
+    for engine in ("python", "core"):
+        assert number(results[f"WARC extraction, {engine}"]) > 0
+        assert number(results[f"WAT extraction, {engine}"]) > 0
 
 
 def test_ranks() -> None:
