@@ -27,6 +27,10 @@ pub mod wat;
 use extract::{Context, Kind, RawLink};
 use pages::{Assembler, Limits, PageIn, Source};
 
+/// A document that parsed a page of this many bytes is destroyed rather than reused, so a
+/// worker does not keep the memory of its largest page.
+const REUSE_BYTES: usize = 1 << 20;
+
 static LEXBOR: std::sync::OnceLock<Result<lexbor::Api, String>> = std::sync::OnceLock::new();
 
 /// ``str.lower()`` (Rust's lowering, which follows the same SpecialCasing rules).
@@ -82,6 +86,9 @@ pub struct Engine {
     assembler: Assembler,
     codecs: HashMap<String, Option<String>>,
     fallbacks: u64,
+    tables: HashMap<String, Option<[char; 256]>>,
+    document: Option<lexbor::Document<'static>>,
+    document_bytes: usize,
     epoch: Py<PyAny>,
     one_us: Py<PyAny>,
 }
@@ -113,6 +120,52 @@ impl Engine {
             Err(err) => return Err(err),
         };
         self.codecs.insert(label.to_string(), result.clone());
+        Ok(result)
+    }
+
+    /// The table of a codec that decodes byte by byte (a charmap codec: cp1251, koi8-r...),
+    /// read off Python's own codec: each byte alone, then every pair of bytes in one decode
+    /// to check that no byte depends on its neighbour (which rules out multi-byte codecs).
+    fn single_byte_table(&mut self, py: Python<'_>, codec: &str) -> PyResult<Option<[char; 256]>> {
+        if let Some(found) = self.tables.get(codec) {
+            return Ok(*found);
+        }
+        let mut table = ['\0'; 256];
+        let mut ok = true;
+        for b in 0..=255u8 {
+            let decoded = PyBytes::new(py, &[b]).call_method1("decode", (codec, "replace"));
+            let text: String = match decoded.and_then(|t| t.extract()) {
+                Ok(t) => t,
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            };
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => table[b as usize] = c,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            let mut pairs = Vec::with_capacity(2 * 65536);
+            let mut expected = String::with_capacity(4 * 65536);
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    pairs.push(a);
+                    pairs.push(b);
+                    expected.push(table[a as usize]);
+                    expected.push(table[b as usize]);
+                }
+            }
+            let decoded = PyBytes::new(py, &pairs).call_method1("decode", (codec, "replace"));
+            ok = matches!(decoded.and_then(|t| t.extract::<String>()), Ok(t) if t == expected);
+        }
+        let result = if ok { Some(table) } else { None };
+        self.tables.insert(codec.to_string(), result);
         Ok(result)
     }
 
@@ -160,6 +213,20 @@ impl Engine {
         let decoded: Option<Vec<u8>>;
         let input: &[u8] = if charset == "utf-8" && std::str::from_utf8(html).is_ok() {
             html
+        } else if let Some(table) = self.single_byte_table(py, &charset)? {
+            let mut utf8 = Vec::with_capacity(html.len() * 2);
+            let mut replaced = false;
+            for &b in html {
+                let c = table[b as usize];
+                replaced |= c == '\u{fffd}';
+                let mut buf = [0u8; 4];
+                utf8.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+            if replaced {
+                counters.set("decode_replacements", 1);
+            }
+            decoded = Some(utf8);
+            decoded.as_deref().unwrap()
         } else {
             let text = body.call_method1("decode", (charset.as_str(), "replace"))?;
             let text = text.cast_into::<PyString>()?;
@@ -177,9 +244,20 @@ impl Engine {
             decoded = Some(utf8);
             decoded.as_deref().unwrap()
         };
-        let document = lexbor::Document::parse(api, input)
-            .ok_or_else(|| PyRuntimeError::new_err("Lexbor could not parse a page"))?;
-        Ok(extract::extract(api, &document, header_robots))
+        // One document for every page, its memory kept between pages up to a bound.
+        let reuse = match self.document.as_mut() {
+            Some(document) if self.document_bytes < REUSE_BYTES => document.reparse(input),
+            _ => false,
+        };
+        if !reuse {
+            self.document = None; // destroy the old one first
+            self.document = Some(lexbor::Document::parse(api, input).ok_or_else(|| {
+                PyRuntimeError::new_err("Lexbor could not parse a page")
+            })?);
+            self.document_bytes = 0;
+        }
+        self.document_bytes = self.document_bytes.max(input.len());
+        Ok(extract::extract(api, self.document.as_ref().unwrap(), header_robots))
     }
 }
 
@@ -439,6 +517,9 @@ impl Engine {
             ),
             codecs: HashMap::new(),
             fallbacks: 0,
+            tables: HashMap::new(),
+            document: None,
+            document_bytes: 0,
             epoch,
             one_us,
         })
