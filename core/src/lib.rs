@@ -31,6 +31,9 @@ use pages::{Assembler, Limits, PageIn, Source};
 /// worker does not keep the memory of its largest page.
 const REUSE_BYTES: usize = 1 << 20;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc; // the Rust side's allocations only
+
 static LEXBOR: std::sync::OnceLock<Result<lexbor::Api, String>> = std::sync::OnceLock::new();
 
 /// ``str.lower()`` (Rust's lowering, which follows the same SpecialCasing rules).
@@ -635,7 +638,7 @@ impl Engine {
 
     /// ``PublicSuffixList.fold``.
     fn fold(&mut self, host: &str) -> String {
-        self.assembler.psl.fold(host)
+        self.assembler.psl.fold(host).to_string()
     }
 
     /// ``extract_links(html, headers)`` as ``(links, base_href, robots, counters)``, each

@@ -1,14 +1,16 @@
 //! pipeline/domains.py: the Public Suffix List's algorithm over the bundled list, with the
 //! ICANN section only unless `private`.
 
-use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 const PRIVATE_START: &str = "// ===BEGIN PRIVATE DOMAINS===";
 
 pub struct PublicSuffixList {
     rules: HashSet<String>,
     exceptions: HashSet<String>,
-    cache: HashMap<String, String>,
+    cache: HashMap<Box<str>, Rc<str>>,
 }
 
 /// ``_to_ascii``: ada's IDNA ToASCII, or the name itself when that fails (empty).
@@ -26,8 +28,8 @@ pub fn to_ascii(name: &str) -> String {
 
 impl PublicSuffixList {
     pub fn from_text(text: &str, private: bool) -> Self {
-        let mut rules = HashSet::new();
-        let mut exceptions = HashSet::new();
+        let mut rules = HashSet::default();
+        let mut exceptions = HashSet::default();
         // str.splitlines() splits on more than \n; the list is plain \n text, but follow it
         for line in crate::py_splitlines(text) {
             if line.starts_with(PRIVATE_START) && !private {
@@ -46,7 +48,7 @@ impl PublicSuffixList {
                 rules.insert(to_ascii(&crate::py_lower(rule)));
             }
         }
-        PublicSuffixList { rules, exceptions, cache: HashMap::new() }
+        PublicSuffixList { rules, exceptions, cache: HashMap::default() }
     }
 
     pub fn public_suffix<'h>(&self, host: &'h str) -> &'h str {
@@ -97,15 +99,15 @@ impl PublicSuffixList {
     }
 
     /// ``fold``: the registered domain, or the host itself when it is a public suffix.
-    pub fn fold(&mut self, host: &str) -> String {
+    pub fn fold(&mut self, host: &str) -> Rc<str> {
         if let Some(found) = self.cache.get(host) {
             return found.clone();
         }
-        let folded = self.registered_domain(host).unwrap_or_else(|| host.to_string());
+        let folded: Rc<str> = self.registered_domain(host).unwrap_or_else(|| host.to_string()).into();
         if self.cache.len() > 262_144 {
             self.cache.clear();
         }
-        self.cache.insert(host.to_string(), folded.clone());
+        self.cache.insert(host.into(), folded.clone());
         folded
     }
 }

@@ -13,11 +13,21 @@ pub struct Resolved {
     pub url: String,
     pub host_start: usize,
     pub host_end: usize,
+    /// The host when it is not a slice of `url` (urls.py's root-relative fast path pairs the
+    /// page's host with a URL that spells its origin as the base does).
+    pub own_host: Option<String>,
 }
 
 impl Resolved {
     pub fn host(&self) -> &str {
-        &self.url[self.host_start..self.host_end]
+        match &self.own_host {
+            Some(h) => h,
+            None => &self.url[self.host_start..self.host_end],
+        }
+    }
+
+    fn with_host(url: String, host: &str) -> Self {
+        Resolved { url, host_start: 0, host_end: 0, own_host: Some(host.to_string()) }
     }
 }
 
@@ -122,12 +132,98 @@ pub fn validated_href(href: &str) -> Resolution {
         url.remove(host_end - 1);
         host_stop -= 1;
     }
-    Ok(Resolved { url, host_start, host_end: host_stop })
+    Ok(Resolved { url, host_start, host_end: host_stop, own_host: None })
 }
 
-/// ``resolve_link(href, base)``: join with ada, then validate. (The Python path's fast
-/// paths for plain links are checked against ada by tests/test_properties.py.)
+#[inline]
+fn plain_path_char(b: u8) -> bool {
+    // [A-Za-z0-9\-._~!$&()*+,;=:@%/]
+    b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@%/".contains(&b)
+}
+
+/// urls.py's ``_PLAIN_PATH`` followed by ``(?:#|$)`` at `start`: the end of the path and
+/// query, or None. (``$`` also matches before a final newline, as in Python.)
+fn plain_path_end(b: &[u8], start: usize) -> Option<usize> {
+    if b.get(start) != Some(&b'/') {
+        return None;
+    }
+    let mut i = start + 1;
+    while i < b.len() && plain_path_char(b[i]) {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'?') {
+        i += 1;
+        while i < b.len() && (plain_path_char(b[i]) || b[i] == b'?') {
+            i += 1;
+        }
+    }
+    let at_end = i == b.len() || (i + 1 == b.len() && b[i] == b'\n');
+    if at_end || b[i] == b'#' {
+        Some(i)
+    } else {
+        None
+    }
+}
+
+/// urls.py's ``_DOT_SEGMENT``: "/." or "%2e" (any case).
+fn has_dot_segment(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w == b"/.")
+        || b.windows(3).any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'e')
+}
+
+/// urls.py's ``_PLAIN_ABSOLUTE`` host: ``(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*`` in full.
+fn plain_host(h: &[u8]) -> bool {
+    let mut labels = 0;
+    let mut last: &[u8] = &[];
+    for label in h.split(|&c| c == b'.') {
+        if label.is_empty() || !label.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+            return false;
+        }
+        labels += 1;
+        last = label;
+    }
+    labels >= 2 && last[0].is_ascii_lowercase()
+}
+
+/// ``resolve_link(href, base)``, with urls.py's two fast paths for links already in
+/// WHATWG's serialised form (which tests/test_properties.py checks against ada), then ada.
 pub fn resolve_link(href: &str, base: &str) -> Resolution {
+    let b = href.as_bytes();
+    if href.starts_with("http://") || href.starts_with("https://") {
+        let start = if b[4] == b's' { 8 } else { 7 };
+        let host_end = b[start..]
+            .iter()
+            .position(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'))
+            .map(|i| start + i)
+            .unwrap_or(b.len());
+        if plain_host(&b[start..host_end]) {
+            if let Some(end) = plain_path_end(b, host_end) {
+                if !href.contains("xn--") && !has_dot_segment(&b[host_end..end]) {
+                    let host = &href[start..host_end];
+                    return match host_reject_reason(host) {
+                        Some(reason) => Err(reason),
+                        None => Ok(Resolved { url: href[..end].to_string(), host_start: start, own_host: None,
+                                              host_end }),
+                    };
+                }
+            }
+        }
+    } else if b.first() == Some(&b'/') && b.get(1) != Some(&b'/') {
+        if let Some(end) = plain_path_end(b, 0) {
+            if !has_dot_segment(&b[..end]) {
+                let origin_end = base.find("//").and_then(|i| base[i + 2..].find('/').map(|j| i + 2 + j));
+                let origin = match origin_end {
+                    Some(e) if e > 0 => &base[..e],
+                    _ => base,
+                };
+                if let Ok(page) = validated_href(&format!("{origin}/")) {
+                    let host = page.host().to_string();
+                    let url = format!("{origin}{}", &href[..end]);
+                    return Ok(Resolved::with_host(url, &host));
+                }
+            }
+        }
+    }
     match ada_url::Url::parse(href, Some(base)) {
         Ok(url) => validated_href(url.href()),
         Err(_) => Err(INVALID_URL),
