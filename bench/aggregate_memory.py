@@ -1,11 +1,11 @@
-"""Peak memory of aggregation against input size: the reduce per bucket of target domains
-stays within the aggregate_memory_mb setting however large the input.
+"""Peak memory of aggregation against input size: reducing a partition (in sub-buckets of
+target domains) stays within the aggregate_memory_mb setting however large the input.
 
-Builds data folders of generated parts (link rows as the extractor writes them: power-law
-targets, several links per page) and aggregates each as the flow does, every step in a
-fresh process: plan (distinct pages), one process per bucket, finish (join the buckets,
-hosts and domains with ranks), and the finish step again on a copy of the same buckets
-without ranks (``ranks = false``). Reports the peak RSS (VmHWM) of each step.
+Builds data folders of generated parts in one partition (link rows as the extractor writes
+them: power-law targets, several links per page) and aggregates each as the flow does,
+every step in a fresh process: plan, pages, links (the sub-buckets of the partition, one
+after the other), hosts, domains, finish (crawls, ranks), and the finish step again on a
+copy without ranks (``ranks = false``). Reports the peak RSS (VmHWM) of each step.
 
     python3 -m uv run --frozen --extra bench python bench/aggregate_memory.py \\
         --memory-mb 512 --rows 2000000 8000000 [--buckets N] [--data bench/data]
@@ -35,7 +35,8 @@ ROWS_PER_PART = 1_000_000
 CHILD = """
 import pickle, sys, time
 from pathlib import Path
-from pipeline.graph.aggregate import GraphOptions, aggregate_bucket, finish_aggregation, plan_aggregation
+from pipeline.graph.aggregate import (GraphOptions, finish_aggregation, plan_aggregation,
+    reduce_domains, reduce_hosts, reduce_links, reduce_pages)
 from pipeline.storage import LocalData
 step, data, plan_file, memory_mb, buckets, ranks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16, ranks=ranks)
@@ -45,8 +46,11 @@ if step == "plan":
     plan_file.write_bytes(pickle.dumps(plan))
 elif step == "finish":
     finish_aggregation(pickle.loads(plan_file.read_bytes()), options)
+elif step == "links":
+    print(reduce_links(pickle.loads(plan_file.read_bytes()), [0], options))
 else:
-    aggregate_bucket(pickle.loads(plan_file.read_bytes()), int(step), options)
+    {"pages": reduce_pages, "hosts": reduce_hosts, "domains": reduce_domains}[step](
+        pickle.loads(plan_file.read_bytes()), [0])
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(f"{time.perf_counter() - started:.2f} {peak / 1024:.0f}")
 """
@@ -60,12 +64,15 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_parts(data: Path, rows: int) -> None:
-    """``rows`` link rows in parts of a million, as complete parts (part.json, checksums)."""
+def build_parts(data: Path, rows: int, partitions: int = 1) -> None:
+    """``rows`` link rows in parts of a million, as complete parts (part.json, checksums),
+    split into ``partitions`` as the extractor splits them (pipeline/partitions.py)."""
     from pipeline.parts.part import PART_FORMAT, PartInfo
 
     written = sorted((data / "parts").glob("*/part.json"))
-    if written and all(json.loads(f.read_text()).get("format") == PART_FORMAT for f in written):
+    if written and all(json.loads(f.read_text()).get("format") == PART_FORMAT
+                       and json.loads(f.read_text()).get("partitions") == partitions
+                       for f in written):
         return  # parts of this version, from an earlier run
     shutil.rmtree(data, ignore_errors=True)
     con = duckdb.connect()
@@ -97,27 +104,37 @@ def build_parts(data: Path, rows: int) -> None:
                    timestamptz '2099-01-01 00:00:00+00' as fetch_time
             from pairs where src <> dst
         """)
-        con.execute(f"copy l to '{folder / 'links-00000.parquet'}' (format parquet, compression zstd)")
-        con.execute(f"""copy (
+        con.execute("""create or replace temp table pg as
             select any_value(crawl) as crawl, src_url as url, any_value(src_host) as host,
                    any_value(src_domain) as domain, any_value(fetch_time) as fetch_time,
                    200::smallint as status, 0::integer as links_internal,
                    count(*)::integer as links_external, false as robots_nofollow,
                    false as truncated
-            from l group by src_url) to '{folder / 'pages-00000.parquet'}'
-            (format parquet, compression zstd)""")
-        link_rows, page_rows = (
-            con.execute("select count(*) from l").fetchone()[0],
-            con.execute(f"select count(*) from '{folder / 'pages-00000.parquet'}'").fetchone()[0],
-        )
-        files = {
-            name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name),
-                   "rows": n}
-            for name, n in (("links-00000.parquet", link_rows), ("pages-00000.parquet", page_rows))
-        }
+            from l group by src_url""")
+        files: dict[str, dict[str, object]] = {}
+        link_rows = page_rows = 0
+        for table, key in (("l", "dst_domain"), ("pg", "host")):
+            kind = "links" if table == "l" else "pages"
+            for partition in range(partitions):
+                name = f"{kind}-p{partition:04d}.parquet"
+                where = (f"where (('0x' || md5({key})[1:8])::ubigint % {partitions}) = {partition}"
+                         if partitions > 1 else "")
+                con.execute(f"copy (select * from {table} {where}) to '{folder / name}' "
+                            "(format parquet, compression zstd)")
+                n = con.execute(f"select count(*) from '{folder / name}'").fetchone()[0]
+                if n == 0:
+                    (folder / name).unlink()
+                    continue
+                files[name] = {"bytes": (folder / name).stat().st_size,
+                               "sha256": sha256(folder / name), "rows": n}
+                if kind == "links":
+                    link_rows += n
+                else:
+                    page_rows += n
         info = PartInfo(input=f"generated-{number}", key=folder.name, size=1, version="1",
                         crawl="CC-MAIN-2099-01", pages=page_rows, links=link_rows,
-                        records=page_rows, counters={}, seconds=0.0, files=files)
+                        records=page_rows, counters={}, seconds=0.0, files=files,
+                        partitions=partitions)
         (folder / "part.json").write_text(json.dumps(asdict(info)))
 
 
@@ -144,7 +161,7 @@ def main() -> None:
                         help="where the generated data folders are kept")
     args = parser.parse_args()
     print(f"aggregate_memory_mb {args.memory_mb}, buckets {args.buckets or 'automatic'}")
-    print("| link rows | link Parquet | buckets | plan s / peak | bucket s (sum) / max peak | "
+    print("| link rows | link Parquet | sub-buckets | plan s / peak | steps s (sum) / max peak | "
           "finish s / peak | finish without ranks s / peak |")
     print("|---:|---:|---:|---|---|---|---|")
     for rows in args.rows:
@@ -154,9 +171,11 @@ def main() -> None:
         plan_s, plan_peak = step("plan", data, plan_file, args.memory_mb, args.buckets)
         plan = pickle.loads(plan_file.read_bytes())
         bucket_s, bucket_peak = 0.0, 0
-        for bucket in range(plan.buckets):
-            seconds, peak = step(str(bucket), data, plan_file, args.memory_mb, args.buckets)
+        for name in ("pages", "links", "hosts", "domains"):
+            seconds, peak = step(name, data, plan_file, args.memory_mb, args.buckets)
             bucket_s, bucket_peak = bucket_s + seconds, max(bucket_peak, peak)
+        from pipeline.graph.aggregate import sub_bucket_count
+        buckets = args.buckets or sub_bucket_count(plan.link_bytes.get(0, 0), args.memory_mb)
         # the same buckets finished twice, with and without ranks: a copy of the plan's folder
         copy = replace(plan, folder=plan.folder + "-copy")
         shutil.copytree(data / plan.folder, data / copy.folder)
@@ -165,7 +184,7 @@ def main() -> None:
         plain_s, plain_peak = step("finish", data, copy_file, args.memory_mb, args.buckets,
                                    ranks=False)
         finish_s, finish_peak = step("finish", data, plan_file, args.memory_mb, args.buckets)
-        print(f"| {rows:,} | {plan.link_bytes / 2**20:,.1f} MiB | {plan.buckets} | "
+        print(f"| {rows:,} | {sum(plan.link_bytes.values()) / 2**20:,.1f} MiB | {buckets} | "
               f"{plan_s:.1f} / {plan_peak} MiB | {bucket_s:.1f} / {bucket_peak} MiB | "
               f"{finish_s:.1f} / {finish_peak} MiB | {plain_s:.1f} / {plain_peak} MiB |",
               flush=True)

@@ -178,14 +178,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "aggregate_memory_mb",
         2048,
-        "Memory one aggregation task may use (MiB): the links are reduced in buckets of "
-        "target domains, as many as this needs, one task per bucket.",
+        "Memory one aggregation task may use (MiB): a partition larger than this allows is "
+        "reduced in sub-buckets of target domains, one after the other.",
+    ),
+    SettingSpec(
+        "partitions",
+        0,
+        "Partitions the data location's rows are split into (links by target domain, pages "
+        "by host), one reduce task each; chosen at the location's first run and recorded "
+        "there: 0 means the recorded count, or 16 for a new location.",
     ),
     SettingSpec(
         "aggregate_buckets",
         0,
-        "Buckets of target domains the aggregation reduces separately; 0 chooses them from "
-        "aggregate_memory_mb and the size of the parts.",
+        "Sub-buckets each partition is reduced in, one after the other in its task; 0 chooses "
+        "them from aggregate_memory_mb and the partition's size.",
     ),
     SettingSpec(
         "sitewide_share",
@@ -258,6 +265,7 @@ class Settings:
     retry_seconds: float
     file_retries: int
     aggregate_memory_mb: int
+    partitions: int
     aggregate_buckets: int
     sitewide_share: float
     sitewide_min_pages: int

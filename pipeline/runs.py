@@ -91,6 +91,7 @@ class RunSummary:
     graph: GraphSummary | None = None
     db_path: Path | None = None
     damaged: dict[str, list[str]] = field(default_factory=dict)  # input -> damage notes
+    unchanged: bool = False  # nothing new: no aggregation, no publish
 
     @property
     def published(self) -> bool:

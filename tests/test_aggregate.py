@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.errors import GraphError
 from pipeline.extract.rows import LinkRow, PageRow
-from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir
+from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir, read_table
 from pipeline.parts.part import PartWriter
 from pipeline.storage import Folder, LocalData
 
@@ -33,8 +33,10 @@ def link(crawl: str, src: str, src_host: str, src_domain: str, dst_host: str, ds
                    sponsored=False, external=src_domain != dst_domain, fetch_time=when)
 
 
-def write(data_dir: Path, key: str, pages_and_links: list[tuple[PageRow, list[LinkRow]]]) -> None:
-    with PartWriter(LocalData(data_dir), key, batch_rows=2) as writer:  # tiny batches: several files
+def write(data_dir: Path, key: str, pages_and_links: list[tuple[PageRow, list[LinkRow]]],
+          partitions: int = 1) -> None:
+    with PartWriter(LocalData(data_dir), key, batch_rows=2,  # tiny batches: several files
+                    partitions=partitions) as writer:
         for page_row, link_rows in pages_and_links:
             writer.add(page_row, link_rows)
         writer.commit({"input": key, "size": 1, "version": "1", "crawl": "c", "records": 1,
@@ -67,8 +69,7 @@ def graph(tmp_path: Path) -> dict[str, pl.DataFrame]:
     ])
     summary = aggregate(LocalData(tmp_path))
     assert summary.parts == 2
-    folder = graph_dir(tmp_path)
-    return {t: pl.read_parquet(folder / f"{t}.parquet") for t in
+    return {t: read_table(tmp_path, t) for t in
             ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
 
 
@@ -179,7 +180,7 @@ def test_weighted_pagerank_is_a_setting(tmp_path: Path) -> None:
     ranks = {}
     for weighted in (False, True):
         aggregate(LocalData(tmp_path), GraphOptions(rank_weighted=weighted))
-        hosts = pl.read_parquet(graph_dir(tmp_path) / "hosts.parquet")
+        hosts = read_table(tmp_path, "hosts")
         ranks[weighted] = dict(zip(hosts["host"], hosts["pagerank"], strict=True))
     assert ranks[False]["b.org"] == pytest.approx(ranks[False]["c.org"])
     assert ranks[True]["b.org"] > ranks[True]["c.org"]
@@ -203,7 +204,7 @@ def sitewide_graph(tmp_path: Path, linking_pages: int, crawled_pages: int) -> pl
         pages.append((page("c", url, "blog.example", "blog.example"), links))
     write(tmp_path, f"blog-{linking_pages}-{crawled_pages}", pages)
     aggregate(LocalData(tmp_path), GraphOptions(sitewide_share=0.5, sitewide_min_pages=3))
-    return pl.read_parquet(graph_dir(tmp_path) / "links.parquet")
+    return read_table(tmp_path, "links")
 
 
 @pytest.mark.parametrize(
@@ -224,7 +225,7 @@ def test_sitewide_needs_the_share_and_the_minimum_pages(
     assert shop.height == linking
     assert shop["sitewide"].to_list() == [sitewide] * linking
     assert links.filter(pl.col("dst_host") == "news.test")["sitewide"].to_list() == [False]
-    edges = pl.read_parquet(graph_dir(tmp_path) / "host_edges.parquet")
+    edges = read_table(tmp_path, "host_edges")
     assert row(edges, dst_host="shop.test")["sitewide"] is sitewide
 
 
@@ -245,7 +246,7 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
 
     def read_all() -> dict[str, list[tuple]]:
-        return {t: sorted(pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet").rows())
+        return {t: sorted(read_table(tmp_path, t).rows())
                 for t in tables}
 
     one = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=1))
@@ -292,7 +293,7 @@ def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
                     "authority"]
 
     def read_all() -> dict[str, pl.DataFrame]:
-        return {t: pl.read_parquet(graph_dir(tmp_path) / f"{t}.parquet")
+        return {t: read_table(tmp_path, t)
                 for t in ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
 
     aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=3))
@@ -318,3 +319,36 @@ def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(
         html = render_html(gather(con, "t1.org"))  # the report shows the ranks as missing
         assert 'data-metric="authority" data-value=""' in html
         assert '<td class="num" data-sort="">–</td>' in html
+
+
+def test_the_partition_count_changes_no_row(tmp_path: Path) -> None:
+    """The same rows written into 1, 5 and 16 partitions (each part's rows split by target
+    domain and host) aggregate to the same tables, every row and column."""
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+    found = {}
+    for partitions in (1, 5, 16):
+        data = tmp_path / f"p{partitions}"
+        for number in range(3):
+            rows = []
+            for n in range(8):
+                src = f"https://site{n}.example/{number}"
+                rows.append((page("c1" if number else "c2", src, f"site{n}.example",
+                                  f"site{n}.example"),
+                             [link("c1" if number else "c2", src, f"site{n}.example",
+                                   f"site{n}.example", f"t{m}.org", f"t{m}.org",
+                                   nofollow=m == 2) for m in range(n % 6)]))
+            write(data, f"part{number}", rows, partitions=partitions)
+        summary = aggregate(LocalData(data))
+        assert summary.partitions == partitions
+        assert len(list((graph_dir(data) / "links").glob("*.parquet"))) == partitions
+        found[partitions] = {t: sorted(read_table(data, t).rows()) for t in tables}
+    assert found[1]["links"] and found[1]["hosts"]
+    assert found[5] == found[1]
+    assert found[16] == found[1]
+
+
+def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), [])], partitions=2)
+    write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)
+    with pytest.raises(GraphError, match=r"split into \[2, 3\] partitions"):
+        aggregate(LocalData(tmp_path))

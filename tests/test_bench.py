@@ -175,13 +175,15 @@ def test_aggregate_memory(data: Path) -> None:
     out = bench("aggregate_memory.py", "--memory-mb", 500, "--rows", 20_000, "--buckets", 2,
                 "--data", data)
     header, rows = markdown_table(out)
-    assert header[:3] == ["link rows", "link Parquet", "buckets"] and len(header) == 7
+    assert header[:3] == ["link rows", "link Parquet", "sub-buckets"] and len(header) == 7
     assert len(rows) == 1
     assert number(rows[0][0]) == 20_000 and number(rows[0][2]) == 2
     for cell in rows[0][3:]:  # "seconds / peak MiB" per step
         seconds, peak = cell.split(" / ")
         assert number(seconds) >= 0 and number(peak) > 0, cell
-    assert (data / "aggregate-20000" / "graph" / "links.parquet").is_file()
+    # one partition, reduced in the two sub-buckets asked for
+    assert sorted(p.name for p in (data / "aggregate-20000" / "graph" / "links").iterdir()) == [
+        "p0000-s000.parquet", "p0000-s001.parquet"]
 
 
 def test_stream_memory() -> None:

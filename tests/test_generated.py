@@ -8,12 +8,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
 import pytest
 from conftest import REPO
 
 from pipeline.config import Settings
-from pipeline.graph.aggregate import aggregate, graph_dir
+from pipeline.graph.aggregate import aggregate, read_table
 from pipeline.parts.process import process_input
 from pipeline.read.sources import InputFile
 from pipeline.storage import LocalData
@@ -29,7 +28,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
 
 
 def host_edges(data: Path) -> dict[tuple[str, str], tuple[int, int, int]]:
-    frame = pl.read_parquet(graph_dir(data) / "host_edges.parquet")
+    frame = read_table(data, "host_edges")
     return {(s, d): (links, pages, nofollow) for s, d, links, pages, nofollow in
             frame.select("src_host", "dst_host", "links", "pages", "nofollow_links").iter_rows()}
 

@@ -123,7 +123,7 @@ def test_failed_build_leaves_the_old_database_and_no_temporary_file(tmp_path: Pa
     folder = build_graph(tmp_path / "v1")
     publish(folder, [RUN], db_path)
     before = db_path.read_bytes()
-    Path(folder.url("links.parquet")).write_bytes(b"not parquet")
+    Path(folder.url("links/p0000.parquet")).write_bytes(b"not parquet")
     with pytest.raises(duckdb.Error):
         publish(folder, [RUN], db_path)
     assert db_path.read_bytes() == before

@@ -1,8 +1,10 @@
 """Parts: the output of one input file, written atomically, with its counters.
 
-A part is a folder ``parts/<input key>/`` of the data location holding ``pages-NNNNN.parquet``
-and ``links-NNNNN.parquet`` batches and ``part.json`` (input, fingerprint, counters, row
-counts, the files with their sizes and SHA-256). It is built in a scratch folder and made
+A part is a folder ``parts/<input key>/`` of the data location holding its rows already
+split into the location's partitions (pipeline/partitions.py): ``links-pNNNN.parquet`` by
+the target's registered domain, ``pages-pNNNN.parquet`` by the page's host (only non-empty
+partitions have a file), and ``part.json`` (input, fingerprint, counters, row counts, the
+files with their sizes and SHA-256). It is built in a scratch folder and made
 visible in one step by the store (``commit_folder``: a rename locally; in S3 the files go
 under ``parts/<key>/<write id>/`` and ``part.json``, written last, names them), so a part
 with a ``part.json`` is always complete; what a killed run leaves is swept by the next.
@@ -21,11 +23,15 @@ import polars as pl
 
 from pipeline.errors import PartError
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA, LinkRow, PageRow, frame
+from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.storage import DataStore, sha256_of
 from pipeline.storage.atomic import fsync_path
 
-# 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context
-PART_FORMAT = 4
+# 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context;
+# 5: rows split into the data location's partitions
+PART_FORMAT = 5
+# The column each table is partitioned by (a link by its target's domain, a page by host).
+PARTITION_KEYS = {"links": "dst_domain", "pages": "host"}
 DEFAULT_BATCH_ROWS = 100_000  # link rows held in memory before a flush (about 80 MB)
 @dataclass(frozen=True)
 class PartInfo:
@@ -43,6 +49,7 @@ class PartInfo:
     seconds: float
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> bytes, sha256
     damage: list[str] = field(default_factory=list)  # the first damaged stretches of the input
+    partitions: int = 1  # the data location's partition count the rows were split into
     format: int = PART_FORMAT
 
 
@@ -81,13 +88,17 @@ def read_part_info(store: DataStore, key: str) -> PartInfo:
         ) from exc
 
 
-def complete_part(store: DataStore, key: str, size: int, version: str) -> PartInfo | None:
-    """The part of this input if it is complete and made from this version of the input."""
+def complete_part(store: DataStore, key: str, size: int, version: str,
+                  partitions: int = 1) -> PartInfo | None:
+    """The part of this input if it is complete, made from this version of the input and
+    split into ``partitions``."""
     try:
         info = read_part_info(store, key)
     except PartError:
         return None  # missing, unreadable or from an older version: it is written again
-    if (info.size, info.version, info.format) != (size, version, PART_FORMAT):
+    if (info.size, info.version, info.format, info.partitions) != (
+        size, version, PART_FORMAT, partitions
+    ):
         return None
     if damaged_files(store, info):
         return None  # a file changed or vanished since it was written: write the part again
@@ -99,7 +110,7 @@ def damaged_files(store: DataStore, info: PartInfo) -> list[str]:
     return [
         name for name, expected in sorted(info.files.items())
         if not store.has_file(f"{part_folder(info.key)}/{name}", expected["bytes"],
-                              expected["sha256"])
+                              expected["sha256"], expected.get("mtime_ns"))
     ]
 
 
@@ -109,6 +120,26 @@ def part_file_names(info: PartInfo, table: str) -> list[str]:
         f"{part_folder(info.key)}/{name}" for name in sorted(info.files)
         if name.rsplit("/", 1)[-1].startswith(f"{table}-")
     ]
+
+
+def file_partition(name: str) -> int:
+    """The partition of a part file from its name (``.../links-p0007.parquet`` -> 7)."""
+    return int(name.rsplit("/", 1)[-1].rsplit(".", 1)[0].rsplit("-p", 1)[1])
+
+
+def partition_files(info: PartInfo, table: str, partition: int) -> list[str]:
+    """The names of the part's ``table`` files of one partition."""
+    return [name for name in part_file_names(info, table) if file_partition(name) == partition]
+
+
+def partition_bytes(info: PartInfo, table: str) -> dict[int, int]:
+    """Compressed bytes of the part's ``table`` rows per partition (from part.json)."""
+    sizes: dict[int, int] = {}
+    for name, described in info.files.items():
+        if name.rsplit("/", 1)[-1].startswith(f"{table}-"):
+            partition = file_partition(name)
+            sizes[partition] = sizes.get(partition, 0) + int(described["bytes"])
+    return sizes
 
 
 def _part_keys(store: DataStore) -> list[str]:
@@ -135,27 +166,25 @@ def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
     return found
 
 
-def _write_parquet(df: pl.DataFrame, path: Path) -> dict[str, Any]:
-    """Write, flush to disk, and return the file's size and SHA-256 for part.json."""
-    df.write_parquet(path, compression="zstd", statistics=True)
-    fsync_path(path)
-    return {"bytes": path.stat().st_size, "sha256": sha256_of(path), "rows": df.height}
-
-
 class PartWriter:
     """Collect the rows of one input in batches in a scratch folder; ``commit`` publishes.
 
-    Rows are flushed to numbered Parquet files every ``batch_rows`` link rows, so memory stays
-    bounded whatever the size of the input. Use as a context manager: leaving the block
-    without ``commit`` (an exception, a kill) leaves no part behind.
+    Rows are flushed every ``batch_rows`` link rows, each batch split into the location's
+    ``partitions`` (one file per non-empty partition and batch), so memory stays bounded
+    whatever the size of the input; ``commit`` joins each partition's batches into one file
+    (read once, streamed). Use as a context manager: leaving the block without ``commit``
+    (an exception, a kill) leaves no part behind.
     """
 
-    def __init__(self, store: DataStore, key: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+    def __init__(self, store: DataStore, key: str, batch_rows: int = DEFAULT_BATCH_ROWS,
+                 partitions: int = 1) -> None:
         self.store, self.key, self.batch_rows = store, key, batch_rows
+        self.partitions = partitions
         self.temporary = store.begin_folder(part_folder(key))
         self.pages: list[PageRow] = []
         self.links: list[LinkRow] = []
         self.page_count = self.link_count = self.batches = 0
+        self.batch_files: dict[str, list[Path]] = {}  # final name -> its batches, in order
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
 
@@ -187,31 +216,58 @@ class PartWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pages and self.batches:
+        if not self.pages:
             return
-        name = f"{self.batches:05d}.parquet"
         for kind, rows, schema in (
             ("pages", self.pages, PAGES_SCHEMA), ("links", self.links, LINKS_SCHEMA)
         ):
-            path = self.temporary / f"{kind}-{name}"
-            with self._writing(path):
-                self.files[path.name] = _write_parquet(frame(rows, schema), path)
+            rows_frame = frame(rows, schema)
+            split = rows_frame.with_columns(
+                partition_column(rows_frame, PARTITION_KEYS[kind], self.partitions)
+            ).partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
+            for (partition,), piece in sorted(split.items()):
+                final = f"{kind}-{partition_name(int(partition))}.parquet"
+                path = self.temporary / f".batch-{self.batches:05d}-{final}"
+                with self._writing(path):
+                    piece.write_parquet(path, compression="zstd", statistics=True)
+                self.batch_files.setdefault(final, []).append(path)
         self.page_count += len(self.pages)
         self.link_count += len(self.links)
         self.batches += 1
         self.pages, self.links = [], []
 
+    def _join_batches(self) -> None:
+        """One file per table and partition: a single batch is renamed, several are streamed
+        into one (each batch read once)."""
+        for final, batches in sorted(self.batch_files.items()):
+            path = self.temporary / final
+            with self._writing(path):
+                if len(batches) == 1:
+                    batches[0].rename(path)
+                else:
+                    schema = PAGES_SCHEMA if final.startswith("pages-") else LINKS_SCHEMA
+                    pl.scan_parquet(batches, schema=schema).sink_parquet(
+                        path, compression="zstd", statistics=True)
+                    for batch in batches:
+                        batch.unlink()
+                fsync_path(path)
+                rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+                status = path.stat()  # a rename into place keeps the modification time
+                self.files[final] = {"bytes": status.st_size, "sha256": sha256_of(path),
+                                     "rows": rows, "mtime_ns": status.st_mtime_ns}
+
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, then make the part visible in one step with ``part.json`` written last
         (the store's ``commit_folder``: a rename locally, a last PUT in S3)."""
         self.flush()
+        self._join_batches()
         committed: list[PartInfo] = []
 
         def manifest(prefix: str) -> str:
             part = PartInfo(
                 key=self.key, pages=self.page_count, links=self.link_count,
                 files={f"{prefix}{name}": described for name, described in self.files.items()},
-                **info,
+                partitions=self.partitions, **info,
             )
             committed.append(part)
             return json.dumps(asdict(part), indent=1)

@@ -20,6 +20,7 @@ from pipeline.config import Settings
 from pipeline.extract.domains import PublicSuffixList
 from pipeline.extract.page import Limits, page_rows
 from pipeline.extract.wat import WatPage, iter_wat_records
+from pipeline.parts.layout import data_layout
 from pipeline.parts.part import PartWriter, complete_part
 from pipeline.read.framing import Damage
 from pipeline.read.sources import WAT, InputFile
@@ -74,7 +75,9 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
     counters: Counter[str] = Counter()  # retries of the lookup count too
     version = fingerprint(source, settings, counters)
     store = settings.data_store()
-    existing = complete_part(store, source.key, version.size, version.version)
+    layout = data_layout(store, settings.partitions)
+    existing = complete_part(store, source.key, version.size, version.version,
+                             layout.partitions)
     if existing is not None:
         return InputResult(
             input=source.uri, key=source.key, reused=True, records=existing.records,
@@ -89,7 +92,7 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
     damage: list[str] = []
     crawl = fallback_crawl
     with open_stream(source, settings, version) as opened, PartWriter(
-        store, source.key
+        store, source.key, partitions=layout.partitions
     ) as writer:
         for event in _events(source, opened.stream, settings):
             if isinstance(event, Damage):

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import bundled
-from pipeline.graph.aggregate import TABLES
+from pipeline.graph.aggregate import TABLES, table_files
 from pipeline.runs import RunRecord
 from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
@@ -62,13 +62,14 @@ def build(
         for sql_file in sql_files():
             con.execute(sql_file.read_text("utf-8"))
         for table in TABLES:
+            files = table_files(graph, table)  # one per partition, empty ones included
             if database == "views":
-                _replace_with_view(con, table, graph.store.view_literal(
-                    graph.name_of(f"{table}.parquet")))
+                _replace_with_view(con, table, [
+                    graph.store.view_literal(graph.name_of(name)) for name in files])
             else:
                 con.execute(
                     f"insert into {table} by name select * from read_parquet(?)",
-                    [graph.url(f"{table}.parquet")],
+                    [[graph.url(name) for name in files]],
                 )
         _insert_runs(con, runs)
         location, endpoint_url, region = graph.store.describe()
@@ -81,9 +82,9 @@ def build(
         con.close()
 
 
-def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, quoted: str) -> None:
-    """Swap the empty table for a view of the same columns over the Parquet file whose URL
-    is the SQL literal ``quoted``. DuckDB cannot bind a parameter inside CREATE VIEW, so the
+def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, quoted: list[str]) -> None:
+    """Swap the empty table for a view of the same columns over the Parquet files whose
+    URLs are the SQL literals ``quoted``. DuckDB cannot bind a parameter inside CREATE VIEW, so the
     URL is written as a literal: the store's view_literal refuses any URL outside a plain
     character set (no quote can get in)."""
     columns = [name for (name,) in con.execute(
@@ -91,7 +92,8 @@ def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, quoted: str) 
         [table]).fetchall()]
     column = ", ".join(f'"{name}"' for name in columns)
     con.execute(f"drop table {table}")
-    con.execute(f"create view {table} as select {column} from read_parquet({quoted})")
+    con.execute(
+        f"create view {table} as select {column} from read_parquet([{', '.join(quoted)}])")
 
 
 def publish(

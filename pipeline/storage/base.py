@@ -81,8 +81,10 @@ class DataStore:
         """Copy a local file to ``name``, checked against its SHA-256."""
         raise NotImplementedError
 
-    def has_file(self, name: str, size: int, sha256: str) -> bool:
-        """Whether ``name`` exists with this size and SHA-256."""
+    def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
+        """Whether ``name`` exists with this size and SHA-256. A backend may trust a
+        cheaper proof (a local file's size and modification time as recorded at write,
+        S3's own checksum) instead of reading the bytes again."""
         raise NotImplementedError
 
     def delete(self, names: Iterable[str]) -> None:
@@ -158,6 +160,10 @@ class DataStore:
         """Remove graphs of killed runs and replaced graphs no reader can need; how many."""
         raise NotImplementedError
 
+    def current_graph(self) -> str | None:
+        """The folder of the current graph, or None before the first aggregation."""
+        raise NotImplementedError
+
     # -- the lock ---------------------------------------------------------------------
     def lock(self, lease_seconds: float = LEASE_SECONDS) -> AbstractContextManager[None]:
         """Hold the location's lock for one run, or raise DataFolderBusy."""
@@ -194,6 +200,11 @@ class Folder:
 
     def write_text(self, file: str, text: str) -> None:
         self.store.write_text(self.name_of(file), text)
+
+    def files_in(self, folder: str) -> list[str]:
+        """The Parquet files directly in the sub-folder ``folder``, relative to this one."""
+        return [f"{folder}/{name}" for name in self.store.files(self.name_of(folder))
+                if "/" not in name and name.endswith(".parquet")]
 
     def files(self, prefix: str) -> list[str]:
         """Names of the files directly in this folder that start with ``prefix``."""

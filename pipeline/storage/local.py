@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from pipeline.errors import ConfigError, DataFolderBusy, StorageError
 from pipeline.storage import atomic
@@ -88,10 +91,15 @@ class LocalData(DataStore):
             raise StorageError(f"cannot copy {str(local)!r} to {self.url(name)!r} ({exc}); "
                                "free space and run again") from exc
 
-    def has_file(self, name: str, size: int, sha256: str) -> bool:
+    def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
+        """Size and modification time as recorded: no read (a file rewritten in place has a
+        new mtime); otherwise (copied, touched) the SHA-256 decides."""
         path = self.path(name)
         try:
-            return path.stat().st_size == size and sha256_of(path) == sha256
+            status = path.stat()
+            if status.st_size != size:
+                return False
+            return status.st_mtime_ns == mtime_ns or sha256_of(path) == sha256
         except OSError:
             return False
 
@@ -101,6 +109,14 @@ class LocalData(DataStore):
 
     def delete_tree(self, folder: str) -> None:
         shutil.rmtree(self.path(folder), ignore_errors=True)
+
+    def write_parquet(self, frame: pl.DataFrame, name: str, **options: Any) -> None:
+        self.path(name).parent.mkdir(parents=True, exist_ok=True)
+        super().write_parquet(frame, name, **options)
+
+    def sink_parquet(self, frame: pl.LazyFrame, name: str, **options: Any) -> None:
+        self.path(name).parent.mkdir(parents=True, exist_ok=True)
+        super().sink_parquet(frame, name, **options)
 
     def view_literal(self, name: str) -> str:
         raise ConfigError(
@@ -151,6 +167,9 @@ class LocalData(DataStore):
         self.path(folder).rename(target)
         atomic.fsync_path(self.root)
         return "graph"
+
+    def current_graph(self) -> str | None:
+        return "graph" if self.path("graph").is_dir() else None
 
     def sweep_graphs(self) -> int:
         leftovers = [p for p in self.root.glob(".graph-*")

@@ -169,7 +169,7 @@ class S3Data(DataStore):
         except self._errors() as exc:
             raise self._fail("upload", name, exc) from exc
 
-    def has_file(self, name: str, size: int, sha256: str) -> bool:
+    def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
         """Checked with S3's own SHA-256 of the object (computed at upload): no download.
         A store that keeps no checksums is trusted on the size and the digest recorded in
         the object's metadata at upload."""
@@ -270,6 +270,10 @@ class S3Data(DataStore):
         if retired and retired != folder:
             self.delete_tree(str(retired))
         return folder
+
+    def current_graph(self) -> str | None:
+        graph = self._pointer().get("graph")
+        return str(graph) if graph else None
 
     def sweep_graphs(self) -> int:
         pointer = self._pointer()

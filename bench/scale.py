@@ -1,0 +1,188 @@
+"""Proof of shape: the aggregation's cost per row as the input grows 1x, 4x, 16x.
+
+Builds data folders of generated parts already split into ``--partitions`` (as the
+extractor writes them: bench/aggregate_memory.py's generator) and aggregates each as the
+flow does, every task in a fresh process: plan, then per step (pages, links, hosts,
+domains) one process per task (a group of partitions, plan.groups), then finish. Reports
+per stage: seconds per million link rows, bytes read over bytes of input (the process's
+``rchar``: every byte read through a system call, the parts' Parquet included, minus
+Python's own start-up), the peak RSS (VmHWM) of the largest task, and the task count.
+
+    python3 -m uv run --frozen --extra bench python bench/scale.py \\
+        --rows 3200000 --factors 1 4 16 [--partitions 16] [--memory-mb 1024]
+    python3 -m uv run --frozen --extra bench python bench/scale.py --overhead-parts 1000
+
+``--overhead-parts N`` instead runs ``backlinks run`` over N one-page WARC files with the
+local runner and with Dask, and reports what each task costs (wall time over files).
+Generated folders are kept in ``--data`` and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from aggregate_memory import build_parts  # noqa: E402
+
+CHILD = """
+import pickle, sys, time
+from pathlib import Path
+def io_read():
+    return int(next(l.split()[1] for l in open("/proc/self/io") if l.startswith("rchar")))
+before = io_read()
+from pipeline.graph import aggregate as agg
+from pipeline.storage import LocalData
+step, data, plan_file, memory_mb = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+ranks = sys.argv[5] == "1"
+group = [int(p) for p in sys.argv[6].split(",")] if len(sys.argv) > 6 else []
+options = agg.GraphOptions(aggregate_memory_mb=memory_mb, harmonic_samples=16, ranks=ranks)
+started_io = io_read()
+started = time.perf_counter()
+if step == "plan":
+    plan = agg.plan_aggregation(LocalData(data), options)
+    plan_file.write_bytes(pickle.dumps(plan))
+else:
+    plan = pickle.loads(plan_file.read_bytes())
+    if step == "finish":
+        agg.finish_aggregation(plan, options)
+    elif step == "links":
+        agg.reduce_links(plan, group, options)
+    else:
+        {"pages": agg.reduce_pages, "hosts": agg.reduce_hosts, "domains": agg.reduce_domains}[step](plan, group)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(f"{time.perf_counter() - started:.3f} {peak / 1024:.0f} {io_read() - started_io}")
+"""
+STAGES = ("plan", "pages", "links", "hosts", "domains", "finish")
+
+
+def run_step(step: str, data: Path, plan_file: Path, memory_mb: int, ranks: bool,
+             group: list[int] | None = None) -> tuple[float, int, int]:
+    """(seconds, peak MiB, bytes read) of one task in a fresh process."""
+    arguments = [sys.executable, "-c", CHILD, step, str(data), str(plan_file), str(memory_mb),
+                 "1" if ranks else "0"]
+    if group is not None:
+        arguments.append(",".join(map(str, group)))
+    out = subprocess.run(arguments, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"step {step} of {data} failed (exit {out.returncode}):\n{out.stderr}")
+    seconds, peak, read = out.stdout.split()[-3:]
+    return float(seconds), int(peak), int(read)
+
+
+def input_bytes(data: Path) -> int:
+    return sum(p.stat().st_size for p in (data / "parts").rglob("*.parquet"))
+
+
+def measure(data: Path, memory_mb: int, ranks: bool) -> dict[str, tuple[float, int, int, int]]:
+    """Stage -> (seconds summed over tasks, largest peak MiB, bytes read, tasks)."""
+    import shutil
+
+    for leftover in data.glob(".graph-*"):
+        shutil.rmtree(leftover)
+    plan_file = data / "plan.pickle"
+    results: dict[str, tuple[float, int, int, int]] = {}
+    seconds, peak, read = run_step("plan", data, plan_file, memory_mb, ranks)
+    results["plan"] = (seconds, peak, read, 1)
+    plan = pickle.loads(plan_file.read_bytes())
+    for stage in ("pages", "links", "hosts", "domains"):
+        total_s, top, total_read = 0.0, 0, 0
+        groups = plan.groups(stage)
+        for group in groups:
+            seconds, peak, read = run_step(stage, data, plan_file, memory_mb, ranks, group)
+            total_s, top, total_read = total_s + seconds, max(top, peak), total_read + read
+        results[stage] = (total_s, top, total_read, len(groups))
+    seconds, peak, read = run_step("finish", data, plan_file, memory_mb, ranks)
+    results["finish"] = (seconds, peak, read, 1)
+    return results
+
+
+def scale(args: argparse.Namespace) -> None:
+    print(f"partitions {args.partitions}, aggregate_memory_mb {args.memory_mb}, ranks "
+          f"{'on' if args.ranks else 'off (issue 16: in one process)'}; "
+          "per stage: s per M link rows | bytes read / input bytes | largest task MiB | tasks")
+    print("| link rows | input MiB | " + " | ".join(STAGES) + " |")
+    print("|---:|---:|" + "---|" * len(STAGES))
+    for factor in args.factors:
+        rows = args.rows * factor
+        data = args.data / f"scale-{rows}-p{args.partitions}"
+        build_parts(data, rows, args.partitions)
+        size = input_bytes(data)
+        results = measure(data, args.memory_mb, args.ranks)
+        cells = [f"{s / rows * 1e6:.2f} s | {read / size:.2f} | {peak} | {tasks}"
+                 for s, peak, read, tasks in (results[stage] for stage in STAGES)]
+        print(f"| {rows:,} | {size / 2**20:,.1f} | " + " | ".join(
+            cell.replace(" | ", " · ") for cell in cells) + " |", flush=True)
+
+
+def tiny_warc(path: Path, number: int) -> None:
+    """One gzip member, one HTML response linking to another host."""
+    body = (f"<html><body><a href='https://target{number % 97}.example/'>t</a>"
+            "</body></html>").encode()
+    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+    record = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+              f"WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{number:012d}>\r\n"
+              f"WARC-Target-URI: https://site{number}.example/\r\n"
+              "Content-Type: application/http; msgtype=response\r\n"
+              f"Content-Length: {len(http)}\r\n\r\n").encode() + http + b"\r\n\r\n"
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as member:
+        member.write(record)
+    path.write_bytes(buffer.getvalue())
+
+
+def overhead(args: argparse.Namespace) -> None:
+    folder = args.data / f"tiny-{args.overhead_parts}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(args.overhead_parts):
+        target = folder / f"tiny-{number:05d}.warc.gz"
+        if not target.exists():
+            tiny_warc(target, number)
+    print(f"{args.overhead_parts} one-page WARC files; wall seconds of `backlinks run` and "
+          "per file")
+    print("| runner | wall s | s per file |")
+    print("|---|---:|---:|")
+    for runner in ("local", "dask"):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "flows.cli", "run", "--input", str(folder),
+                 "--data", str(Path(tmp) / "data"), "--runner", runner, "--workers", "2"],
+                capture_output=True, text=True, env={**os.environ},
+            )
+            wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{runner} run failed:\n{done.stderr[-2000:]}")
+        print(f"| {runner} | {wall:.1f} | {wall / args.overhead_parts:.3f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=3_200_000, help="link rows at 1x")
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--partitions", type=int, default=16)
+    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--ranks", action="store_true",
+                        help="rank in the finish step (in one process: not linear)")
+    parser.add_argument("--overhead-parts", type=int, default=0,
+                        help="instead: per-task cost over this many one-page files")
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    args = parser.parse_args()
+    if args.overhead_parts:
+        overhead(args)
+    else:
+        scale(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The graph's tables as pure Polars transforms: rows in, rows out, no IO.
+
+Each function takes lazy frames and returns one: distinct pages and their superseded
+captures, the kept links with ``sitewide`` and ``dofollow``, host and domain edges, hosts,
+domains, crawls, and the authority columns (rank.py). ``aggregate.py`` runs them on one
+partition at a time and writes what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.config import Settings
+from pipeline.graph.rank import EXACT_LIMIT, SAMPLES, graph_ranks
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """The settings that shape the aggregates (see config.py for their meaning)."""
+
+    sitewide_share: float = 0.5
+    sitewide_min_pages: int = 3
+    rank_weighted: bool = False
+    harmonic_exact_nodes: int = EXACT_LIMIT
+    harmonic_samples: int = SAMPLES
+    aggregate_buckets: int = 0  # 0: from aggregate_memory_mb and the size of the parts
+    aggregate_memory_mb: int = 2048
+    ranks: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GraphOptions:
+        return cls(
+            sitewide_share=settings.sitewide_share,
+            sitewide_min_pages=settings.sitewide_min_pages,
+            rank_weighted=settings.rank_weighted,
+            harmonic_exact_nodes=settings.harmonic_exact_nodes,
+            harmonic_samples=settings.harmonic_samples,
+            aggregate_buckets=settings.aggregate_buckets,
+            aggregate_memory_mb=settings.aggregate_memory_mb,
+            ranks=settings.ranks,
+        )
+
+
+
+def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (crawl, url): the latest fetch; ties broken by the rest of the row."""
+    return (
+        pages.sort(["crawl", "url", "fetch_time"], descending=[False, False, True])
+        .unique(subset=["crawl", "url"], keep="first", maintain_order=True)
+    )
+
+
+def superseded_captures(raw_pages: pl.LazyFrame, kept_pages: pl.LazyFrame) -> pl.LazyFrame:
+    """(crawl, src_url, fetch_time) of the captures that lost to a later one of the same URL
+    in the same crawl: usually few, so every bucket can hold them."""
+    return (
+        raw_pages.select("crawl", "url", "fetch_time")
+        .join(kept_pages.select("crawl", "url", "fetch_time"),
+              on=["crawl", "url", "fetch_time"], how="anti")
+        .unique()
+        .rename({"url": "src_url"})
+    )
+
+
+def host_page_counts(kept_pages: pl.LazyFrame) -> pl.LazyFrame:
+    """(host, host_pages): crawled pages per host, for the sitewide share."""
+    return kept_pages.group_by("host").agg(pl.col("url").n_unique().alias("host_pages"))
+
+
+def links_of_pages(
+    links: pl.LazyFrame, superseded: pl.LazyFrame, host_pages: pl.LazyFrame,
+    options: GraphOptions = GraphOptions(),  # noqa: B008
+) -> pl.LazyFrame:
+    """Links of the kept captures only (a page crawled twice counts once), flagged sitewide
+    and sorted by target (so DuckDB skips the row groups of other targets). Every link's
+    page is in the same part, so dropping the superseded captures keeps exactly the links
+    of the kept pages."""
+    kept_links = links.join(superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
+    kept_links = kept_links.with_columns(  # links.dofollow, computed once here
+        dofollow=~(pl.col("nofollow") | pl.col("ugc") | pl.col("sponsored")))
+    return with_sitewide(kept_links, host_pages, options).sort(
+        ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
+    )
+
+
+def with_sitewide(
+    links: pl.LazyFrame, host_pages: pl.LazyFrame, options: GraphOptions
+) -> pl.LazyFrame:
+    """Add ``sitewide``: true for the links from a host to a domain when at least
+    ``sitewide_min_pages`` of the host's crawled pages, and at least ``sitewide_share`` of
+    them, link to that domain (template links: menus, footers, blogrolls)."""
+    flags = (
+        links.group_by("src_host", "dst_domain")
+        .agg(pl.col("src_url").n_unique().alias("linking_pages"))
+        .join(host_pages, left_on="src_host", right_on="host", how="left")
+        .select(
+            "src_host",
+            "dst_domain",
+            (
+                (pl.col("linking_pages") >= options.sitewide_min_pages)
+                & (
+                    pl.col("linking_pages")
+                    >= options.sitewide_share * pl.col("host_pages").fill_null(0)
+                )
+            ).alias("sitewide"),
+        )
+    )
+    return links.join(flags, on=["src_host", "dst_domain"], how="left")
+
+
+def host_edges(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (src_host, dst_host); ``links`` are occurrences, ``pages`` distinct pages."""
+    return (
+        links.group_by("src_host", "dst_host")
+        .agg(
+            pl.col("src_domain").first(),
+            pl.col("dst_domain").first(),
+            pl.len().alias("links"),
+            pl.col("src_url").n_unique().alias("pages"),
+            pl.col("nofollow").sum().alias("nofollow_links"),
+            pl.col("crawl").min().alias("first_seen"),
+            pl.col("crawl").max().alias("last_seen"),
+            pl.col("sitewide").any().alias("sitewide"),
+        )
+        .with_columns(pl.col("links", "pages", "nofollow_links").cast(pl.Int64))
+        .sort(["dst_host", "src_host"])
+    )
+
+
+def domain_edges(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (src_domain, dst_domain) of the external links."""
+    return (
+        links.filter(pl.col("external"))
+        .group_by("src_domain", "dst_domain")
+        .agg(
+            pl.len().alias("links"),
+            pl.col("src_url").n_unique().alias("pages"),
+            pl.col("src_host").n_unique().alias("src_hosts"),
+            pl.col("nofollow").sum().alias("nofollow_links"),
+            pl.col("crawl").min().alias("first_seen"),
+            pl.col("crawl").max().alias("last_seen"),
+        )
+        .with_columns(pl.col("links", "pages", "src_hosts", "nofollow_links").cast(pl.Int64))
+        .sort(["dst_domain", "src_domain"])
+    )
+
+
+def hosts(pages: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per host seen as a source (crawled or linking) or as a target.
+
+    ``in_domains`` counts the other registered domains linking to the host (its referring
+    domains); links from hosts of its own domain are not counted there.
+    """
+    crawled = pages.group_by("host").agg(
+        pl.col("domain").first(), pl.len().alias("pages_crawled")  # pages: one row a page
+    )
+    out_degree = edges.group_by("src_host").agg(
+        pl.col("src_domain").first().alias("domain"), pl.len().alias("out_hosts")
+    )
+    in_degree = edges.group_by("dst_host").agg(
+        pl.col("dst_domain").first().alias("domain"),
+        pl.len().alias("in_hosts"),
+        pl.col("src_domain")
+        .filter(pl.col("src_domain") != pl.col("dst_domain"))
+        .n_unique()
+        .alias("in_domains"),
+    )
+    names = pl.concat(
+        [
+            crawled.select("host", "domain"),
+            out_degree.select(pl.col("src_host").alias("host"), "domain"),
+            in_degree.select(pl.col("dst_host").alias("host"), "domain"),
+        ]
+    ).unique(subset=["host"], keep="first")
+    return (
+        names.join(crawled.drop("domain"), on="host", how="left")
+        .join(out_degree.drop("domain"), left_on="host", right_on="src_host", how="left")
+        .join(in_degree.drop("domain"), left_on="host", right_on="dst_host", how="left")
+        .select(
+            "host",
+            "domain",
+            *(
+                pl.col(name).fill_null(0).cast(pl.Int64)
+                for name in ("pages_crawled", "out_hosts", "in_hosts", "in_domains")
+            ),
+        )
+        .sort("host")
+    )
+
+
+def domains(host_rows: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per registered domain of the hosts: its hosts, crawled pages and degrees."""
+    per_domain = host_rows.group_by("domain").agg(
+        pl.len().alias("hosts"), pl.col("pages_crawled").sum()
+    )
+    out_degree = edges.group_by("src_domain").agg(pl.len().alias("out_domains"))
+    in_degree = edges.group_by("dst_domain").agg(pl.len().alias("in_domains"))
+    return (
+        per_domain.join(out_degree, left_on="domain", right_on="src_domain", how="left")
+        .join(in_degree, left_on="domain", right_on="dst_domain", how="left")
+        .select(
+            "domain",
+            *(
+                pl.col(name).fill_null(0).cast(pl.Int64)
+                for name in ("hosts", "pages_crawled", "out_domains", "in_domains")
+            ),
+        )
+        .sort("domain")
+    )
+
+
+def crawls(pages: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per crawl: pages kept, links and backlinks stored, hosts, fetch time span.
+    Graphs built by runs over several crawls hold them all (parts accumulate)."""
+    per_page = pages.group_by("crawl").agg(
+        pl.len().alias("pages"),
+        pl.col("host").n_unique().alias("hosts"),
+        pl.col("fetch_time").min().alias("first_fetch"),
+        pl.col("fetch_time").max().alias("last_fetch"),
+    )
+    per_link = links.group_by("crawl").agg(
+        pl.len().alias("links"), pl.col("external").sum().alias("external_links")
+    )
+    return (
+        per_page.join(per_link, on="crawl", how="left")
+        .select(
+            "crawl",
+            *(pl.col(name).fill_null(0).cast(pl.Int64)
+              for name in ("pages", "hosts", "links", "external_links")),
+            "first_fetch", "last_fetch",
+        )
+        .sort("crawl")
+    )
+
+
+# The authority columns of rank.graph_ranks, empty: for graphs aggregated without ranks.
+NO_RANKS = (
+    pl.lit(None, dtype=pl.Float64).alias("pagerank"),
+    pl.lit(None, dtype=pl.Float64).alias("harmonic"),
+    pl.lit(None, dtype=pl.Int64).alias("pagerank_position"),
+    pl.lit(None, dtype=pl.Int64).alias("harmonic_position"),
+    pl.lit(None, dtype=pl.Float64).alias("authority"),
+)
+
+
+def with_ranks(
+    nodes: pl.DataFrame, key: str, edges: pl.LazyFrame, src: str, dst: str,
+    options: GraphOptions,
+) -> pl.DataFrame:
+    """``nodes`` with the authority columns (rank.graph_ranks) of the graph ``edges``."""
+    edge_list = edges.select(
+        pl.col(src).alias("src"), pl.col(dst).alias("dst"), pl.col("links").alias("weight")
+    ).collect()
+    ranks = graph_ranks(
+        nodes[key], edge_list, weighted=options.rank_weighted,
+        exact_limit=options.harmonic_exact_nodes, samples=options.harmonic_samples,
+    )
+    return nodes.join(ranks.rename({"name": key}), on=key, how="left", maintain_order="left")

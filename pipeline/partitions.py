@@ -1,0 +1,64 @@
+"""Partitions: which of a data location's P partitions a row belongs to.
+
+A link row goes to the partition of its target's registered domain (``dst_domain``), a page
+row to the partition of its host, and the graph's tables keep the same split, so that all
+the links into a domain, and all the captures of a URL, meet in one task, and a lookup reads
+one partition. The partition of a name is the first 32 bits of its MD5, modulo P: stable
+across versions, machines and languages, and any DuckDB client computes it too::
+
+    select (('0x' || md5(dst_domain)[1:8])::ubigint % 16) as partition
+
+(the ``partition_of`` table macro of sql/macros/00_target.sql). P is chosen when a data
+location gets its first part and recorded there (parts/layout.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from functools import lru_cache
+
+import polars as pl
+
+DEFAULT_PARTITIONS = 16
+MAX_PARTITIONS = 4096
+PARTITION_COLUMN = "_partition"
+
+
+@lru_cache(maxsize=1 << 18)
+def _md5_prefix(name: str) -> int:
+    return int(hashlib.md5(name.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def partition_of(name: str, partitions: int) -> int:
+    """The partition of ``name`` (a registered domain, or a host) among ``partitions``."""
+    return _md5_prefix(name) % partitions
+
+
+def partition_map(names: Iterable[str], partitions: int) -> dict[str, int]:
+    """``partition_of`` for each distinct name (the work is per distinct name, not per row)."""
+    return {name: _md5_prefix(name) % partitions for name in set(names)}
+
+
+def partition_column(frame: pl.DataFrame, column: str, partitions: int) -> pl.Series:
+    """The partition of every row of ``frame`` by ``column``, as a UInt32 Series."""
+    if partitions == 1 or frame.height == 0:
+        return pl.Series(PARTITION_COLUMN, [0] * frame.height, dtype=pl.UInt32)
+    mapping = partition_map(frame[column].unique().to_list(), partitions)
+    return frame[column].replace_strict(mapping, return_dtype=pl.UInt32).alias(PARTITION_COLUMN)
+
+
+def partition_expr(column: str, partitions: int) -> pl.Expr:
+    """The same as an expression, for lazy frames (per distinct value, in Python)."""
+    if partitions == 1:
+        return pl.lit(0, dtype=pl.UInt32)
+    return pl.col(column).map_batches(
+        lambda names: names.replace_strict(partition_map(names.unique().to_list(), partitions),
+                                           return_dtype=pl.UInt32),
+        return_dtype=pl.UInt32,
+    )
+
+
+def partition_name(partition: int) -> str:
+    """The file stem of a partition: ``p0007``."""
+    return f"p{partition:04d}"
