@@ -16,14 +16,16 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.futures import PrefectFuture, as_completed
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
+from flows.server import TemporaryServer
 from pipeline.config import Settings
 from pipeline.counters import recorded
 from pipeline.errors import ConfigError, InputUnavailable
@@ -42,17 +44,25 @@ from pipeline.read.sources import InputFile
 from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
 from pipeline.storage import DataStore, Folder
 
-# A first start migrates a new Prefect database, which can take a minute on a small machine.
-STARTUP_TIMEOUT_SECONDS = 180
+
+@dataclass(frozen=True)
+class Step:
+    """Progress of one aggregation step: ``done`` of ``total`` partitions (or tasks)."""
+
+    name: str
+    done: int
+    total: int
 
 
-ProgressListener = Callable[[int, int, "InputResult | InputFailure | str"], None]
+ProgressListener = Callable[[int, int, "InputResult | InputFailure | Step | str"], None]
 _listeners: list[ProgressListener] = []
 
 
 @contextmanager
 def progress(listener: ProgressListener) -> Iterator[None]:
-    """Call ``listener(done, total, result)`` as each input finishes, during the block."""
+    """Call ``listener(done, total, item)`` during the block: as each input finishes (an
+    InputResult or InputFailure), as an aggregation step advances (a Step), and with a
+    message (a str) as the run moves on (aggregating, publishing)."""
     _listeners.append(listener)
     try:
         yield
@@ -60,9 +70,20 @@ def progress(listener: ProgressListener) -> Iterator[None]:
         _listeners.remove(listener)
 
 
-def _report(done: int, total: int, result: InputResult | InputFailure | str) -> None:
+def _report(done: int, total: int, result: InputResult | InputFailure | Step | str) -> None:
     for listener in list(_listeners):
         listener(done, total, result)
+
+
+def _report_step(step: str, done: int, total: int) -> None:
+    """The aggregation's progress hook: step ``step`` (pages, links, hosts, domains...) has
+    ``done`` of its ``total`` partitions reduced. Call it with done=0 when a step starts and
+    after each partition (or group of partitions) finishes; the CLI shows a bar per step."""
+    _report(done, total, Step(step, done, total))
+
+
+# Inputs up to this size in all run their tasks in threads (see small_local_run).
+SMALL_RUN_BYTES = 32 << 20
 
 
 def _retry_on_transient_io(task: Any, task_run: Any, state: Any) -> bool:
@@ -169,7 +190,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         run_id=_run_id(started),
         started=started,
         finished=datetime.now(UTC),
-        status="partial" if failures else "complete",
+        status=run_status(len(results), len(failures)),
         inputs=len(inputs),
         inputs_reused=len(results) - len(fresh),
         records=sum(result.records for result in fresh),
@@ -205,13 +226,22 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     )
 
 
+def run_status(succeeded: int, failed: int) -> str:
+    """complete (no input failed), partial (some failed, the others are in the graph) or
+    failed (every input failed: nothing new is in the graph)."""
+    if not failed:
+        return "complete"
+    return "partial" if succeeded else "failed"
+
+
 def _run_id(started: datetime) -> str:
     return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 @contextmanager
-def temporary_api() -> Iterator[str]:
-    """Use the configured Prefect API (PREFECT_API_URL); without one, start a local server.
+def temporary_api(server: TemporaryServer | None = None) -> Iterator[str]:
+    """Use the configured Prefect API (PREFECT_API_URL); without one, a temporary local
+    server: ``server`` if the CLI started it early (flows/server.py), else a new one.
 
     Prefect's own ephemeral mode would start a server in every worker process of the pool;
     one server whose address the workers inherit through the environment is several times
@@ -222,13 +252,19 @@ def temporary_api() -> Iterator[str]:
 
     previous = os.environ.get("PREFECT_API_URL")
     configured = PREFECT_API_URL.value()
-    server = None
+    if configured and server is not None:
+        server.stop()
+        server = None
     if not configured:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()
-        server.start(timeout=STARTUP_TIMEOUT_SECONDS)
-        configured = server.api_url
+        server = server or TemporaryServer().start()
+        try:
+            if not server.ready():
+                _report(0, 0, "starting a temporary Prefect server (set PREFECT_API_URL to use "
+                        "your own)")
+            configured = server.wait()
+        except BaseException:
+            server.stop()
+            raise
     os.environ["PREFECT_API_URL"] = configured
     try:
         with temporary_settings({PREFECT_API_URL: configured}):
@@ -277,9 +313,36 @@ def _check_scheduler(address: str, timeout: float) -> None:
         ) from exc
 
 
-def run_build(inputs: list[InputFile], settings: Settings) -> RunSummary:
-    """Run the flow with the settings' task runner (the CLI's entry point)."""
-    runner = task_runner(settings)
-    settings.db_path  # noqa: B018 - a missing --db for S3 data fails before any work
-    with settings.data_store().lock(), temporary_api():
-        return build_graph.with_options(task_runner=runner)(inputs, settings)
+def small_local_run(inputs: list[InputFile], settings: Settings) -> bool:
+    """A run on the local runner whose inputs are all local files of SMALL_RUN_BYTES or less
+    in all: its tasks run in threads of this process, since starting worker processes (each
+    imports Prefect and the pipeline, about 3 s of CPU) would cost more than they save."""
+    if settings.runner != "local":
+        return False
+    total = 0
+    for source in inputs:
+        if source.remote:
+            return False
+        try:
+            total += os.stat(source.uri).st_size
+        except OSError:
+            continue  # a missing file fails in its task, as in any run
+    return total <= SMALL_RUN_BYTES
+
+
+def run_build(
+    inputs: list[InputFile], settings: Settings, server: TemporaryServer | None = None
+) -> RunSummary:
+    """Run the flow with the settings' task runner (the CLI's entry point). ``server``: a
+    temporary Prefect server the caller started early (it is stopped in any case)."""
+    try:
+        if small_local_run(inputs, settings):
+            runner: Any = ThreadPoolTaskRunner(max_workers=settings.worker_count)
+        else:
+            runner = task_runner(settings)
+        settings.db_path  # noqa: B018 - a missing --db for S3 data fails before any work
+        with settings.data_store().lock(), temporary_api(server):
+            return build_graph.with_options(task_runner=runner)(inputs, settings)
+    finally:
+        if server is not None:
+            server.stop()

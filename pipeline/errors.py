@@ -8,6 +8,7 @@ and prints its message; the library never exits the process and never prints.
     ├── InputError           one input file or URL cannot be used (names the input)
     │   ├── InputNotFound    the path does not exist, or a glob matches nothing
     │   ├── InputUnavailable a transient IO failure; retrying may help
+    │   ├── HostUnreachable  its host does not resolve or refuses connections: no retrying
     │   └── CorruptInput     the bytes are not a readable WARC (names the offset)
     ├── StorageError         the data location cannot be read or written (S3, a full disk)
     ├── LockError            the data location's lock cannot be taken
@@ -54,6 +55,11 @@ class InputNotFound(InputError):
 
 class InputUnavailable(InputError):
     """A transient IO failure (a network error, a busy disk): retrying may succeed."""
+
+
+class HostUnreachable(InputError):
+    """The input's host name does not resolve, or its server refuses connections, before any
+    byte arrived: no network, a wrong URL or endpoint. Not retried (it fails at once)."""
 
 
 class CorruptInput(InputError):

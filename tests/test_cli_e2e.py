@@ -157,11 +157,20 @@ def test_rerun_reuses_complete_parts(sample_run: CliRun, prefect_api: str, tmp_p
 
 
 def test_all_inputs_failing_publishes_nothing(prefect_api: str, tmp_path: Path) -> None:
-    run = run_cli("run", "--data", str(tmp_path / "data"), "--input",
-                  str(tmp_path / "nothing.warc.gz"), env={"PREFECT_API_URL": prefect_api})
+    empty = tmp_path / "nothing.warc.gz"
+    empty.write_bytes(b"")
+    run = run_cli("run", "--data", str(tmp_path / "data"), "--input", str(empty),
+                  env={"PREFECT_API_URL": prefect_api})
     assert run.returncode == 1
+    assert ": failed (every input failed)" in run.stdout  # not "partial"
     assert "not published" in run.stdout
     assert not (tmp_path / "data" / "graph.duckdb").exists()
+    # the summary says why; Prefect's own ERROR line and traceback would say it again, raw
+    assert "ERROR" not in run.stderr and "Traceback" not in run.stderr
+    # the failure line names the file once, and a local file is not told to download it
+    (line,) = [line for line in run.stderr.splitlines() if "FAILED" in line]
+    assert line.count("nothing.warc.gz") == 1 and "download" not in line
+    assert "copy or write it again" in line
 
 
 def test_help_lists_the_verbs() -> None:
@@ -169,3 +178,5 @@ def test_help_lists_the_verbs() -> None:
     assert result.returncode == 0
     for verb in ("run", "query", "sql"):
         assert f"  {verb}" in result.stdout
+    commands = result.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands  # no description cut short

@@ -6,7 +6,14 @@ last byte consumed, so the reader above (warcio) never notices. Throttling (429,
 Down") and server errors are retried with exponential backoff and jitter. An object that
 makes no progress for ``retry_seconds`` (failed attempts and waits together) fails with
 :class:`~pipeline.errors.InputUnavailable` naming its URL; any bytes that arrive start the
-clock again, so a long file with a drop now and then never fails. Retries are counted by kind.
+clock again, so a long file with a drop now and then never fails. Retries are counted by kind,
+and each one is announced (``Retrier.announce``: "retry 3 in 8 s: dropped: ...") so that a
+slow transfer is never silent for longer than the timeout.
+
+A host name that does not resolve, or a connection refused before any byte arrived, is not a
+dropped transfer: it is tried :data:`UNREACHABLE_TRIES` times, quickly, and then fails with
+:class:`~pipeline.errors.HostUnreachable` ("cannot resolve data.commoncrawl.org: no network?
+(see --https-base-url / --source)") instead of backing off for ``retry_seconds``.
 
 Two stores share the retrying stream: :class:`HttpStore` (httpx) and :class:`S3Store`
 (boto3; unsigned requests unless AWS credentials are configured). Memory stays bounded: at
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import io
 import random
+import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.errors import InputError, InputNotFound, InputUnavailable
+from pipeline.errors import HostUnreachable, InputError, InputNotFound, InputUnavailable
 from pipeline.storage.s3 import classify_failure, public_client, request_errors
 
 S3_CHUNK_BYTES = 1 << 16  # what a dropped S3 connection can lose and must read again
@@ -39,8 +48,55 @@ THROTTLED = "throttled"  # 429, 503 or S3 SlowDown
 SERVER_ERROR = "server_error"  # another 5xx
 TIMEOUT = "timeout"  # no connection, or no bytes, within timeout_seconds
 CONNECT = "connect"  # the connection could not be made
+RESOLVE = "resolve"  # the host name does not resolve (no network, a typo in a URL)
+REFUSED = "refused"  # nothing listens at the address
+UNREACHABLE = (RESOLVE, REFUSED)
+# Tries of an unreachable host before any byte arrived: a couple, a moment apart (a flaky
+# resolver gets a second chance), then the input fails at once.
+UNREACHABLE_TRIES = 3
+UNREACHABLE_WAIT_SECONDS = 0.5
+DEFAULT_HINT = "see --https-base-url / --source"
 
 _T = TypeVar("_T")
+_RESOLVE_TEXT = ("name or service not known", "nodename nor servname", "name resolution",
+                 "no address associated", "getaddrinfo failed", "name does not resolve",
+                 "could not resolve host")
+_REFUSED_TEXT = ("connection refused", "errno 111", "actively refused")
+
+
+def unreachable_kind(exc: BaseException) -> str | None:
+    """RESOLVE or REFUSED when ``exc`` (or what it wraps) says the host cannot be reached at
+    all, else None. Looks through the chain of causes and botocore's wrapped ``error``."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return RESOLVE
+        if isinstance(current, ConnectionRefusedError):
+            return REFUSED
+        text = str(current).lower()
+        if any(marker in text for marker in _RESOLVE_TEXT):
+            return RESOLVE
+        if any(marker in text for marker in _REFUSED_TEXT):
+            return REFUSED
+        wrapped = getattr(current, "kwargs", None)
+        if isinstance(wrapped, dict) and isinstance(wrapped.get("error"), BaseException):
+            pending.append(wrapped["error"])
+        pending.extend((current.__cause__, current.__context__))
+    return None
+
+
+_EXCEPTION_PREFIX = re.compile(r"^(\w+(Error|Exception|Timeout)): |\[Errno -?\d+\] ")
+
+
+def describe_retry(number: int, wait: float, failure: Transient) -> str:
+    """'retry 3 in 8 s: Connection reset by peer' (what a retry says as it starts)."""
+    when = "now" if wait <= 0 else f"in {wait:.0f} s" if wait >= 1 else f"in {wait:.1f} s"
+    return f"retry {number} {when}: {_EXCEPTION_PREFIX.sub('', failure.detail) or failure.kind}"
 
 
 class Transient(Exception):
@@ -90,7 +146,9 @@ class Store(Protocol):
 class Retrier:
     """Calls a function until it succeeds, waiting between failures.
 
-    Gives up when ``budget_seconds`` pass without progress (see ``progressed``).
+    Gives up when ``budget_seconds`` pass without progress (see ``progressed``), or after
+    UNREACHABLE_TRIES quick tries when the host cannot be reached and nothing ever arrived.
+    ``announce`` is told of each retry as it starts; ``hint`` ends the unreachable message.
     """
 
     uri: str
@@ -101,33 +159,58 @@ class Retrier:
     rng: random.Random = field(default_factory=random.Random)
     failures: int = 0
     last_progress: float = field(default=-1.0)
+    announce: Callable[[str], None] | None = None
+    hint: str = DEFAULT_HINT
+    reached: bool = False  # a request of this object succeeded once
+    host: str = ""  # the URL of the server asked (an S3 endpoint); empty: the URI's host
 
     def __post_init__(self) -> None:
         self.last_progress = self.clock()
+
+    def _unreachable(self, failure: Transient) -> HostUnreachable:
+        parts = urlsplit(self.host or self.uri)
+        if failure.kind == RESOLVE:
+            return HostUnreachable(
+                self.uri, f"cannot resolve {parts.hostname or self.uri}: no network? ({self.hint})"
+            )
+        where = parts.netloc.rsplit("@", 1)[-1] or self.uri
+        return HostUnreachable(self.uri, f"connection refused by {where}: is the server up? "
+                               f"({self.hint})")
 
     def record(self, failure: Transient) -> None:
         """Count a failure and wait before the next try, or raise when the budget is spent."""
         self.counters[f"retries_{failure.kind}"] += 1
         self.failures += 1
+        retries = sum(v for k, v in self.counters.items() if k.startswith("retries_"))
+        if failure.kind in UNREACHABLE and not self.reached:
+            if self.failures >= UNREACHABLE_TRIES:
+                raise self._unreachable(failure)
+            wait = UNREACHABLE_WAIT_SECONDS * self.failures
+            if self.announce is not None:
+                self.announce(describe_retry(retries, wait, failure))
+            self.sleep(wait)
+            return
         # A dropped connection after progress is resumed at once; repeated failures back off.
         wait = 0.0 if failure.kind == DROPPED and self.failures == 1 else self.policy.delay(
             self.failures, self.rng
         )
         stuck = self.clock() - self.last_progress
         if stuck + wait > self.policy.budget_seconds:
-            retries = sum(v for k, v in self.counters.items() if k.startswith("retries_"))
             raise InputUnavailable(
                 self.uri,
                 f"gave up after {retries} retries, {stuck:.1f}s without progress (last: "
                 f"{failure.kind}: {failure.detail}); the run goes on without it, run again "
                 "to retry it",
             )
+        if self.announce is not None:
+            self.announce(describe_retry(retries, wait, failure))
         if wait:
             self.sleep(wait)
 
     def progressed(self) -> None:
         """Bytes arrived: the next failure starts a fresh backoff and a fresh budget."""
         self.failures = 0
+        self.reached = True
         self.last_progress = self.clock()
 
     def call(self, function: Callable[[], _T]) -> _T:
@@ -218,7 +301,7 @@ def _transport_failure(exc: Exception) -> Transient:
     if isinstance(exc, httpx.ConnectTimeout | httpx.ReadTimeout | httpx.PoolTimeout):
         return Transient(TIMEOUT, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.ConnectError):
-        return Transient(CONNECT, f"{type(exc).__name__}: {exc}")
+        return Transient(unreachable_kind(exc) or CONNECT, f"{type(exc).__name__}: {exc}")
     return Transient(DROPPED, f"{type(exc).__name__}: {exc}")
 
 
@@ -323,7 +406,9 @@ class S3Store:
                     uri, f"access denied ({code}); configure AWS credentials, or use --source https"
                 )
             return InputError(uri, f"S3 error {code or status}: {message}")
-        return Transient({"timeout": TIMEOUT, "connect": CONNECT}.get(kind, DROPPED), message)
+        if kind == "connect":
+            return Transient(unreachable_kind(exc) or CONNECT, message)
+        return Transient({"timeout": TIMEOUT}.get(kind, DROPPED), message)
 
     def _errors(self) -> tuple[type[Exception], ...]:
         return request_errors()

@@ -67,7 +67,8 @@ def _expand(argument: str, file_format: str) -> list[str]:
     """Expand one argument: a folder to its files of the format, a glob to its matches.
 
     A path that does not exist is kept as it is, so that processing it reports it by name
-    (the other inputs still run); so is a glob that matches nothing.
+    (the other inputs still run); so is a glob that matches nothing. (The CLI refuses both
+    before it starts: see explain_unusable.)
     """
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", argument):
         return [argument]  # a URL: checked when it is opened
@@ -80,6 +81,46 @@ def _expand(argument: str, file_format: str) -> list[str]:
             return [str(Path(m).resolve()) for m in matches if Path(m).is_file()]
         return [argument]
     return [str(path.resolve())]
+
+
+_FORMAT_NAMES = {WARC: "WARC", WAT: "WAT"}
+
+
+def _suffix_list(file_format: str) -> str:
+    suffixes = (".warc.wat.gz", ".wat") if file_format == WAT else SUFFIXES[WARC]
+    return ", ".join(f"*{suffix}" for suffix in suffixes)
+
+
+def explain_unusable(arguments: Iterable[str], file_format: str = WARC) -> list[str]:
+    """What is wrong with the arguments that can give no input at all: a path that does not
+    exist, a glob that matches no file, a folder without files of the format (saying so when
+    it holds files of the other format). URLs are checked when they are opened."""
+    problems = []
+    other = WAT if file_format == WARC else WARC
+    for argument in arguments:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", argument):
+            continue
+        path = Path(argument).expanduser()
+        if path.is_dir():
+            files = [p for p in path.rglob("*") if p.is_file()]
+            if any(_has_format(p, file_format) for p in files):
+                continue
+            problem = (f"the folder {argument} holds no {_FORMAT_NAMES[file_format]} files "
+                       f"({_suffix_list(file_format)})")
+            others = sum(_has_format(p, other) for p in files)
+            if others:
+                problem += (f"; it holds {others:,} {_FORMAT_NAMES[other]} file"
+                            f"{'s' if others != 1 else ''}: add --format {other}")
+            problems.append(problem)
+        elif path.exists():
+            continue
+        elif _GLOB_CHARS.search(argument):
+            matches = glob.glob(os.path.expanduser(argument), recursive=True)
+            if not any(Path(m).is_file() for m in matches):
+                problems.append(f"no file matches {argument}")
+        else:
+            problems.append(f"{argument}: no such file or folder")
+    return problems
 
 
 def list_inputs(arguments: Iterable[str], file_format: str = WARC) -> list[InputFile]:

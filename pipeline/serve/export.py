@@ -24,12 +24,25 @@ import duckdb
 from pipeline.errors import ExportError
 from pipeline.storage import atomic
 
+# Timestamps in text formats: ISO 8601 in UTC with a T and a Z (2024-05-20T10:00:00.000000Z),
+# which DuckDB's read_csv and read_json and Polars' read_csv(try_parse_dates=True) read back
+# as timestamps (Polars' read_ndjson keeps the string: str.to_datetime() parses it).
+ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 ROW_FORMATS = {
     "parquet": "(format parquet, compression zstd)",
-    "csv": "(format csv, header true)",
-    "jsonl": "(format json)",  # newline-delimited: one JSON object per line
+    "csv": f"(format csv, header true, timestampformat '{ISO_TIMESTAMP}')",
+    # newline-delimited: one JSON object per line
+    "jsonl": f"(format json, timestampformat '{ISO_TIMESTAMP}')",
 }
+# The format a file name says, for an export without --format.
+SUFFIX_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
+                  ".ndjson": "jsonl", ".json": "jsonl"}
 GRAPHS = ("host", "domain")
+
+
+def format_of(path: Path) -> str | None:
+    """The row format ``path``'s name says (x.csv: csv), or None."""
+    return SUFFIX_FORMATS.get(path.suffix.lower())
 
 # Each graph: (vertex table, its key, its extra vertex columns, edge table). Vertex ids are
 # the positions of the reversed names in sorted order, as cc-webgraph numbers them.
@@ -94,11 +107,13 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, options: str,
     # Named parameters: COPY binds its path before the query's own parameters.
     with atomic_path(path) as temporary:
         try:
+            con.execute("set TimeZone = 'UTC'")  # timestamps are written in UTC, with a Z
             result = con.execute(
                 f"copy ({query}) to $path {options}", {**parameters, "path": str(temporary)}
             )
-        except duckdb.IOException as exc:
-            raise ExportError(f"cannot write {str(path)!r}: {exc}") from exc
+        except duckdb.IOException as exc:  # said of the file asked for, not the temporary one
+            message = str(exc).replace(str(temporary), str(path))
+            raise ExportError(f"cannot write {str(path)!r}: {message}") from exc
         row = result.fetchone()
     return int(row[0]) if row else 0
 

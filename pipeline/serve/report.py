@@ -61,6 +61,9 @@ class ReportData:
     top_domains: list[dict[str, Any]] = field(default_factory=list)
     top_pages: list[dict[str, Any]] = field(default_factory=list)
     similar_hosts: list[str] = field(default_factory=list)
+    total_domains: int = 0  # referring domains in all (the table shows the top ones)
+    total_pages: int = 0  # linked pages in all
+    total_anchors: int = 0
 
     @property
     def empty(self) -> bool:
@@ -107,7 +110,8 @@ def gather(con: duckdb.DuckDBPyConnection, target: str) -> ReportData:
             "this database has no link_profile macro (built by an older cc-backlinks); "
             "run `backlinks run` again to rebuild it"
         ) from exc
-    crawls = [c for (c,) in con.execute("select distinct crawl from pages order by 1").fetchall()]
+    crawls = sorted((c for (c,) in con.execute("select distinct crawl from pages").fetchall()),
+                    key=lambda crawl: (crawl_order(crawl), crawl))
     data = ReportData(target=profile["target"], profile=profile, crawls=crawls)
     if data.empty:
         data.similar_hosts = [h for (h,) in con.execute(
@@ -151,7 +155,11 @@ def gather(con: duckdb.DuckDBPyConnection, target: str) -> ReportData:
                                   [target, crawl]).fetchone() or (0,)
             data.crawl_changes.append((crawl, int(new), int(lost)))
     data.top_domains = domains[:TOP_DOMAINS]
+    data.total_domains = len(domains)
+    data.total_anchors = len(anchors)
     data.top_pages = _dicts(con, "select * from top_pages(?) limit ?", [target, TOP_PAGES])
+    (pages,) = con.execute("select count(*) from top_pages(?)", [target]).fetchone() or (0,)
+    data.total_pages = int(pages)
     return data
 
 
@@ -167,13 +175,14 @@ header.top { padding: 20px 32px 12px; border-bottom: 1px solid var(--line); }
 header.top h1 { margin: 0 0 4px; font-size: 24px; }
 header.top p { margin: 0; color: var(--muted); }
 main { padding: 16px 32px 40px; max-width: 1280px; }
-.metrics { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr));
+.metrics { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(150px, 100%), 1fr));
            gap: 12px; margin: 8px 0 24px; padding: 0; list-style: none; }
 .metric { background: var(--panel); border: 1px solid var(--line); border-radius: 8px;
           padding: 12px 14px; }
 .metric .value { display: block; font-size: 28px; font-weight: 650; }
 .metric .name { color: var(--muted); font-size: 13px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(380px, 100%), 1fr));
+          gap: 16px; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 figure.chart figcaption { font-weight: 600; margin-bottom: 2px; }
 figure.chart p.note { margin: 0 0 6px; color: var(--muted); font-size: 13px; }
@@ -188,6 +197,16 @@ th { background: var(--panel); cursor: pointer; user-select: none; white-space: 
 th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.url { word-break: break-all; }
+td { overflow-wrap: anywhere; }
+td a { color: var(--bar); }
+.table-wrap { max-width: 100%; overflow-x: auto; }
+p.note { color: var(--muted); font-size: 13px; margin: 6px 0 0; }
+@media (max-width: 600px) {
+  header.top { padding: 14px 12px 10px; } main { padding: 12px 12px 32px; }
+  header.top h1 { font-size: 20px; overflow-wrap: anywhere; }
+  .metric .value { font-size: 22px; }
+  table { font-size: 13px; } th, td { padding: 4px 5px; } th { white-space: normal; }
+}
 .kind { font-size: 12px; padding: 1px 6px; border-radius: 10px; background: var(--panel);
         border: 1px solid var(--line); white-space: nowrap; }
 .empty-state { border: 1px dashed var(--line); border-radius: 8px; padding: 24px;
@@ -280,18 +299,48 @@ def _metric(key: str, name: str, shown: str, raw: Any) -> str:
             f'<span class="value">{_e(shown)}</span><span class="name">{_e(name)}</span></li>')
 
 
-def _table(name: str, headers: list[tuple[str, bool]], rows: list[list[tuple[str, Any, str]]]) -> str:
-    """A sortable table; each cell is (text, sort value, css class)."""
+Cell = tuple[str, Any, str] | tuple[str, Any, str, str]
+
+
+def _cell_html(cell: Cell) -> str:
+    text, sort, css = cell[0], cell[1], cell[2]
+    href = cell[3] if len(cell) > 3 else ""
+    shown = _e(text)
+    if href:
+        shown = f'<a href="{_e(href)}" rel="nofollow noopener noreferrer">{shown}</a>'
+    return f'<td class="{css}" data-sort="{_e("" if sort is None else sort)}">{shown}</td>'
+
+
+def _table(name: str, headers: list[tuple[str, bool]], rows: list[list[Cell]]) -> str:
+    """A sortable table; each cell is (text, sort value, css class[, link]). It scrolls in
+    its own box when it is wider than the screen, so the page never does."""
     head = "".join(f'<th scope="col"{" class=num" if numeric else ""}>{_e(h)}</th>'
                    for h, numeric in headers)
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="{css}" data-sort="{_e("" if sort is None else sort)}">{_e(text)}</td>'
-            for text, sort, css in r
-        ) + "</tr>" for r in rows
-    )
-    return (f'<table class="sortable" data-table="{_e(name)}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    body = "".join("<tr>" + "".join(_cell_html(cell) for cell in r) + "</tr>" for r in rows)
+    return (f'<div class="table-wrap"><table class="sortable" data-table="{_e(name)}"><thead>'
+            f"<tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+_CRAWL_ID = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
+LOCAL_NOTE = ("local: pages from files without a Common Crawl crawl id (your own WARC files, or "
+              "single-record files without a warcinfo record); it sorts after every crawl.")
+
+
+def crawl_order(crawl: str | None) -> int:
+    """A sort key that orders crawl ids by date (CC-MAIN-2014-35 < CC-MAIN-2024-22) with
+    'local' (no date) last."""
+    match = _CRAWL_ID.match(crawl or "")
+    return int(match.group(1)) * 100 + int(match.group(2)) if match else 999_999
+
+
+def _web_link(url: str) -> str:
+    """A link for a URL from the graph: http(s) only, anything else is shown, not linked."""
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _heading(title: str, shown: int, total: int) -> str:
+    counted = f" (top {shown:,} of {total:,})" if total > shown else f" ({total:,})"
+    return f"<h2>{_e(title)}{counted}</h2>"
 
 
 def render_html(data: ReportData) -> str:
@@ -357,27 +406,36 @@ def render_html(data: ReportData) -> str:
                 second=[Bar(c.removeprefix("CC-MAIN-"), lost) for c, _, lost in data.crawl_changes],
                 series=("new", "lost")))
         parts.append("</div>")
-        parts.append('<section><h2>Top anchors</h2>' + _table(
+        parts.append("<section>" + _heading("Top anchors", len(data.anchors),
+                                            max(data.total_anchors, len(data.anchors))) + _table(
             "anchors",
             [("anchor", False), ("kind", False), ("links", True), ("referring domains", True)],
             [[(anchor or "(empty)", anchor, ""), (kind, kind, ""), (_number(links), links, "num"),
               (_number(domains), domains, "num")]
              for anchor, links, domains, kind in data.anchors]) + "</section>")
-        parts.append('<section><h2>Top referring domains</h2>' + _table(
+        local = any("local" in (r["first_seen"], r["last_seen"]) for r in data.top_domains)
+        parts.append("<section>" + _heading(
+            "Top referring domains", len(data.top_domains),
+            max(data.total_domains, len(data.top_domains))) + _table(
             "referring_domains",
             [("domain", False), ("authority", True), ("links", True), ("dofollow links", True),
              ("pages", True), ("first seen", False), ("last seen", False)],
-            [[(r["referring_domain"], r["referring_domain"], ""),
+            [[(r["referring_domain"], r["referring_domain"], "",
+               _web_link(f"https://{r['referring_domain']}/")),
               (_number(r["authority"]), r["authority"], "num"),
               (_number(r["links"]), r["links"], "num"),
               (_number(r["dofollow_links"]), r["dofollow_links"], "num"),
               (_number(r["pages"]), r["pages"], "num"),
-              (r["first_seen"], r["first_seen"], ""), (r["last_seen"], r["last_seen"], "")]
-             for r in data.top_domains]) + "</section>")
-        parts.append('<section><h2>Top linked pages</h2>' + _table(
+              (r["first_seen"], crawl_order(r["first_seen"]), ""),
+              (r["last_seen"], crawl_order(r["last_seen"]), "")]
+             for r in data.top_domains])
+            + (f'<p class="note">{_e(LOCAL_NOTE)}</p>' if local else "") + "</section>")
+        parts.append("<section>" + _heading(
+            "Top linked pages", len(data.top_pages), max(data.total_pages, len(data.top_pages)))
+            + _table(
             "top_pages",
             [("page", False), ("referring domains", True), ("links", True), ("top anchors", False)],
-            [[(r["page"], r["page"], "url"),
+            [[(r["page"], r["page"], "url", _web_link(r["page"])),
               (_number(r["referring_domains"]), r["referring_domains"], "num"),
               (_number(r["links"]), r["links"], "num"),
               ("; ".join(r["top_anchors"]), "; ".join(r["top_anchors"]), "")]
