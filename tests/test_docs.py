@@ -74,7 +74,7 @@ def test_ci_calls_exactly_the_readme_test_command() -> None:
 
 def test_every_damage_kind_and_limit_is_in_docs_robustness() -> None:
     from pipeline.counters import LIMIT_COUNTERS
-    from pipeline import framing
+    from pipeline.read import framing
 
     text = (REPO / "docs" / "robustness.md").read_text()
     kinds = [framing.TRUNCATED, framing.BAD_GZIP, framing.NOT_A_RECORD, framing.BAD_HEADER,
