@@ -33,10 +33,16 @@ from pipeline.graph.aggregate import (
     AggregationPlan,
     GraphOptions,
     GraphSummary,
-    aggregate_bucket,
+    current_summary,
     finish_aggregation,
+    graph_is_current,
     plan_aggregation,
+    reduce_domains,
+    reduce_hosts,
+    reduce_links,
+    reduce_pages,
 )
+from pipeline.parts.layout import check_layout, data_layout
 from pipeline.parts.part import sweep_temporary
 from pipeline.parts.process import InputResult, process_input
 from pipeline.publish.database import publish
@@ -113,24 +119,49 @@ def plan_task(store: DataStore, options: GraphOptions) -> AggregationPlan:
     return plan_aggregation(store, options)
 
 
-@task(name="aggregate-bucket", task_run_name="aggregate bucket {bucket}")
-def bucket_task(plan: AggregationPlan, bucket: int, options: GraphOptions) -> None:
-    aggregate_bucket(plan, bucket, options)
+@task(name="reduce-partitions", task_run_name="reduce {step} {first}-{last}")
+def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: int,
+                last: int, options: GraphOptions) -> int:
+    """One step of the aggregation for a group of partitions; the sub-buckets reduced."""
+    if step == "pages":
+        reduce_pages(plan, partitions)
+    elif step == "links":
+        return reduce_links(plan, partitions, options)
+    elif step == "hosts":
+        reduce_hosts(plan, partitions)
+    else:
+        reduce_domains(plan, partitions)
+    return len(partitions)
 
 
 @task(name="finish-aggregation")
-def finish_task(plan: AggregationPlan, options: GraphOptions) -> GraphSummary:
-    return finish_aggregation(plan, options)
+def finish_task(plan: AggregationPlan, options: GraphOptions, buckets: int) -> GraphSummary:
+    return finish_aggregation(plan, options, buckets)
 
 
-def aggregate_in_buckets(store: DataStore, options: GraphOptions) -> GraphSummary:
-    """Plan, one task per bucket of target domains (on the run's task runner, so in
-    parallel and each in its own process), then join the buckets."""
+def aggregate_in_partitions(store: DataStore, options: GraphOptions) -> GraphSummary:
+    """Plan, then each step as one task per group of partitions (on the run's task runner,
+    so in parallel and each in its own process), then finish. A step starts when the one
+    before it has finished everywhere: it reads the pieces that step wrote."""
     plan = plan_task(store, options)
-    buckets = [bucket_task.submit(plan, bucket, options) for bucket in range(plan.buckets)]
-    for future in buckets:
-        future.result()  # a failed bucket fails the run; the next run starts again
-    return finish_task(plan, options)
+    buckets = 0
+    try:
+        for step in ("pages", "links", "hosts", "domains"):
+            groups = plan.groups(step)
+            _report_step(step, 0, plan.partitions)
+            futures = [reduce_task.submit(plan, step, group, group[0], group[-1], options)
+                       for group in groups]
+            done = 0
+            for group, future in zip(groups, futures, strict=True):
+                reduced = future.result()  # a failed task fails the run; the next starts anew
+                if step == "links":
+                    buckets += reduced
+                done += len(group)
+                _report_step(step, done, plan.partitions)
+    except BaseException:
+        plan.graph.delete_all()
+        raise
+    return finish_task(plan, options, buckets)
 
 
 @task(name="publish")
@@ -167,6 +198,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     store = settings.data_store()
     store.prepare("")
     sweep_temporary(store)
+    data_layout(store, settings.partitions)  # recorded before any part is written
 
     per_file = process_input_task.with_options(
         retries=settings.file_retries,
@@ -203,10 +235,21 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
 
     graph: GraphSummary | None = None
     db_path: Path | None = None
-    if results:
+    unchanged = False
+    options = GraphOptions.from_settings(settings)
+    current = graph_is_current(store, options) if results and not fresh else None
+    if current is not None and settings.db_path.is_file():
+        # nothing new: the graph holds exactly these parts, and the database is published
+        unchanged = True
+        graph, db_path = current_summary(store, current), settings.db_path
+        _report(len(inputs), len(inputs), "nothing new: the graph and database are current")
+    elif results:
         save_run(store, run)
-        _report(len(inputs), len(inputs), "aggregating all parts")
-        graph = aggregate_in_buckets(store, GraphOptions.from_settings(settings))
+        if current is None:
+            _report(len(inputs), len(inputs), "aggregating all parts")
+            graph = aggregate_in_partitions(store, options)
+        else:
+            graph = current_summary(store, current)
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
         db_path = publish_task(store, graph.folder, settings.db_path, settings.database)
     return RunSummary(
@@ -223,6 +266,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         graph=graph,
         db_path=db_path,
         damaged={result.input: result.damage for result in results if result.damage},
+        unchanged=unchanged,
     )
 
 
@@ -341,8 +385,11 @@ def run_build(
         else:
             runner = task_runner(settings)
         settings.db_path  # noqa: B018 - a missing --db for S3 data fails before any work
-        with settings.data_store().lock(), temporary_api(server):
-            return build_graph.with_options(task_runner=runner)(inputs, settings)
+        store = settings.data_store()
+        with store.lock():
+            check_layout(store, settings.partitions)  # another split fails before any server
+            with temporary_api(server):
+                return build_graph.with_options(task_runner=runner)(inputs, settings)
     finally:
         if server is not None:
             server.stop()
