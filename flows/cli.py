@@ -130,15 +130,22 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, widt
     ]
     widths = [min(width, max([len(name)] + [len(row[i]) for row in cells]))
               for i, name in enumerate(columns)]
+    hidden: list[str] = []
     if fit is not None:
         floors = [w if numeric[i] else min(w, max(MIN_COLUMN, len(columns[i])))
                   for i, w in enumerate(widths)]
         while sum(widths) + 2 * (len(widths) - 1) > fit:
             shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
-            if not shrinkable:
+            if shrinkable:
+                widest = max(shrinkable, key=lambda i: widths[i])
+                widths[widest] -= 1
+            elif len(widths) > 1:  # the last (least significant) columns do not fit at all
+                hidden.insert(0, columns[len(widths) - 1])
+                widths.pop()
+            else:
                 break
-            widest = max(shrinkable, key=lambda i: widths[i])
-            widths[widest] -= 1
+        columns = list(columns[: len(widths)])
+        cells = [row[: len(widths)] for row in cells]
     cells = [[c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths)]
              for row in cells]
 
@@ -148,7 +155,9 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, widt
         ).rstrip()
 
     header = [name if len(name) <= w else name[: w - 1] + "…" for name, w in zip(columns, widths)]
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells)])
+    note = ([f"({plural(len(hidden), 'more column')} not shown: {', '.join(hidden)}; widen the "
+             "terminal or use --format csv)"] if hidden else [])
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, cells), *note])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,11 @@
 -- ('example.com' or 'blog.example.com', any case, trailing dot ignored). The table macros
 -- filter their links with it.
 --
+-- Targets are matched as the graph spells hosts, in punycode: an internationalized name must
+-- be given as referring_domains('xn--bcher-kva.de'), not 'bücher.de' (DuckDB has no IDNA
+-- function, so no macro can convert it; `backlinks query`, `report` and `export` do, and
+-- docs/sql.md says how to convert one in Python).
+--
 -- It first tests `domain in (target, its suffixes of 2 to 6 labels)` (a host's registered
 -- domain is always one of them): an IN list of constants lets DuckDB skip every row group
 -- of other domains (links are stored sorted by dst_domain), where the exact test alone, an
