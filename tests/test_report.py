@@ -178,3 +178,49 @@ def test_anchor_kinds(anchor: str, kind: str) -> None:
 def test_a_host_target_uses_its_domain_brand() -> None:
     assert classify_anchor("Example blog", "blog.example.co.uk", "example.co.uk") == "brand"
     assert classify_anchor("Blog", "blog.example.co.uk", "example.co.uk") == "other"
+
+
+def test_the_report_reads_at_phone_width_and_links_its_domains_and_pages(
+    chromium: WebDriver, sample_report: Path, sample_run: CliRun
+) -> None:
+    chromium.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                             {"width": 420, "height": 900, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        chromium.get(sample_report.as_uri())
+        widths = chromium.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[1] == 420 and widths[0] <= 420  # no horizontal scroll
+        domains = chromium.find_elements(
+            By.CSS_SELECTOR, 'table[data-table="referring_domains"] tbody tr')
+        links = chromium.find_elements(
+            By.CSS_SELECTOR, 'table[data-table="referring_domains"] tbody td a[href^="https://"]')
+        assert domains and len(links) == len(domains)
+        pages = chromium.find_elements(By.CSS_SELECTOR, 'table[data-table="top_pages"] td.url a')
+        assert pages and all(a.get_attribute("href").startswith("http") for a in pages)
+    finally:
+        chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    con = duckdb.connect(str(sample_run.db), read_only=True)
+    (total,) = con.execute("select count(*) from referring_domains(?)", [TARGET]).fetchone()
+    assert f"Top referring domains ({total})" in sample_report.read_text()
+
+
+def test_tables_say_top_n_of_all_and_crawls_sort_by_date_with_local_last() -> None:
+    from pipeline.serve.report import LOCAL_NOTE, crawl_order
+
+    assert crawl_order("CC-MAIN-2014-35") < crawl_order("CC-MAIN-2024-10") < crawl_order("local")
+    rows = [{"referring_domain": f"d{i}.test", "authority": 0.0, "links": 1,
+             "dofollow_links": 1, "pages": 1, "first_seen": first, "last_seen": "local"}
+            for i, first in enumerate(["local", "CC-MAIN-2024-10", "CC-MAIN-2014-35"])]
+    data = ReportData(
+        target="t.test",
+        profile={"target": "t.test", "backlinks": 3, "referring_domains": 6403,
+                 "referring_hosts": 3, "referring_pages": 3, "dofollow_share": 1.0,
+                 "sitewide_share": 0.0, "top_anchors": [], "authority": 1.0,
+                 "first_seen": "local", "last_seen": "local"},
+        crawls=["CC-MAIN-2014-35", "local"], top_domains=rows, total_domains=6403,
+    )
+    page = render_html(data)
+    assert "Top referring domains (top 3 of 6,403)" in page
+    assert LOCAL_NOTE in page
+    sort_values = re.findall(r'data-sort="(\d+)">(CC-MAIN-[\d-]+|local)<', page)
+    assert ("999999", "local") in sort_values and ("201435", "CC-MAIN-2014-35") in sort_values
