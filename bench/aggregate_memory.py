@@ -49,8 +49,11 @@ elif step == "finish":
 elif step == "links":
     print(reduce_links(pickle.loads(plan_file.read_bytes()), [0], options))
 else:
-    {"pages": reduce_pages, "hosts": reduce_hosts, "domains": reduce_domains}[step](
-        pickle.loads(plan_file.read_bytes()), [0])
+    plan = pickle.loads(plan_file.read_bytes())
+    if step == "pages":
+        reduce_pages(plan, [0], options)
+    else:
+        {"hosts": reduce_hosts, "domains": reduce_domains}[step](plan, [0])
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(f"{time.perf_counter() - started:.2f} {peak / 1024:.0f}")
 """
@@ -126,7 +129,8 @@ def build_parts(data: Path, rows: int, partitions: int = 1) -> None:
                     (folder / name).unlink()
                     continue
                 files[name] = {"bytes": (folder / name).stat().st_size,
-                               "sha256": sha256(folder / name), "rows": n}
+                               "sha256": sha256(folder / name), "rows": n,
+                               "mtime_ns": (folder / name).stat().st_mtime_ns}
                 if kind == "links":
                     link_rows += n
                 else:

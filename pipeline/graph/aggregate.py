@@ -120,15 +120,14 @@ class AggregationPlan:
     def work(self) -> Folder:
         return self.graph.sub(WORK)
 
-    def scan_partition(self, table: str, partition: int) -> pl.LazyFrame:
-        """Every part's ``pages`` or ``links`` rows of one partition (read where they are)."""
+    def read_partition(self, table: str, partition: int) -> pl.DataFrame:
+        """Every part's ``pages`` or ``links`` rows of one partition, read where they are
+        (disk or S3), each file once."""
         schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
         if self.rows is not None:
-            return self.rows[table]
+            return self.rows[table].collect()
         names = [name for info in self.parts for name in partition_files(info, table, partition)]
-        if not names:
-            return pl.LazyFrame(schema=schema)
-        return self.store.scan_parquet(names, schema)
+        return self.store.read_parquet(names, schema)
 
     def groups(self, step: str) -> list[list[int]]:
         """The partitions of ``step``, grouped into tasks of about TASK_BYTES each."""
@@ -213,21 +212,28 @@ def _scan_pieces(work: Folder, kind: str, partition: int, schema: pl.Schema) -> 
     return work.scan(names, schema) if names else pl.LazyFrame(schema=schema)
 
 
-def reduce_pages(plan: AggregationPlan, partitions: Iterable[int]) -> None:
+def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
+                 options: GraphOptions = GraphOptions()) -> None:  # noqa: B008
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts."""
     graph, work = plan.graph, plan.work
     for partition in partitions:
-        raw = plan.scan_partition("pages", partition)
-        kept = distinct_pages(raw).collect()
+        raw = plan.read_partition("pages", partition)  # read once, used twice
+        kept = distinct_pages(raw.lazy()).collect()
         name = f"{partition_name(partition)}.parquet"
         graph.write(kept, f"pages/{name}", compression="zstd")
-        work.write(superseded_captures(raw, kept.lazy()).collect(), f"superseded/{name}")
-        work.write(kept.group_by("host").agg(
+        work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
+                   f"superseded/{name}")
+        crawled = kept.group_by("host").agg(
             pl.col("domain").first(),
             pl.len().alias("pages_crawled"),
             pl.col("url").n_unique().alias("host_pages"),
-        ), f"crawled/{name}")
+        )
+        work.write(crawled, f"crawled/{name}")
+        # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
+        # from that many; every link task reads these, so they are kept small
+        work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
+                   .select("host", "host_pages").sort("host"), f"sitewide_hosts/{name}")
         work.write(kept.group_by("crawl").agg(
             pl.len().alias("pages"),
             pl.col("host").n_unique().alias("hosts"),
@@ -245,14 +251,14 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     """Step 2 for some target-domain partitions; return the sub-buckets reduced."""
     work = plan.work
     superseded = work.scan(work.files_in("superseded"))
-    crawled = work.scan(work.files_in("crawled"))
+    crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
     for partition in partitions:
         buckets = options.aggregate_buckets or sub_bucket_count(
             plan.link_bytes.get(partition, 0), options.aggregate_memory_mb)
         for bucket in range(buckets):
-            links = plan.scan_partition("links", partition)
-            if buckets > 1:
+            links = plan.read_partition("links", partition).lazy()
+            if buckets > 1:  # each sub-bucket reads the partition again, and keeps its share
                 links = links.filter(
                     (pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket)
             _reduce_link_bucket(plan, partition, bucket, buckets, links, superseded, crawled,
@@ -445,7 +451,7 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
                                                                    "links": links})
     for table in (*TABLES, WORK):
         folder.store.prepare(folder.name_of(table))
-    reduce_pages(plan, [0])
+    reduce_pages(plan, [0], options)
     reduce_links(plan, [0], options)
     reduce_hosts(plan, [0])
     reduce_domains(plan, [0])
@@ -550,7 +556,7 @@ def aggregate(
     old graph at the end. (The flow runs each step's partitions as parallel tasks.)"""
     plan = plan_aggregation(store, options)
     try:
-        reduce_pages(plan, range(plan.partitions))
+        reduce_pages(plan, range(plan.partitions), options)
         buckets = reduce_links(plan, range(plan.partitions), options)
         reduce_hosts(plan, range(plan.partitions))
         reduce_domains(plan, range(plan.partitions))
