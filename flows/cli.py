@@ -305,7 +305,7 @@ def _print_summary(summary: RunSummary, wall_seconds: float | None = None) -> No
     if summary.processed and summary.pages:
         seconds += f" ({summary.pages / max(summary.seconds, 1e-9):.1f} pages/s)"
     if wall_seconds is not None and wall_seconds > summary.seconds + 0.05:
-        seconds += f"; {wall_seconds:.1f} in all, with Prefect's start-up"
+        seconds += f"; {wall_seconds:.1f} in all, start-up included"
     lines.append(seconds)
     for failure in summary.failures:
         lines.append(f"  FAILED    {failure.input}: {_failure_text(failure)}")
@@ -441,6 +441,14 @@ def run(
             err=True,
         )
     _quiet_prefect(verbose)
+    if not os.environ.get("PREFECT_API_URL"):
+        unchanged = _nothing_new(sources, settings)
+        if unchanged is not None:  # no server, no flow: there is nothing to orchestrate
+            if not quiet:
+                click.echo("... nothing new: every input has a complete part, and the graph "
+                           "and database are current", err=True)
+            _print_summary(unchanged, process_seconds(clock.perf_counter() - started))
+            return
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         from flows.server import TemporaryServer
@@ -476,9 +484,69 @@ def run(
         finally:
             display.stop()
             os.environ.pop(PROGRESS_DIR_ENV, None)
-    _print_summary(summary, clock.perf_counter() - started)
+    _print_summary(summary, process_seconds(clock.perf_counter() - started))
     if summary.failures or not summary.published:
         sys.exit(EXIT_INPUT_FAILED)
+
+
+def process_seconds(fallback: float) -> float:
+    """Seconds since this process started (Linux: /proc), interpreter start-up included;
+    ``fallback`` elsewhere."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return float(uptime.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return fallback
+
+
+def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
+    """The summary of a run with nothing to do, found without Prefect: every input a local
+    file with a complete part of its current version, the graph built from exactly those
+    parts with these settings, and the database published (the flow's own test, made before
+    a server is started). None when there is anything to do, or any doubt."""
+    import time
+    import uuid
+    from datetime import UTC, datetime
+
+    from pipeline.graph.aggregate import GraphOptions, current_summary, graph_is_current
+    from pipeline.parts.layout import read_layout
+    from pipeline.parts.part import complete_part
+    from pipeline.read.streams import fingerprint
+    from pipeline.runs import RunSummary
+
+    if (settings.runner != "local" or settings.data_in_s3 or not sources
+            or any(source.remote for source in sources) or not settings.db_path.is_file()):
+        return None
+    started = time.perf_counter()
+    store = settings.data_store()
+    try:
+        with store.lock():
+            layout = read_layout(store)
+            if layout is None:
+                return None
+            parts = []
+            for source in sources:
+                version = fingerprint(source, settings)
+                part = complete_part(store, source.key, version.size, version.version,
+                                     layout.partitions)
+                if part is None:
+                    return None
+                parts.append((source, part))
+            folder = graph_is_current(store, GraphOptions.from_settings(settings))
+            if folder is None:
+                return None
+            graph = current_summary(store, folder)
+    except BacklinksError:
+        return None  # the flow says what is wrong, with the input's name
+    now = datetime.now(UTC)
+    return RunSummary(
+        run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", inputs=len(sources),
+        processed=0, reused=len(sources), failures=[], records=0, pages=0, links=0,
+        counters={}, seconds=time.perf_counter() - started, graph=graph,
+        db_path=settings.db_path, unchanged=True,
+        damaged={source.uri: part.damage for source, part in parts if part.damage},
+    )
 
 
 def _quiet_prefect(verbose: bool) -> None:

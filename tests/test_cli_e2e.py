@@ -151,6 +151,7 @@ def test_rerun_reuses_complete_parts(sample_run: CliRun, prefect_api: str, tmp_p
     assert again.returncode == 0, again.stderr
     assert f"({len(sample_files())} reused" not in again.stdout  # sanity of the format below
     assert f"0 processed, {len(sample_files())} reused, 0 failed" in again.stdout
+    assert "pages/s" not in again.stdout  # no "(0.0 pages/s)" when nothing was read
     old = duckdb.connect(str(sample_run.db), read_only=True).execute("select * from host_edges order by all").fetchall()
     new = duckdb.connect(str(again.db), read_only=True).execute("select * from host_edges order by all").fetchall()
     assert old == new
