@@ -70,6 +70,7 @@ class RunProgress:
     started: float = 0.0
     first_byte: float | None = None
     bytes_done: int = 0  # of finished files that were read
+    all_read: float | None = None  # when the last file finished
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -103,6 +104,8 @@ class RunProgress:
         self.finished[uri] = read
         if read:
             self.bytes_done += file.size or file.read
+        if len(self.finished) >= self.total:
+            self.all_read = self.clock()
 
     @property
     def done(self) -> int:
@@ -126,10 +129,11 @@ class RunProgress:
         return int(self.bytes_done + sum(known) + max(0, unseen) * mean)
 
     def rate(self) -> float:
-        """Bytes per second since the first byte."""
+        """Bytes per second from the first byte to now (or to the last file's end)."""
         if self.first_byte is None:
             return 0.0
-        return self.bytes_read / max(1e-6, self.clock() - self.first_byte)
+        end = self.all_read if self.all_read is not None else self.clock()
+        return self.bytes_read / max(1e-6, end - self.first_byte)
 
     def file_rate(self, file: FileState) -> float:
         if file.started is None:
