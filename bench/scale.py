@@ -57,8 +57,7 @@ else:
         agg.finish_aggregation(plan, options)
     elif step == "links":
         agg.reduce_links(plan, group, options)
-    else:
-        if step == "pages":
+    elif step == "pages":
         agg.reduce_pages(plan, group, options)
     else:
         {"hosts": agg.reduce_hosts, "domains": agg.reduce_domains}[step](plan, group)
