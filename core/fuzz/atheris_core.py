@@ -98,7 +98,7 @@ def seed(corpus: Path) -> None:
 
 if __name__ == "__main__":
     corpus = next((Path(a) for a in sys.argv[1:] if not a.startswith("-")), None)
-    if corpus is not None:
+    if corpus is not None and not corpus.is_file():  # a file is an input to run again
         seed(corpus)
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()

@@ -83,6 +83,24 @@ pub fn split(s: &str) -> impl Iterator<Item = &str> {
 /// ``" ".join(text.split())[:limit]``: whitespace collapsed, trimmed, cut to ``limit``
 /// code points, appended to ``out``.
 pub fn collapse_into(text: &str, limit: usize, out: &mut String) {
+    if text.is_ascii() {
+        // ASCII: whitespace is \t \n \x0b \x0c \r \x1c-\x1f and space; bytes are chars
+        let start = out.len();
+        for word in text
+            .split(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'))
+            .filter(|w| !w.is_empty())
+        {
+            if out.len() > start {
+                out.push(' ');
+            }
+            out.push_str(word);
+            if out.len() - start >= limit {
+                out.truncate(start + limit);
+                break;
+            }
+        }
+        return;
+    }
     let start = out.len();
     let mut count = 0usize;
     for word in split(text) {

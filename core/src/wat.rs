@@ -4,12 +4,14 @@
 //! ``dict.get`` on whatever the JSON holds, iteration of a string or a dict... This module
 //! follows those semantics for every value it can say exactly what Python does with
 //! (strings, ints, booleans, null, objects and arrays where wat.py expects them), and answers
-//! [`Step::Fallback`] for the rest (a float or a container where wat.py would ``str()`` it,
-//! JSON that serde_json refuses but Python's json module might take: NaN, lone surrogates,
+//! [`Fallback`] for the rest (a float or a container where wat.py would ``str()`` it,
+//! JSON that sonic-rs refuses but Python's json module might take: NaN, lone surrogates,
 //! deep nesting, a BOM, UTF-16...): lib.rs then asks the Python path for that record's
 //! event, so the result is Python's in every case.
 
-use serde_json::{Map, Value};
+use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
+
+type Map = Object;
 
 use crate::extract::{anchor_text, Context, Kind, RawLink};
 use crate::rules;
@@ -42,102 +44,152 @@ pub enum Stop {
 type R<T> = Result<T, Stop>;
 
 fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => {
-            let text = n.as_str();
-            if is_int_literal(text) {
-                text.trim_start_matches('-').bytes().any(|b| b != b'0')
+    match v.get_type() {
+        JsonType::Null => false,
+        JsonType::Boolean => v.as_bool().unwrap_or(false),
+        JsonType::Number => {
+            if let Some(i) = v.as_i64() {
+                i != 0
+            } else if let Some(u) = v.as_u64() {
+                u != 0
             } else {
-                text.parse::<f64>().map(|f| f != 0.0).unwrap_or(true)
+                v.as_f64().map(|f| f != 0.0).unwrap_or(true)
             }
         }
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
+        JsonType::String => !v.as_str().unwrap_or("").is_empty(),
+        JsonType::Array => v.as_array().map(|a| !a.is_empty()).unwrap_or(false),
+        JsonType::Object => v.as_object().map(|o| !o.is_empty()).unwrap_or(false),
     }
-}
-
-fn is_int_literal(text: &str) -> bool {
-    !text.bytes().any(|b| b == b'.' || b == b'e' || b == b'E')
 }
 
 /// ``str(value)`` where Python's answer is known.
 fn py_str(v: &Value) -> R<String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Null => Ok("None".into()),
-        Value::Bool(true) => Ok("True".into()),
-        Value::Bool(false) => Ok("False".into()),
-        Value::Number(n) => {
-            let text = n.as_str();
-            if is_int_literal(text) {
-                if text.trim_start_matches('-').bytes().all(|b| b == b'0') {
-                    Ok("0".into())
-                } else {
-                    Ok(text.to_string())
-                }
-            } else {
-                Err(Stop::Fallback) // a float's repr
-            }
-        }
-        _ => Err(Stop::Fallback),
+    match v.get_type() {
+        JsonType::String => Ok(v.as_str().unwrap_or("").to_string()),
+        JsonType::Null => Ok("None".into()),
+        JsonType::Boolean => Ok(if v.as_bool() == Some(true) { "True" } else { "False" }.into()),
+        JsonType::Number if v.is_i64() => Ok(v.as_i64().unwrap().to_string()),
+        JsonType::Number if v.is_u64() => Ok(v.as_u64().unwrap().to_string()),
+        _ => Err(Stop::Fallback), // a float's repr, a container's repr
     }
+}
+
+/// ``d.get(key)`` of a Python dict made by json.loads: the last value of a repeated key.
+fn lookup<'a>(m: &'a Map, key: &str) -> Option<&'a Value> {
+    let mut found = None;
+    for (k, v) in m.iter() {
+        if k == key {
+            found = Some(v);
+        }
+    }
+    found
+}
+
+/// ``d.items()`` of such a dict: each key once, where it first came, with its last value.
+fn items(m: &Map) -> Vec<(&str, &Value)> {
+    let mut out: Vec<(&str, &Value)> = Vec::with_capacity(m.len());
+    for (k, v) in m.iter() {
+        match out.iter_mut().find(|(seen, _)| *seen == k) {
+            Some(entry) => entry.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// Whether arrays and objects nest deeper than `limit` in a JSON text (strings skipped):
+/// Python's json gives up (RecursionError) somewhere near 1,000 levels, where exactly
+/// depends on its call stack, so past `limit` Python is asked.
+fn deeper_than(payload: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let n = payload.len();
+    while i < n {
+        match payload[i] {
+            b'"' => {
+                // a string: jump to its closing quote (memchr over the text)
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &payload[i..]) {
+                        None => return false,
+                        Some(j) if payload[i + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                    }
+                    if i >= n {
+                        return false;
+                    }
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// ``x or {}`` then ``.get(key)`` on it: None for a missing key; MALFORMED when the value
 /// is truthy and not a dict (AttributeError).
-fn or_dict(v: Option<&Value>) -> R<Option<&Map<String, Value>>> {
+fn or_dict(v: Option<&Value>) -> R<Option<&Map>> {
     match v {
         None => Ok(None),
         Some(v) if !truthy(v) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(Stop::Malformed),
+        Some(v) => v.as_object().map(Some).ok_or(Stop::Malformed),
     }
 }
 
-fn get<'a>(m: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a Value> {
-    m.and_then(|m| m.get(key))
+fn get<'a>(m: Option<&'a Map>, key: &str) -> Option<&'a Value> {
+    m.and_then(|m| lookup(m, key))
 }
 
 /// ``for item in (x or [])``: the items that are dicts (wat.py skips the others). A dict or
 /// a string iterates to non-dicts; a truthy number or ``true`` raises TypeError.
-fn dict_items(v: Option<&Value>) -> R<Vec<&Map<String, Value>>> {
+fn dict_items(v: Option<&Value>) -> R<Vec<&Map>> {
     match v {
         None => Ok(Vec::new()),
         Some(v) if !truthy(v) => Ok(Vec::new()),
-        Some(Value::Array(items)) => {
-            Ok(items.iter().filter_map(|i| i.as_object()).collect())
-        }
-        Some(Value::Object(_)) | Some(Value::String(_)) => Ok(Vec::new()),
-        Some(_) => Err(Stop::Malformed),
+        Some(v) => match v.get_type() {
+            JsonType::Array => Ok(v.as_array().unwrap().iter().filter_map(|i| i.as_object()).collect()),
+            JsonType::Object | JsonType::String => Ok(Vec::new()),
+            _ => Err(Stop::Malformed),
+        },
     }
 }
 
 /// ``_text(entry, key)``: None for missing or null, else ``str(value)``.
-fn text(entry: &Map<String, Value>, key: &str) -> R<Option<String>> {
-    match entry.get(key) {
-        None | Some(Value::Null) => Ok(None),
+fn text(entry: &Map, key: &str) -> R<Option<String>> {
+    match lookup(entry, key) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
         Some(v) => py_str(v).map(Some),
     }
 }
 
 /// ``rules.header_values(headers, name)`` over a Headers object.
-fn header_values(headers: Option<&Map<String, Value>>, name: &str) -> R<Vec<String>> {
+fn header_values(headers: Option<&Map>, name: &str) -> R<Vec<String>> {
     let mut found = Vec::new();
     if let Some(h) = headers {
-        for (key, value) in h {
+        for (key, value) in items(h) {
             if crate::py_lower(key) != name {
                 continue;
             }
-            match value {
-                Value::Array(items) => {
-                    for item in items {
+            match value.as_array() {
+                Some(list) => {
+                    for item in list.iter() {
                         found.push(py_str(item)?);
                     }
                 }
-                other => found.push(py_str(other)?),
+                None => found.push(py_str(value)?),
             }
         }
     }
@@ -150,9 +202,14 @@ fn digits(s: &str) -> bool {
 
 /// ``_url(entry)``: ``str(entry["url"])``, character references decoded when it has a '&'
 /// (by Python's own html.unescape: the caller's `unescape`).
-fn url_of(entry: &Map<String, Value>, unescape: &mut dyn FnMut(&str) -> Result<String, Fallback>)
+fn url_of(entry: &Map, unescape: &mut dyn FnMut(&str) -> Result<String, Fallback>)
     -> R<String> {
-    let href = py_str(&entry["url"])?;
+    href_of(lookup(entry, "url").ok_or(Stop::Fallback)?, unescape)
+}
+
+fn href_of(url: &Value, unescape: &mut dyn FnMut(&str) -> Result<String, Fallback>)
+    -> R<String> {
+    let href = py_str(url)?;
     if href.contains('&') {
         unescape(&href).map_err(|_| Stop::Fallback)
     } else {
@@ -165,18 +222,19 @@ pub fn event(
     payload: &[u8],
     unescape: &mut dyn FnMut(&str) -> Result<String, Fallback>,
 ) -> Result<Event, Fallback> {
-    let document: Value = match serde_json::from_slice(payload) {
+    if deeper_than(payload, 100) {
+        return Err(Fallback);
+    }
+    let document: Value = match sonic_rs::from_slice(payload) {
         Ok(v) => v,
-        Err(_) => return Err(Fallback), // Python's json may read what serde_json refuses
+        Err(_) => return Err(Fallback), // Python's json may read what sonic-rs refuses
     };
-    let envelope = match document {
-        Value::Object(mut m) => match m.remove("Envelope") {
-            Some(Value::Object(e)) => e,
-            _ => return Ok(Event::Skipped(INVALID_JSON)),
-        },
-        _ => return Ok(Event::Skipped(INVALID_JSON)),
+    let Some(document) = document.as_object() else { return Ok(Event::Skipped(INVALID_JSON)) };
+    let envelope = match lookup(document, "Envelope").and_then(|e| e.as_object()) {
+        Some(e) => e,
+        None => return Ok(Event::Skipped(INVALID_JSON)),
     };
-    match from_envelope(&envelope, unescape) {
+    match from_envelope(envelope, unescape) {
         Ok(e) => Ok(e),
         Err(Stop::Malformed) => Ok(Event::Skipped(MALFORMED)),
         Err(Stop::Fallback) => Err(Fallback),
@@ -184,15 +242,16 @@ pub fn event(
 }
 
 fn from_envelope(
-    envelope: &Map<String, Value>,
+    envelope: &Map,
     unescape: &mut dyn FnMut(&str) -> Result<String, Fallback>,
 ) -> R<Event> {
-    let warc = or_dict(envelope.get("WARC-Header-Metadata"))?;
-    let payload = envelope.get("Payload-Metadata");
+    let warc = or_dict(lookup(envelope, "WARC-Header-Metadata"))?;
+    let payload = lookup(envelope, "Payload-Metadata");
     let kind = get(warc, "WARC-Type");
-    match kind {
-        None => return Ok(Event::Skipped("other_record_type")), // "" is no type
-        Some(Value::String(k)) if k == "warcinfo" => {
+    let kind_str = kind.and_then(|k| k.as_str());
+    match kind_str {
+        _ if kind.is_none() => return Ok(Event::Skipped("other_record_type")), // "" is no type
+        Some("warcinfo") => {
             let payload = or_dict(payload)?;
             let info = or_dict(get(payload, "WARC-Info-Metadata"))?;
             let part = match get(info, "isPartOf") {
@@ -201,16 +260,18 @@ fn from_envelope(
             };
             return Ok(Event::Warcinfo(part));
         }
-        Some(Value::String(k)) if k == "response" => {}
-        Some(Value::String(k)) => {
-            return Ok(Event::Skipped(match k.as_str() {
+        Some("response") => {}
+        Some(k) => {
+            return Ok(Event::Skipped(match k {
                 "request" => "request",
                 "metadata" => "metadata",
                 _ => "other_record_type",
             }))
         }
-        Some(Value::Array(_)) | Some(Value::Object(_)) => return Err(Stop::Malformed),
-        Some(_) => return Ok(Event::Skipped("other_record_type")),
+        None if kind.is_some_and(|k| k.is_array() || k.is_object()) => {
+            return Err(Stop::Malformed) // unhashable: TypeError
+        }
+        None => return Ok(Event::Skipped("other_record_type")),
     }
     let url = match get(warc, "WARC-Target-URI") {
         Some(v) if truthy(v) => py_str(v)?,
@@ -230,13 +291,15 @@ fn from_envelope(
     let headers = match get(response, "Headers") {
         None => None,
         Some(v) if !truthy(v) => None,
-        Some(Value::Object(h)) => Some(h),
-        Some(_) => return Err(Stop::Malformed), // _headers: TypeError
+        Some(v) => match v.as_object() {
+            Some(h) => Some(h),
+            None => return Err(Stop::Malformed), // _headers: TypeError
+        },
     };
     let date = match get(warc, "WARC-Date") {
-        Some(v) if truthy(v) => match v {
-            Value::String(s) => Some(s.clone()),
-            _ => return Err(Stop::Malformed), // value.replace: AttributeError
+        Some(v) if truthy(v) => match v.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => return Err(Stop::Malformed), // value.replace: AttributeError
         },
         _ => None,
     };
@@ -258,11 +321,11 @@ fn from_envelope(
             "status_invalid"
         }));
     }
-    let metadata = match get(response, "HTML-Metadata") {
-        Some(Value::Object(m)) => m,
-        _ => return Ok(Event::Skipped("not_html")),
+    let metadata = match get(response, "HTML-Metadata").and_then(|m| m.as_object()) {
+        Some(m) => m,
+        None => return Ok(Event::Skipped("not_html")),
     };
-    let head = or_dict(metadata.get("Head"))?;
+    let head = or_dict(lookup(metadata, "Head"))?;
     // _metas
     let mut meta_robots = false;
     let mut refreshes = Vec::new();
@@ -296,34 +359,44 @@ fn from_envelope(
         links.push(declared(target, Kind::Refresh, robots));
     }
     for entry in dict_items(get(head, "Link"))? {
-        if !entry.contains_key("url") {
+        if lookup(entry, "url").is_none() {
             continue;
         }
-        let is_link = matches!(entry.get("path"), Some(Value::String(p)) if p == "LINK@/href");
+        let is_link = lookup(entry, "path").and_then(|p| p.as_str()) == Some("LINK@/href");
         if is_link && rules::rel_tokens(text(entry, "rel")?.as_deref()).canonical {
             links.push(declared(url_of(entry, unescape)?, Kind::Canonical, robots));
         }
     }
     // _links
-    for entry in dict_items(metadata.get("Links"))? {
-        let kind = match entry.get("path") {
-            Some(Value::String(p)) if p == "A@/href" => Kind::A,
-            Some(Value::String(p)) if p == "AREA@/href" => Kind::Area,
+    for entry in dict_items(lookup(metadata, "Links"))? {
+        // one pass over the entry for its five keys (the last of a repeated key wins)
+        let (mut path, mut url, mut text, mut alt, mut rel_value) = (None, None, None, None, None);
+        for (k, v) in entry.iter() {
+            match k {
+                "path" => path = Some(v),
+                "url" => url = Some(v),
+                "text" => text = Some(v),
+                "alt" => alt = Some(v),
+                "rel" => rel_value = Some(v),
+                _ => {}
+            }
+        }
+        let kind = match path.and_then(|p| p.as_str()) {
+            Some("A@/href") => Kind::A,
+            Some("AREA@/href") => Kind::Area,
             _ => continue, // str() of anything else is no link path
         };
-        if !entry.contains_key("url") {
-            continue;
-        }
-        let rel = match entry.get("rel") {
+        let Some(url) = url else { continue };
+        let rel = match rel_value {
             Some(v) if truthy(v) => rules::rel_tokens(Some(&py_str(v)?)),
             _ => rules::Rel::default(),
         };
-        let raw_text = entry.get(if kind == Kind::Area { "alt" } else { "text" });
+        let raw_text = if kind == Kind::Area { alt } else { text };
         let anchor = match raw_text {
             Some(v) if truthy(v) => anchor_text(&py_str(v)?),
             _ => String::new(),
         };
-        let href = url_of(entry, unescape)?;
+        let href = href_of(url, unescape)?;
         links.push(RawLink {
             href,
             anchor,
