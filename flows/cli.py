@@ -509,7 +509,6 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
     import uuid
     from datetime import UTC, datetime
 
-    from pipeline.graph.aggregate import GraphOptions, current_summary, graph_is_current
     from pipeline.parts.layout import read_layout
     from pipeline.parts.part import complete_part
     from pipeline.read.streams import fingerprint
@@ -533,6 +532,8 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
                 if part is None:
                     return None
                 parts.append((source, part))
+            from pipeline.graph.aggregate import GraphOptions, current_summary, graph_is_current
+
             folder = graph_is_current(store, GraphOptions.from_settings(settings))
             if folder is None:
                 return None
