@@ -433,10 +433,16 @@ def run(
         f"crawl {crawl}" if crawl else "your inputs" if arguments
         else "the bundled Common Crawl sample"
     )
+    try:
+        from pipeline.extract.engine import engine_name
+
+        engine = engine_name(settings.engine)  # a missing core for engine = rust fails now
+    except ConfigError as exc:
+        raise Failure(str(exc)) from exc
     if not quiet:
         click.echo(
             f"Processing {plural(len(sources), 'input')} from {label} with "
-            f"{plural(settings.worker_count, 'worker')}; data in "
+            f"{plural(settings.worker_count, 'worker')} ({engine} engine); data in "
             f"{settings.data_store().location}",
             err=True,
         )

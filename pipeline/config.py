@@ -91,6 +91,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         flag_name="scheduler",
     ),
     SettingSpec(
+        "engine",
+        "auto",
+        "What does the per-page work: rust (the compiled core, core/: several times faster), "
+        "python (the reference path), or auto (rust when it is installed, else python). "
+        "Both give the same rows.",
+        choices=("auto", "python", "rust"),
+    ),
+    SettingSpec(
         "psl_private_domains",
         False,
         "Fold hosts with the private section of the Public Suffix List too "
@@ -249,6 +257,7 @@ class Settings:
     workers: int
     runner: str
     dask_scheduler: str
+    engine: str
     psl_private_domains: bool
     max_html_bytes: int
     max_record_bytes: int

@@ -147,6 +147,14 @@ def _headers(response: dict[str, Any]) -> Headers:
     return headers
 
 
+@dataclass(frozen=True, slots=True)
+class WatPayload:
+    """The JSON payload of one WAT metadata record, and where the record starts."""
+
+    payload: bytes
+    offset: int
+
+
 def page_from_envelope(
     envelope: dict[str, Any], crawl: str | None, offset: int
 ) -> WatPage | Redirect | Skipped | str:
@@ -191,12 +199,12 @@ def page_from_envelope(
     )
 
 
-def iter_wat_records(
+def iter_wat_payloads(
     stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-) -> Iterator[WatPage | Redirect | Skipped | Damage]:
-    """Yield an event per record of a WAT stream: pages, redirects, or skips with a reason,
-    and a :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
-    crawl: str | None = None
+) -> Iterator[WatPayload | Skipped | Damage]:
+    """The records of a WAT stream as the readers take them: each metadata record's JSON
+    payload (a :class:`WatPayload`), the other records as skips, and a
+    :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
     for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
         if isinstance(item, Damage):
             yield item
@@ -215,21 +223,41 @@ def iter_wat_records(
         if payload is None:
             yield Skipped(PAYLOAD_UNREADABLE, offset)
             continue
-        try:
-            document = json.loads(payload)
-            envelope = document["Envelope"]
-            if not isinstance(envelope, dict):
-                raise TypeError("Envelope is not an object")
-        except (ValueError, KeyError, TypeError, RecursionError):
-            yield Skipped(INVALID_JSON, offset)
+        yield WatPayload(payload, offset)
+
+
+def event_of_payload(
+    payload: bytes, crawl: str | None, offset: int = 0
+) -> WatPage | Redirect | Skipped | str:
+    """One metadata payload to its event; a ``str`` is the crawl id of a warcinfo envelope
+    (the Rust core asks this for the few records it leaves to Python)."""
+    try:
+        document = json.loads(payload)
+        envelope = document["Envelope"]
+        if not isinstance(envelope, dict):
+            raise TypeError("Envelope is not an object")
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return Skipped(INVALID_JSON, offset)
+    try:
+        return page_from_envelope(envelope, crawl, offset)
+    except (AttributeError, TypeError, ValueError):
+        return Skipped(MALFORMED, offset)
+
+
+def iter_wat_records(
+    stream: BinaryIO, *, input_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[WatPage | Redirect | Skipped | Damage]:
+    """Yield an event per record of a WAT stream: pages, redirects, or skips with a reason,
+    and a :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
+    crawl: str | None = None
+    for item in iter_wat_payloads(stream, input_name=input_name,
+                                  max_record_bytes=max_record_bytes):
+        if not isinstance(item, WatPayload):
+            yield item
             continue
-        try:
-            event = page_from_envelope(envelope, crawl, offset)
-        except (AttributeError, TypeError, ValueError):
-            yield Skipped(MALFORMED, offset)
-            continue
+        event = event_of_payload(item.payload, crawl, item.offset)
         if isinstance(event, str):
             crawl = event or crawl
-            yield Skipped(WARCINFO, offset)
+            yield Skipped(WARCINFO, item.offset)
         else:
             yield event

@@ -183,6 +183,8 @@ class PartWriter:
         self.temporary = store.begin_folder(part_folder(key))
         self.pages: list[PageRow] = []
         self.links: list[LinkRow] = []
+        self.frames: list[tuple[pl.DataFrame, pl.DataFrame]] = []
+        self.frame_pages = self.frame_links = 0
         self.page_count = self.link_count = self.batches = 0
         self.batch_files: dict[str, list[Path]] = {}  # final name -> its batches, in order
         self.files: dict[str, dict[str, Any]] = {}
@@ -212,16 +214,27 @@ class PartWriter:
     def add(self, page: PageRow, links: Sequence[LinkRow]) -> None:
         self.pages.append(page)
         self.links.extend(links)
-        if len(self.links) >= self.batch_rows:
+        if len(self.links) + self.frame_links >= self.batch_rows:
+            self.flush()
+
+    def add_frames(self, pages: pl.DataFrame, links: pl.DataFrame) -> None:
+        """Rows already in frames (the Rust core's), in PAGES_SCHEMA and LINKS_SCHEMA."""
+        if pages.height:
+            self.frames.append((pages, links))
+            self.frame_pages += pages.height
+            self.frame_links += links.height
+        if len(self.links) + self.frame_links >= self.batch_rows:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pages:
+        if not self.pages and not self.frames:
             return
         for kind, rows, schema in (
             ("pages", self.pages, PAGES_SCHEMA), ("links", self.links, LINKS_SCHEMA)
         ):
-            rows_frame = frame(rows, schema)
+            pieces = [frame(rows, schema)] if rows else []
+            pieces += [pair[0 if kind == "pages" else 1] for pair in self.frames]
+            rows_frame = pl.concat(pieces) if pieces else frame([], schema)
             split = rows_frame.with_columns(
                 partition_column(rows_frame, PARTITION_KEYS[kind], self.partitions)
             ).partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
@@ -231,10 +244,11 @@ class PartWriter:
                 with self._writing(path):
                     piece.write_parquet(path, compression="zstd", statistics=True)
                 self.batch_files.setdefault(final, []).append(path)
-        self.page_count += len(self.pages)
-        self.link_count += len(self.links)
+        self.page_count += len(self.pages) + self.frame_pages
+        self.link_count += len(self.links) + self.frame_links
         self.batches += 1
         self.pages, self.links = [], []
+        self.frames, self.frame_pages, self.frame_links = [], 0, 0
 
     def _join_batches(self) -> None:
         """One file per table and partition: a single batch is renamed, several are streamed
