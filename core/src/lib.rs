@@ -19,6 +19,7 @@ pub mod lexbor;
 pub mod pages;
 pub mod psl;
 pub mod py;
+#[allow(dead_code)]
 mod pychars;
 pub mod rules;
 pub mod urls;

@@ -22,11 +22,10 @@ fn in_table(table: &[(u32, u32)], c: char) -> bool {
 /// ``str.isspace`` (also ``re``'s ``\s`` for str patterns: the same table).
 #[inline]
 pub fn is_space(c: char) -> bool {
-    if c.is_ascii() {
-        matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f')
-    } else {
-        in_table(pychars::SPACE, c)
-    }
+    // pychars::SPACE spelled out (tests check the two agree)
+    matches!(c, '\t'..='\r' | '\x1c'..=' ' | '\u{85}' | '\u{a0}' | '\u{1680}'
+        | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}'
+        | '\u{3000}')
 }
 
 /// ``re``'s ``\d`` for str patterns (Unicode decimal digits).
@@ -63,6 +62,18 @@ pub fn is_digit(c: char) -> bool {
 #[inline]
 pub fn is_printable(c: char) -> bool {
     in_table(pychars::PRINTABLE, c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn is_space_is_the_table() {
+        for cp in 0..0x110000u32 {
+            if let Some(c) = char::from_u32(cp) {
+                assert_eq!(super::is_space(c), super::in_table(crate::pychars::SPACE, c), "{cp:x}");
+            }
+        }
+    }
 }
 
 /// ``str.strip()``.

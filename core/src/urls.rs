@@ -65,7 +65,8 @@ pub fn host_reject_reason(host: &str) -> Option<&'static str> {
     if h.first() == Some(&b'[') || is_ipv4(h) {
         return Some(IP_HOST);
     }
-    if host.chars().count() > 253 {
+    let chars = if host.is_ascii() { host.len() } else { host.chars().count() };
+    if chars > 253 {
         return Some(HOST_TOO_LONG);
     }
     let mut labels = 0;
@@ -185,6 +186,30 @@ fn plain_host(h: &[u8]) -> bool {
     labels >= 2 && last[0].is_ascii_lowercase()
 }
 
+/// urls.py's ``_origin(base)``: the base up to its path, and the host of that origin when
+/// it validates. Cached for the last base (a page's links share one).
+struct Origin {
+    base: String,
+    origin: String,
+    host: Option<String>,
+}
+
+impl Origin {
+    fn of(base: &str) -> Origin {
+        let origin_end = base.find("//").and_then(|i| base[i + 2..].find('/').map(|j| i + 2 + j));
+        let origin = match origin_end {
+            Some(e) if e > 0 => &base[..e],
+            _ => base,
+        };
+        let host = validated_href(&format!("{origin}/")).ok().map(|page| page.host().to_string());
+        Origin { base: base.to_string(), origin: origin.to_string(), host }
+    }
+}
+
+thread_local! {
+    static ORIGIN: std::cell::RefCell<Option<Origin>> = const { std::cell::RefCell::new(None) };
+}
+
 /// ``resolve_link(href, base)``, with urls.py's two fast paths for links already in
 /// WHATWG's serialised form (which tests/test_properties.py checks against ada), then ada.
 pub fn resolve_link(href: &str, base: &str) -> Resolution {
@@ -211,15 +236,20 @@ pub fn resolve_link(href: &str, base: &str) -> Resolution {
     } else if b.first() == Some(&b'/') && b.get(1) != Some(&b'/') {
         if let Some(end) = plain_path_end(b, 0) {
             if !has_dot_segment(&b[..end]) {
-                let origin_end = base.find("//").and_then(|i| base[i + 2..].find('/').map(|j| i + 2 + j));
-                let origin = match origin_end {
-                    Some(e) if e > 0 => &base[..e],
-                    _ => base,
-                };
-                if let Ok(page) = validated_href(&format!("{origin}/")) {
-                    let host = page.host().to_string();
-                    let url = format!("{origin}{}", &href[..end]);
-                    return Ok(Resolved::with_host(url, &host));
+                if let Some(resolved) = ORIGIN.with(|cache| {
+                    let mut cache = cache.borrow_mut();
+                    if cache.as_ref().map(|c| c.base.as_str()) != Some(base) {
+                        *cache = Some(Origin::of(base));
+                    }
+                    let origin = cache.as_ref().unwrap();
+                    origin.host.as_ref().map(|host| {
+                        let mut url = String::with_capacity(origin.origin.len() + end);
+                        url.push_str(&origin.origin);
+                        url.push_str(&href[..end]);
+                        Resolved::with_host(url, host)
+                    })
+                }) {
+                    return Ok(resolved);
                 }
             }
         }
