@@ -82,6 +82,9 @@ def test_several_paths_after_one_input_and_a_live_display(
     assert "\x1b[" in result.output  # drawn with the terminal's control sequences
     assert "Run " in text and ": complete" in text
     assert "  this run  " in text and "  graph     " in text  # labelled: this run, the graph
+    # no Prefect banner, analytics notice or log line in the user's terminal
+    assert "analytics" not in text.lower() and "Starting temporary server" not in text
+    assert " | INFO " not in text and " | ERROR " not in text
 
 
 def test_a_rerun_with_nothing_new_is_quick_quiet_and_labelled(
