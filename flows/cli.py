@@ -462,7 +462,12 @@ def run(
         server = TemporaryServer().start()  # it starts while the flow is imported
     import tempfile
 
-    from flows.build import progress, run_build
+    try:
+        from flows.build import progress, run_build
+    except BaseException:  # Ctrl-C while Prefect is imported: the server goes too
+        if server is not None:
+            server.stop()
+        raise
     from flows.display import make_display
     from pipeline.read.streams import PROGRESS_DIR_ENV
 

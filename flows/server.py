@@ -17,6 +17,7 @@ What it does differently from Prefect's own ``SubprocessASGIServer``:
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import os
 import shutil
@@ -131,6 +132,7 @@ class TemporaryServer:
         with gzip.open(template(), "rb") as source, open(self.database, "wb") as out:
             shutil.copyfileobj(source, out)
         self._launch()
+        atexit.register(self.stop)  # whatever happens to the run, the server goes with it
         return self
 
     def _launch(self) -> None:
