@@ -115,15 +115,6 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// Parse again into this document: Lexbor cleans a parsed document before parsing into
-    /// it (lxb_html_document_parse), keeping its memory for the next page.
-    pub fn reparse(&mut self, html: &[u8]) -> bool {
-        unsafe {
-            (self.api.dom_opt_set)(self.doc, 0);
-            (self.api.parse)(self.doc, html.as_ptr(), html.len()) == 0
-        }
-    }
-
     /// Parse UTF-8 bytes as selectolax's ``LexborHTMLParser(bytes)`` does (options 0,
     /// scripting off: Lexbor's defaults, which selectolax sets explicitly).
     pub fn parse(api: &'a Api, html: &[u8]) -> Option<Document<'a>> {
