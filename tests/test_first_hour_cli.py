@@ -254,3 +254,12 @@ def test_the_duckdb_shell_of_the_readme_is_installed(sample_run: CliRun) -> None
     con = duckdb.connect(str(sample_run.db), read_only=True)
     assert completed.stdout.split() == ["hosts", str(con.execute(
         "select count(*) from hosts").fetchone()[0])]
+
+
+def test_a_report_that_cannot_be_written_names_the_file_not_its_temporary() -> None:
+    from pipeline.serve.report import write_report
+
+    with pytest.raises(ExportError) as caught:
+        write_report("<html></html>", Path("/proc/report.html"))  # no file can be made there
+    assert str(caught.value) == "cannot write the report to '/proc/report.html': No such file " \
+        "or directory"

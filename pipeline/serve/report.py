@@ -454,5 +454,6 @@ def write_report(html_text: str, path: Path) -> None:
     try:
         with atomic_path(path) as temporary:
             temporary.write_text(html_text, "utf-8")
-    except OSError as exc:
-        raise ExportError(f"cannot write the report to {str(path)!r}: {exc}") from exc
+    except OSError as exc:  # said of the file asked for, not of its temporary name
+        raise ExportError(
+            f"cannot write the report to {str(path)!r}: {exc.strerror or exc}") from exc
