@@ -105,21 +105,10 @@ from pipeline.bundled import public_suffix_list
 from pipeline.extract.page import Limits
 from pipeline.read.framing import Damage
 from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records, warc_records, read_payload
-from pipeline.extract.wat import INVALID_JSON, MALFORMED, page_from_envelope
+from pipeline.extract.wat import event_of_payload as wat_event
 limits = Limits()
 engine = backlinks_core.Engine(public_suffix_list().read_text("utf-8"), False,
                                limits.links_per_page, limits.url_chars, limits.anchor_chars)
-def wat_event(payload, crawl):
-    try:
-        envelope = json.loads(payload)["Envelope"]
-        if not isinstance(envelope, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError, RecursionError):
-        return Skipped(INVALID_JSON, 0)
-    try:
-        return page_from_envelope(envelope, crawl, 0)
-    except (AttributeError, TypeError, ValueError):
-        return Skipped(MALFORMED, 0)
 start()
 counters = Counter(); links = []; pages = []; pending = []; records = 0
 def flush_warc():

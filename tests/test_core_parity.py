@@ -94,7 +94,7 @@ ENGINE = engine()
 ENGINE_SMALL = engine(SMALL)
 
 
-def wat_event(payload: bytes, crawl: str | None) -> Any:
+def _wat_event(payload: bytes, crawl: str | None) -> Any:
     """The Python path's event of one WAT metadata payload (iter_wat_records' own steps):
     the core's fallback for the records it leaves to Python."""
     try:
@@ -108,6 +108,12 @@ def wat_event(payload: bytes, crawl: str | None) -> Any:
         return page_from_envelope(envelope, crawl, 0)
     except (AttributeError, TypeError, ValueError):
         return Skipped(MALFORMED, 0)
+
+
+try:  # wat.py's own function, where it has one (the engine hands it to the core)
+    wat_event = _first("pipeline.extract.wat:event_of_payload")
+except ImportError:
+    wat_event = _wat_event
 
 
 # --- the two paths over whole files ------------------------------------------------------
