@@ -4,26 +4,63 @@ centrality against the exact one where both run.
 
     python3 -m uv run --frozen --extra bench python bench/ranks.py [--hosts N] [--edges M]
         [--samples K] [--compare N] [--versus N]
+    ... bench/ranks.py --scaling [--sizes 2000,20000,200000,1000000]
+    ... bench/ranks.py --versus-exact 20000 [--seeds 3]
+    ... bench/ranks.py --partitioned 1000000 [--parts 16]
 
-Three measurements: the bare functions on integer ids; ``graph_ranks`` as aggregation
-runs it (host names joined to ids with Polars, PageRank, harmonic centrality, positions,
-authority) with the default 256 samples; and, on an N-node graph (default 20,000, the
-exact limit), the sampled estimate against the exact values. ``--versus N`` (needs
-``--extra test`` for networkx) times networkx on an N-node graph against the same functions,
-the measurement behind choosing scipy.sparse. Prints one table: seconds and peak RSS
-(VmHWM, of this process so far) per measurement.
+Default: the bare functions on integer ids; ``graph_ranks`` as aggregation runs it (host
+names joined to ids with Polars, PageRank, harmonic centrality, positions, authority) with
+the default settings; and, on an N-node graph (default 20,000), the sampled estimate
+against the exact values. ``--versus N`` (needs ``--extra test`` for networkx) times
+networkx on an N-node graph against the same functions, the measurement behind choosing
+scipy.sparse. Prints one table: seconds and peak RSS (VmHWM, of this process so far) per
+measurement.
+
+``--scaling``: ``graph_ranks`` with the default settings on graphs of 2k, 20k, 200k and 1M
+hosts (10 edges a host): seconds per host, wall and CPU, and each size's CPU cost per host
+against the smallest's (the issue's target: within 1.5x).
+
+``--versus-exact N``: on an N-node graph, the exact harmonic centrality against the
+estimates from 64, 256 and 1,024 sources of the in-memory search (rank.py), of the search
+over edge partitions (partitioned_rank.py) and of the previous estimator (scipy, one
+search per source); error over the 100 most central nodes and in authority points, the
+mean over ``--seeds`` draws of the sources.
+
+``--partitioned N``: PageRank and harmonic centrality over ``--parts`` edge partitions
+(Parquet, by destination id range) against the in-memory functions: time, largest
+difference, and the peak RSS of the largest task (run in worker processes) beside the peak
+of ranking in one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import resource
+import shutil
+import tempfile
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.sparse.csgraph import shortest_path
 
-from pipeline.graph.rank import SAMPLES, graph_ranks, harmonic_centrality, pagerank
+from pipeline.graph import partitioned_rank
+from pipeline.graph.rank import (
+    EXACT_LIMIT,
+    SAMPLES,
+    adjacency,
+    authority,
+    graph_ranks,
+    harmonic_centrality,
+    harmonic_sources,
+    pagerank,
+)
 
 
 def peak_mib() -> float:
@@ -44,7 +81,22 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--compare", type=int, default=20_000)
     parser.add_argument("--versus", type=int, default=0)
+    parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--sizes", default="2000,20000,200000,1000000")
+    parser.add_argument("--versus-exact", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--partitioned", type=int, default=0)
+    parser.add_argument("--parts", type=int, default=16)
     args = parser.parse_args()
+    if args.scaling:
+        scaling([int(size) for size in args.sizes.split(",")])
+        return
+    if args.versus_exact:
+        versus_exact(args.versus_exact, args.seeds)
+        return
+    if args.partitioned:
+        partitioned(args.partitioned, args.parts)
+        return
     print("| measure | seconds | peak MiB | notes |")
     print("|---|---:|---:|---|")
     if args.versus:
@@ -60,9 +112,7 @@ def main() -> None:
     started = time.perf_counter()
     harmonic_centrality(src, dst, n, exact_limit=0, samples=args.samples)
     row(f"harmonic centrality, {args.samples} sampled sources", time.perf_counter() - started)
-    names = pl.Series("name", [f"h{i}.site{i % 250_000}.example" for i in range(n)])
-    edges = pl.DataFrame({"src": names.gather(src), "dst": names.gather(dst),
-                          "weight": np.ones(len(src), dtype=np.int64)})
+    names, edges = named_graph(n, src, dst)
     started = time.perf_counter()
     table = graph_ranks(names, edges)
     row(f"graph_ranks (names, pagerank, harmonic with {SAMPLES} samples, positions, "
@@ -77,6 +127,14 @@ def power_law_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     dst = (n * rng.power(0.3, m)).astype(np.int64).clip(0, n - 1)
     keep = src != dst
     return src[keep], dst[keep]
+
+
+def named_graph(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[pl.Series, pl.DataFrame]:
+    """Host names and the edge frame between them, as aggregation hands graph_ranks."""
+    names = pl.Series("name", [f"h{i}.site{i % 250_000}.example" for i in range(n)])
+    edges = pl.DataFrame({"src": names.gather(src), "dst": names.gather(dst),
+                          "weight": np.ones(len(src), dtype=np.int64)})
+    return names, edges
 
 
 def compare(n: int) -> None:
@@ -116,6 +174,177 @@ def versus(n: int) -> None:
         started = time.perf_counter()
         run()
         row(label, time.perf_counter() - started, f"{n:,} nodes, {len(src):,} edges")
+
+
+# -- --scaling ----------------------------------------------------------------------------------
+
+
+def scaling(sizes: Sequence[int]) -> None:
+    """graph_ranks with the default settings: cost per host from the smallest size up."""
+    print(f"graph_ranks with the defaults (exact harmonic centrality up to {EXACT_LIMIT:,} "
+          f"nodes, else {SAMPLES} sampled sources); 10 edges a host; best of the repeats")
+    print()
+    print("| hosts | edges | repeats | wall s | CPU s | wall µs / host | CPU µs / host "
+          "| CPU per host vs the smallest |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    first = 0.0
+    for n in sizes:
+        src, dst = power_law_graph(n, 10 * n, seed=7)
+        names, edges = named_graph(n, src, dst)
+        repeats = 3 if n <= 200_000 else 2
+        wall, cpu = float("inf"), float("inf")
+        for _ in range(repeats):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            graph_ranks(names, edges)
+            wall = min(wall, time.perf_counter() - started)
+            cpu = min(cpu, time.process_time() - started_cpu)
+        per_host = cpu / n
+        first = first or per_host
+        print(f"| {n:,} | {len(src):,} | {repeats} | {wall:.3f} | {cpu:.3f} | "
+              f"{wall / n * 1e6:.2f} | {per_host * 1e6:.2f} | {per_host / first:.2f}x |",
+              flush=True)
+
+
+# -- --versus-exact ----------------------------------------------------------------------------
+
+
+def previous_estimator(src: np.ndarray, dst: np.ndarray, n: int, sources: np.ndarray) -> np.ndarray:
+    """The estimator rank.py had before the bit-parallel search: scipy's shortest paths,
+    64 sources at a time, one search per source (the same sums from the same sources)."""
+    matrix = adjacency(src, dst, n)
+    total = np.zeros(n)
+    for start in range(0, len(sources), 64):
+        distances = shortest_path(matrix, method="D", unweighted=True,
+                                  indices=sources[start : start + 64])
+        with np.errstate(divide="ignore"):
+            np.reciprocal(distances, out=distances)
+        distances[np.isinf(distances)] = 0.0
+        total += distances.sum(axis=0)
+    return total
+
+
+def versus_exact(n: int, seeds: int) -> None:
+    src, dst = power_law_graph(n, 10 * n, seed=11)
+    started = time.perf_counter()
+    exact = harmonic_centrality(src, dst, n, exact_limit=n)
+    exact_seconds = time.perf_counter() - started
+    exact_authority = authority(exact)
+    top = np.argsort(-exact)[:100]
+    folder = Path(tempfile.mkdtemp(prefix="ranks-versus-"))
+    partitions = partitioned_rank.write_partitions(src, dst, n, folder / "edges", 4, by="dst")
+    print(f"{n:,} nodes, {len(src):,} edges; exact (bit-parallel, every source) "
+          f"{exact_seconds:.2f} s; the estimates over {seeds} draws of the sources (mean); "
+          "partitioned: 4 partitions by destination, tasks in this process")
+    print()
+    print("| estimator | sources | seconds | top-100 mean relative error | top-100 max "
+          "relative error | top-100 overlap | authority: mean / max abs difference |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    estimators: list[tuple[str, Callable[[int, int], np.ndarray]]] = [
+        ("in memory (rank.py)",
+         lambda k, seed: harmonic_centrality(src, dst, n, exact_limit=0, samples=k, seed=seed)),
+        ("partitioned (partitioned_rank.py)",
+         lambda k, seed: partitioned_rank.harmonic_centrality(
+             partitions, n, folder / "work", exact_limit=0, samples=k, seed=seed)),
+        ("previous (scipy, a search per source)",
+         lambda k, seed: previous_estimator(src, dst, n, harmonic_sources(
+             n, exact_limit=0, samples=k, seed=seed)[0]) * (n / k)),
+    ]
+    for samples in (64, 256, 1024):
+        results: dict[str, list[np.ndarray]] = {}
+        for label, estimate in estimators:
+            metrics = []
+            for seed in range(seeds):
+                started = time.perf_counter()
+                values = estimate(samples, seed)
+                seconds = time.perf_counter() - started
+                results.setdefault(label, []).append(values)
+                error = np.abs(values[top] - exact[top]) / exact[top]
+                overlap = len(set(np.argsort(-values)[:100].tolist()) & set(top.tolist()))
+                points = np.abs(authority(values) - exact_authority)
+                metrics.append((seconds, error.mean(), error.max(), overlap, points.mean(),
+                                points.max()))
+            mean = np.mean(metrics, axis=0)
+            print(f"| {label} | {samples:,} | {mean[0]:.2f} | {mean[1]:.2%} | {mean[2]:.2%} | "
+                  f"{mean[3]:.0f} | {mean[4]:.2f} / {mean[5]:.1f} |", flush=True)
+        same = [np.abs(a - b).max() / np.abs(a).max()
+                for a, b in zip(results[estimators[0][0]], results[estimators[1][0]], strict=True)]
+        print(f"| (in memory vs partitioned: largest relative difference {max(same):.1e}) "
+              "| | | | | | |")
+    shutil.rmtree(folder)
+
+
+# -- --partitioned ---------------------------------------------------------------------------
+
+
+def _measured(call: Callable[[], Any]) -> tuple[Any, float]:
+    """Run one task in a worker process: its result and the worker's peak RSS so far."""
+    result = call()
+    return result, peak_mib()
+
+
+def partitioned(n: int, parts: int) -> None:
+    src, dst = power_law_graph(n, 10 * n, seed=7)
+    folder = Path(tempfile.mkdtemp(prefix="ranks-partitioned-"))
+    started = time.perf_counter()
+    partitions = partitioned_rank.write_partitions(src, dst, n, folder / "edges", parts, by="dst")
+    written = time.perf_counter() - started
+    size = sum(os.path.getsize(path) for files in partitions for path in files)
+    print(f"{n:,} hosts, {len(src):,} edges in {parts} Parquet partitions by destination "
+          f"({size / 2**20:,.0f} MiB, written in {written:.1f} s); vectors: 8 bytes x nodes = "
+          f"{8 * n / 2**20:,.1f} MiB")
+    print()
+    print("| measure | seconds | peak RSS MiB | notes |")
+    print("|---|---:|---:|---|")
+    started = time.perf_counter()
+    expected = pagerank(src, dst, n)
+    row("pagerank, in memory (rank.py)", time.perf_counter() - started, "this process")
+    started = time.perf_counter()
+    result = partitioned_rank.pagerank(partitions, n, folder / "work")
+    difference = np.abs(result.values - expected).max()
+    row("pagerank, partitioned, tasks in this process", time.perf_counter() - started,
+        f"{result.iterations} iterations; largest difference {difference:.1e}")
+    samples = min(SAMPLES, n)
+    started = time.perf_counter()
+    harmonic = harmonic_centrality(src, dst, n, exact_limit=0, samples=samples)
+    row(f"harmonic centrality, in memory, {samples} sources", time.perf_counter() - started,
+        "this process")
+    started = time.perf_counter()
+    ours = partitioned_rank.harmonic_centrality(partitions, n, folder / "work", exact_limit=0,
+                                                samples=samples)
+    row(f"harmonic centrality, partitioned, {samples} sources", time.perf_counter() - started,
+        f"largest relative difference {np.abs(ours - harmonic).max() / harmonic.max():.1e}")
+    del src, dst, expected, harmonic, ours
+    peaks: list[float] = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        def in_workers(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+            done = list(pool.map(_measured, calls))
+            peaks.extend(peak for _, peak in done)
+            return [value for value, _ in done]
+
+        idle = pool.submit(_resident_mib).result()  # a worker up, nothing run yet
+        started = time.perf_counter()
+        result = partitioned_rank.pagerank(partitions, n, folder / "work", map_fn=in_workers)
+        row("pagerank, partitioned, tasks in 2 worker processes", time.perf_counter() - started,
+            f"largest task peak RSS {max(peaks):,.0f} MiB (a worker's Python, numpy and "
+            "Polars included)")
+        peaks.clear()
+        started = time.perf_counter()
+        partitioned_rank.harmonic_centrality(partitions, n, folder / "work", exact_limit=0,
+                                             samples=samples, map_fn=in_workers)
+        row(f"harmonic centrality, partitioned, {samples} sources, 2 worker processes",
+            time.perf_counter() - started, f"largest task peak RSS {max(peaks):,.0f} MiB")
+    print(f"\nAn idle worker (Python, numpy, Polars imported): {idle:,.0f} MiB. The driver's "
+          "peak is this process's (it also built the graph and ran the in-memory ranks).")
+    shutil.rmtree(folder)
+
+
+def _resident_mib() -> float:
+    """The RSS of a fresh worker process with the modules a task imports."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 if __name__ == "__main__":
