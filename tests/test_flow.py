@@ -52,6 +52,9 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
     states = asyncio.run(task_runs_by_state())
     completed = states.get("COMPLETED", [])
     assert sum(name.startswith("process ") for name in completed) == 3
-    assert "aggregate" in " ".join(completed) and "publish" in " ".join(completed)
+    # the aggregation's four steps, each a task per group of partitions, then finish
+    for step in ("pages", "links", "hosts", "domains"):
+        assert any(name.startswith(f"reduce {step} ") for name in completed), (step, completed)
+    assert "finish-aggregation" in " ".join(completed) and "publish" in " ".join(completed)
     failed = states.get("FAILED", [])
     assert failed == ["process missing.warc.gz x1"]  # ran once: a missing file is not transient

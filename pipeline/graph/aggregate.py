@@ -194,14 +194,12 @@ def _piece(kind: str, *keys: int) -> str:
 
 def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
                  prefix: tuple[int, ...], partitions: int) -> None:
-    """Write ``frame`` split by the partition of ``key_column``: one piece per partition
-    (empty ones too), so the task of partition q reads ``kind/<prefix>-q`` pieces only."""
+    """Write ``frame`` split by the partition of ``key_column``: one piece per non-empty
+    partition, so the task of partition q reads ``kind/<prefix>-q`` pieces only."""
     split = frame.with_columns(partition_column(frame, key_column, partitions)).partition_by(
         PARTITION_COLUMN, as_dict=True, include_key=False)
-    empty = frame.clear()
-    for partition in range(partitions):
-        piece = split.get((partition,), empty)
-        work.write(piece, _piece(kind, *prefix, partition))
+    for (partition,), piece in sorted(split.items()):
+        work.write(piece, _piece(kind, *prefix, int(partition)))
 
 
 def _scan_pieces(work: Folder, kind: str, partition: int, schema: pl.Schema) -> pl.LazyFrame:
