@@ -191,7 +191,7 @@ def scaling(sizes: Sequence[int]) -> None:
     for n in sizes:
         src, dst = power_law_graph(n, 10 * n, seed=7)
         names, edges = named_graph(n, src, dst)
-        repeats = 3 if n <= 200_000 else 2
+        repeats = 7 if n <= 20_000 else 3 if n <= 200_000 else 2
         wall, cpu = float("inf"), float("inf")
         for _ in range(repeats):
             started, started_cpu = time.perf_counter(), time.process_time()
