@@ -135,11 +135,13 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
 
 
 @task(name="finish-aggregation")
-def finish_task(plan: AggregationPlan, options: GraphOptions, buckets: int) -> GraphSummary:
-    return finish_aggregation(plan, options, buckets)
+def finish_task(plan: AggregationPlan, options: GraphOptions, buckets: int,
+                settings: Settings) -> GraphSummary:
+    return finish_aggregation(plan, options, buckets, settings)
 
 
-def aggregate_in_partitions(store: DataStore, options: GraphOptions) -> GraphSummary:
+def aggregate_in_partitions(store: DataStore, options: GraphOptions,
+                            settings: Settings) -> GraphSummary:
     """Plan, then each step as one task per group of partitions (on the run's task runner,
     so in parallel and each in its own process), then finish. A step starts when the one
     before it has finished everywhere: it reads the pieces that step wrote."""
@@ -161,7 +163,7 @@ def aggregate_in_partitions(store: DataStore, options: GraphOptions) -> GraphSum
     except BaseException:
         plan.graph.delete_all()
         raise
-    return finish_task(plan, options, buckets)
+    return finish_task(plan, options, buckets, settings)
 
 
 @task(name="publish")
@@ -247,7 +249,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         save_run(store, run)
         if current is None:
             _report(len(inputs), len(inputs), "aggregating all parts")
-            graph = aggregate_in_partitions(store, options)
+            graph = aggregate_in_partitions(store, options, settings)
         else:
             graph = current_summary(store, current)
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")

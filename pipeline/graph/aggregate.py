@@ -41,8 +41,10 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.config import Settings
 from pipeline.errors import ConfigError, GraphError
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
+from pipeline.graph.ranks_file import ranks_files, ranks_from_file
 from pipeline.graph.tables import (
     NO_RANKS,
     GraphOptions,
@@ -97,6 +99,8 @@ class GraphSummary:
     domains: int
     buckets: int = 1  # sub-buckets reduced, over all partitions
     partitions: int = 1
+    unranked_hosts: int = 0  # hosts a ranks_file does not name (null ranks)
+    unranked_domains: int = 0
 
 
 @dataclass(frozen=True)
@@ -408,19 +412,31 @@ def _crawls(work: Folder) -> pl.DataFrame:
 
 
 def _rank_table(graph: Folder, table: str, key: str, edges_table: str, src: str, dst: str,
-                options: GraphOptions) -> None:
-    """Ranks over the whole graph in this process (rank.py); written back per partition."""
+                options: GraphOptions, ranks_file: str = "",
+                settings: Settings | None = None) -> int:
+    """Ranks over the whole graph in this process (rank.py), or read from Common Crawl's
+    ranks file ``ranks_file``; written back per partition. Returns the nodes left unranked
+    (those the file does not name; 0 when ranking here)."""
     files = table_files(graph, table)
     nodes = graph.scan(files).drop("pagerank", "harmonic", "pagerank_position",
                                    "harmonic_position", "authority").collect().sort(key)
-    ranked = with_ranks(nodes, key, scan_table(graph, edges_table), src, dst, options)
+    unranked = 0
+    if ranks_file:
+        ranked, unranked = ranks_from_file(nodes, key, ranks_file,
+                                           settings or Settings.defaults())
+        ranked = ranked.select(*nodes.columns, *(c for c in ranked.columns
+                                                if c not in nodes.columns))
+    else:
+        ranked = with_ranks(nodes, key, scan_table(graph, edges_table), src, dst, options)
     for name in files:
         names = graph.scan(name).select(key).collect()[key]
         graph.write(ranked.filter(pl.col(key).is_in(names.implode())), name,
                     compression="zstd")
+    return unranked
 
 
-def _complete_tables(plan: AggregationPlan, options: GraphOptions) -> dict[str, int]:
+def _complete_tables(plan: AggregationPlan, options: GraphOptions,
+                     settings: Settings | None = None) -> dict[str, int]:
     """After the steps: the crawls table and the ranks; the row count of every table."""
     graph, work = plan.graph, plan.work
     for table in ("pages", "links", "hosts", "domains"):
@@ -431,13 +447,18 @@ def _complete_tables(plan: AggregationPlan, options: GraphOptions) -> dict[str, 
                 f"partitions of {table}; run `backlinks run` again"
             )
     graph.write(_crawls(work), "crawls/p0000.parquet", compression="zstd")
+    unranked = {"unranked_hosts": 0, "unranked_domains": 0}
     if options.ranks:
-        _rank_table(graph, "hosts", "host", "host_edges", "src_host", "dst_host", options)
-        _rank_table(graph, "domains", "domain", "domain_edges", "src_domain", "dst_domain",
-                    options)
+        files = ranks_files(options.ranks_file) if options.ranks_file else None
+        unranked["unranked_hosts"] = _rank_table(
+            graph, "hosts", "host", "host_edges", "src_host", "dst_host", options,
+            files.hosts if files else "", settings)
+        unranked["unranked_domains"] = _rank_table(
+            graph, "domains", "domain", "domain_edges", "src_domain", "dst_domain", options,
+            files.domains if files else "", settings)
     work.delete_all()
-    return {table: scan_table(graph, table).select(pl.len()).collect().item()
-            for table in TABLES}
+    return {**{table: scan_table(graph, table).select(pl.len()).collect().item()
+               for table in TABLES}, **unranked}
 
 
 def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
@@ -457,12 +478,13 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
 
 
 def finish_aggregation(plan: AggregationPlan, options: GraphOptions,
-                       sub_buckets: int = 0) -> GraphSummary:
-    """The crawls table, the ranks, the manifest; make the graph the current one."""
+                       sub_buckets: int = 0, settings: Settings | None = None) -> GraphSummary:
+    """The crawls table, the ranks, the manifest; make the graph the current one.
+    ``settings`` open a remote ranks file (``options.ranks_file``)."""
     graph = plan.graph
     try:
-        counts = _complete_tables(plan, options)
-        write_manifest(graph, plan, counts, options)
+        counts = _complete_tables(plan, options, settings)
+        write_manifest(graph, plan, {table: counts[table] for table in TABLES}, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
         graph.delete_all()
@@ -472,6 +494,7 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions,
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
         hosts=counts["hosts"], domains=counts["domains"],
         buckets=sub_buckets or plan.partitions, partitions=plan.partitions,
+        unranked_hosts=counts["unranked_hosts"], unranked_domains=counts["unranked_domains"],
     )
 
 
@@ -549,6 +572,7 @@ def current_summary(store: DataStore, folder: str) -> GraphSummary:
 
 def aggregate(
     store: DataStore, options: GraphOptions = GraphOptions(),  # noqa: B008
+    settings: Settings | None = None,
 ) -> GraphSummary:
     """Build the graph from every complete part, every step in this process; replace the
     old graph at the end. (The flow runs each step's partitions as parallel tasks.)"""
@@ -561,4 +585,4 @@ def aggregate(
     except BaseException:
         plan.graph.delete_all()
         raise
-    return finish_aggregation(plan, options, buckets)
+    return finish_aggregation(plan, options, buckets, settings)

@@ -28,6 +28,7 @@ class GraphOptions:
     aggregate_buckets: int = 0  # 0: from aggregate_memory_mb and the size of the parts
     aggregate_memory_mb: int = 2048
     ranks: bool = True
+    ranks_file: str = ""  # Common Crawl's ranks files instead of ranking here (ranks_file.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphOptions:
@@ -40,6 +41,7 @@ class GraphOptions:
             aggregate_buckets=settings.aggregate_buckets,
             aggregate_memory_mb=settings.aggregate_memory_mb,
             ranks=settings.ranks,
+            ranks_file=settings.ranks_file,
         )
 
 
