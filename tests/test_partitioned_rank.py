@@ -135,3 +135,10 @@ def test_empty_graphs_and_empty_partitions(tmp_path: Path) -> None:
     partitions = parted.write_partitions(none, none, 3, tmp_path / "e", 2)
     assert parted.pagerank(partitions, 3, tmp_path / "w").values.tolist() == pytest.approx([1 / 3] * 3)
     assert parted.harmonic_centrality(partitions, 3, tmp_path / "w").tolist() == [0.0] * 3
+
+
+def test_ids_outside_the_node_count_are_refused(tmp_path: Path) -> None:
+    src, dst = np.array([0, 1, 5]), np.array([1, 2, 0])
+    partitions = parted.write_partitions(src, dst, 6, tmp_path / "edges", 2)
+    with pytest.raises(ValueError, match=r"node ids 0\.\.5, outside 0\.\.4"):
+        parted.pagerank(partitions, 5, tmp_path / "work")

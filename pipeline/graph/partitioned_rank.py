@@ -85,6 +85,8 @@ class Scan:
 
     out_weight: Slice | None
     edges: int
+    lowest: int = 0  # the smallest and largest node id of its edges (0, -1 when none)
+    highest: int = -1
 
 
 @dataclass(frozen=True)
@@ -162,11 +164,13 @@ def scan_step(
 ) -> Scan:
     """The first pass over a partition: the out-weight (edge count, or weight sum) of each of
     its sources, written as a slice over their id span."""
-    sums, edges = _Sums(), 0
-    for src, _dst, weight in edge_batches(files, weighted=weighted, batch_rows=batch_rows):
+    sums, edges, lowest, highest = _Sums(), 0, np.iinfo(np.int64).max, -1
+    for src, dst, weight in edge_batches(files, weighted=weighted, batch_rows=batch_rows):
         sums.add(src, weight)
         edges += len(src)
-    return Scan(sums.save(out_file), edges)
+        lowest = min(lowest, int(src.min()), int(dst.min()))
+        highest = max(highest, int(src.max()), int(dst.max()))
+    return Scan(sums.save(out_file), edges, lowest if edges else 0, highest)
 
 
 def partition_step(
@@ -244,6 +248,10 @@ def pagerank(
                           weighted=weighted, batch_rows=batch_rows)
         for i, files in enumerate(partitions)
     ])
+    for files, scan in zip(partitions, scans, strict=True):
+        if scan.edges and (scan.lowest < 0 or scan.highest >= n):
+            raise ValueError(f"edges of {list(files)} name node ids {scan.lowest}..{scan.highest}, "
+                             f"outside 0..{n - 1}")
     out_weight = np.zeros(n)
     for scan in scans:
         if scan.out_weight is not None:
