@@ -492,8 +492,8 @@ def _python_extract(body: bytes, headers: list[tuple[str, str]]) -> Any:
         got = extract_links(body, headers)
     except LookupError as error:  # the Python path fails on a page naming e.g. base64
         return ("error", type(error).__name__)
-    links = [(l.href, l.anchor, l.link_type, l.nofollow, l.ugc, l.sponsored, l.context)
-             for l in got.links]
+    links = [(raw.href, raw.anchor, raw.link_type, raw.nofollow, raw.ugc, raw.sponsored,
+              raw.context) for raw in got.links]
     return (links, got.base_href, got.robots_nofollow, got.counters)
 
 
