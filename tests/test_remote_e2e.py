@@ -94,7 +94,7 @@ def test_a_crawl_over_https_or_s3_gives_the_tables_of_local_files(
     result = run_cli("run", "--crawl", mirror.crawl, "--files", str(len(mirror.warc_paths)),
                      "--source", source, "--data", str(data), "--workers", "2", env=env)
     assert result.returncode == 0, result.stderr + result.stdout
-    assert f"Processing {len(mirror.warc_paths)} input(s) from crawl {mirror.crawl}" in result.stderr
+    assert f"Processing {len(mirror.warc_paths)} inputs from crawl {mirror.crawl}" in result.stderr
     assert tables(result.db) == tables(local_run.db)
     assert tables(result.db)["links"], "the sample has links"
 
@@ -163,4 +163,4 @@ def test_wat_files_of_a_crawl_and_urls_as_inputs(
     ]
     result = run_cli("run", *one_each, "--data", str(tmp_path / "urls"), env=env)
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "Processing 2 input(s) from your inputs" in result.stderr
+    assert "Processing 2 inputs from your inputs" in result.stderr
