@@ -99,7 +99,7 @@ ALLOWED_IN_SQL = {
 def test_no_user_value_is_formatted_into_sql() -> None:
     """Every f-string that reaches ``execute`` formats only identifiers from constants."""
     offenders, formatted = [], 0
-    for path in sorted((REPO / "pipeline").glob("*.py")) + sorted((REPO / "flows").glob("*.py")):
+    for path in sorted((REPO / "pipeline").rglob("*.py")) + sorted((REPO / "flows").rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
