@@ -38,7 +38,7 @@ def test_a_dask_cluster_gives_the_tables_of_the_local_runner(
 def test_an_unreachable_scheduler_is_a_clear_failure(tmp_path: Path) -> None:
     result = run_cli("run", "--data", str(tmp_path / "data"), "--runner", "dask",
                      "--scheduler", "tcp://127.0.0.1:9", "--files", "1", "--timeout-seconds", "1")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad setting (README: exit status 2)
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data" / "parts").exists()
