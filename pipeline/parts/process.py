@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 from pipeline.config import Settings
 from pipeline.extract.domains import PublicSuffixList
@@ -70,6 +70,21 @@ def describe_damage(damage: Damage) -> str:
     )
 
 
+def _is_page(event: object, counters: Counter[str],
+             damage: list[str]) -> TypeGuard[HtmlPage | WatPage | Redirect]:
+    """Count a damaged stretch or a skipped record (both readers, both engines); True for
+    a page to extract."""
+    if isinstance(event, Damage):
+        counters[f"damaged_{event.kind}"] += 1
+        if len(damage) < MAX_DAMAGE_NOTES:
+            damage.append(describe_damage(event))
+        return False
+    if isinstance(event, Skipped):
+        counters[f"skipped_{event.reason}"] += 1
+        return False
+    return True
+
+
 def _through_core(
     core: CoreEngine, source: InputFile, stream: BinaryIO, settings: Settings,
     writer: PartWriter, counters: Counter[str], damage: list[str],
@@ -100,15 +115,10 @@ def _through_core(
         if source.format == WAT else _events(source, stream, settings)
     )
     for event in events:
-        if isinstance(event, Damage):
-            counters[f"damaged_{event.kind}"] += 1
-            if len(damage) < MAX_DAMAGE_NOTES:
-                damage.append(describe_damage(event))
+        if not _is_page(event, counters, damage):
+            records += not isinstance(event, Damage)
             continue
         records += 1
-        if isinstance(event, Skipped):
-            counters[f"skipped_{event.reason}"] += 1
-            continue
         pending.append(event.payload if isinstance(event, WatPayload) else event)
         if len(pending) >= BATCH_PAGES:
             flush()
@@ -146,15 +156,10 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
             records, crawl = _through_core(core, source, opened.stream, settings, writer,
                                            counters, damage)
         for event in _events(source, opened.stream, settings) if core is None else ():
-            if isinstance(event, Damage):
-                counters[f"damaged_{event.kind}"] += 1
-                if len(damage) < MAX_DAMAGE_NOTES:
-                    damage.append(describe_damage(event))
+            if not _is_page(event, counters, damage):
+                records += not isinstance(event, Damage)
                 continue
             records += 1
-            if isinstance(event, Skipped):
-                counters[f"skipped_{event.reason}"] += 1
-                continue
             crawl = event.crawl or fallback_crawl
             rows = page_rows(event, crawl, psl, limits)
             counters.update(rows.counters)
