@@ -58,8 +58,12 @@ class CliRun:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliRun:
-    """Run the real `backlinks` command in a child process."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the real `backlinks` command in a child process, as a user typing
+    `python -m flows.cli` would: the `UV_*` variables that `uv run pytest` leaves in the
+    environment are dropped (they would make the command think `uv run` started it), unless
+    the test sets them itself."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    full_env = {**inherited, **(env or {})}
     completed = subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
         cwd=cwd or REPO,
