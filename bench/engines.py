@@ -33,7 +33,7 @@ sys.path.insert(0, str(BENCH))
 
 PRELUDE = """
 import json, resource, sys, time, hashlib
-sys.path.insert(0, %r)
+sys.path.insert(0, REPO_DIR)
 def peak_mib():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -59,7 +59,7 @@ def digest(frames):
     return h.hexdigest()[:16]
 path = sys.argv[1]
 batch = int(sys.argv[2])
-""" % str(REPO)
+""".replace("REPO_DIR", repr(str(REPO)))
 
 PYTHON_EXTRACT = """
 import polars as pl

@@ -31,8 +31,8 @@ with open(warc, "rb") as f, open(out + ".bin", "wb") as bodies, open(out + ".jso
             body = event.body.decode(charset, "replace").encode("utf-8", "ignore")
         bodies.write(struct.pack("<I", len(body)) + body)
         got = extract_links(event.body, event.headers)
-        links.write(json.dumps({"links": [[l.href, l.anchor, l.link_type, l.context]
-                                          for l in got.links]}) + "\n")
+        links.write(json.dumps({"links": [[link.href, link.anchor, link.link_type, link.context]
+                                          for link in got.links]}) + "\n")
 wat = warc.with_name(warc.name.replace(".warc.gz", ".warc.wat.gz"))
 if wat.exists():
     with open(wat, "rb") as f, open(out + ".wat.bin", "wb") as payloads:
