@@ -8,30 +8,42 @@ half-built database.
 
 By default (``database = "tables"``) the database holds its tables (no paths to Parquet
 files), so it works from any working directory and in any DuckDB client. With
-``database = "views"`` and an S3 data location, the graph tables are views over the graph's
-Parquet files in S3 (httpfs): a small file, and every reader reads S3; the ``storage`` table
-says where, and ``serve.database.connect`` sets DuckDB up to read it.
+``database = "views"`` the graph tables are views over the graph's Parquet files where they
+are (a local data folder, or S3 through httpfs): a small file whatever the graph's size, and
+the target macros read only the files of the target's partition (``sql/views/``); the
+``storage`` table says where, and ``serve.database.connect`` sets DuckDB up to read it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
 from pipeline import bundled
+from pipeline.errors import GraphError
 from pipeline.graph.aggregate import TABLES, table_files
 from pipeline.runs import RunRecord
 from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
+
+# A partition's file in a graph table folder: p0003.parquet, or p0003-s001.parquet (sub-bucket)
+_PARTITION_FILE = re.compile(r"p(\d{4})(?:-s\d+)?\.parquet")
 
 
 def sql_files() -> list[Path]:
     """The SQL applied to a new database, in order: schema (tables, views), then macros."""
     root = bundled.sql_dir()
     return sorted((root / "schema").glob("*.sql")) + sorted((root / "macros").glob("*.sql"))
+
+
+def views_sql_files() -> list[Path]:
+    """The SQL applied after ``sql_files`` to a database of views: the macros that read only
+    the target's partition of the link files."""
+    return sorted((bundled.sql_dir() / "views").glob("*.sql"))
 
 
 def _insert_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRecord]) -> None:
@@ -64,13 +76,19 @@ def build(
         for table in TABLES:
             files = table_files(graph, table)  # one per partition, empty ones included
             if database == "views":
-                _replace_with_view(con, table, [
-                    graph.store.view_literal(graph.name_of(name)) for name in files])
+                quoted = [graph.store.view_literal(graph.name_of(name)) for name in files]
+                _replace_with_view(con, table, quoted)
+                if table == "links":  # the macros read only the target's partition
+                    con.execute("create or replace macro link_partition_files() as "
+                                f"{_files_by_partition(files, quoted)}")
             else:
                 con.execute(
                     f"insert into {table} by name select * from read_parquet(?)",
                     [[graph.url(name) for name in files]],
                 )
+        if database == "views":
+            for sql_file in views_sql_files():
+                con.execute(sql_file.read_text("utf-8"))
         _insert_runs(con, runs)
         location, endpoint_url, region = graph.store.describe()
         con.execute(
@@ -80,6 +98,24 @@ def build(
         con.execute("checkpoint")
     finally:
         con.close()
+
+
+def _files_by_partition(files: Sequence[str], quoted: Sequence[str]) -> str:
+    """A SQL list whose item i + 1 lists the files of partition i: ``links/p0003.parquet``,
+    or ``links/p0003-s000.parquet``, ``links/p0003-s001.parquet`` ... when the partition
+    was reduced in sub-buckets. ``quoted`` holds the files' URLs as SQL literals."""
+    groups: dict[int, list[str]] = {}
+    for name, literal in zip(files, quoted, strict=True):
+        found = _PARTITION_FILE.fullmatch(name.rsplit("/", 1)[-1])
+        if found is None:
+            raise GraphError(f"{name!r} is not a partition's file (pNNNN.parquet); "
+                             "run `backlinks run` again to rebuild the graph")
+        groups.setdefault(int(found.group(1)), []).append(literal)
+    if sorted(groups) != list(range(len(groups))):
+        missing = sorted(set(range(max(groups) + 1)) - set(groups))
+        raise GraphError(f"the graph's links have no file of partition {missing[0]}; "
+                         "run `backlinks run` again to rebuild the graph")
+    return "[" + ", ".join(f"[{', '.join(groups[p])}]" for p in range(len(groups))) + "]"
 
 
 def _replace_with_view(con: duckdb.DuckDBPyConnection, table: str, quoted: list[str]) -> None:

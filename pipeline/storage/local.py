@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +31,10 @@ from pipeline.storage.base import (
     NamedFiles,
     sha256_of,
 )
+
+# What a local path written into a view may contain (DuckDB cannot bind a parameter inside
+# CREATE VIEW, so the path is SQL text: no quote, space or other character may get there).
+_PLAIN_PATH = re.compile(r"(/[A-Za-z0-9._=+-]+)+")
 
 SCRATCH = ".tmp-"  # a folder being written: parts/.tmp-<key>-<id>
 STALE = ".stale-"  # a folder being replaced: parts/.stale-<key>-<id>
@@ -119,10 +124,14 @@ class LocalData(DataStore):
         super().sink_parquet(frame, name, **options)
 
     def view_literal(self, name: str) -> str:
-        raise ConfigError(
-            f"the data folder {self.location!r} is local: a database of views needs s3:// "
-            "data; use database = 'tables'"
-        )
+        path = self.url(name)
+        if not _PLAIN_PATH.fullmatch(path):
+            raise ConfigError(
+                f"{path!r} cannot be written into a view: only paths of letters, digits and "
+                ". _ = + - between slashes can; move the data folder to a plainer path or use "
+                "database = 'tables'"
+            )
+        return f"'{path}'"
 
     # -- atomic folders ---------------------------------------------------------------
     def begin_folder(self, folder: str) -> Path:

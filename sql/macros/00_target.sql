@@ -16,6 +16,21 @@ create or replace macro target_name(target) as lower(trim(target, '. '));
 create or replace macro target_suffix(target, labels) as
     array_to_string(string_split(target_name(target), '.')[-labels:], '.');
 
+-- target_candidates(target): the names the target's registered domain can be (the target
+-- itself and its suffixes of 2 to 6 labels), for the IN list above and for finding the
+-- target's partition.
+create or replace macro target_candidates(target) as list_distinct([
+    target_name(target), target_suffix(target, 2), target_suffix(target, 3),
+    target_suffix(target, 4), target_suffix(target, 5), target_suffix(target, 6)
+]);
+
+-- partition_of(name, partitions): the partition (0 to partitions - 1) of a registered domain
+-- or host, as the pipeline splits its files (pipeline/partitions.py): the first 32 bits of
+-- the name's MD5, modulo the data location's partition count. The links of a domain are all
+-- in the file of its partition (graph/links/pNNNN.parquet).
+create or replace macro partition_of(name, partitions) as
+    (('0x' || md5(name)[1:8])::ubigint % partitions)::integer;
+
 create or replace macro matches_target(domain, host, target) as
     domain in (
         target_name(target), target_suffix(target, 2), target_suffix(target, 3),
