@@ -297,6 +297,11 @@ def _print_summary(summary: RunSummary, wall_seconds: float | None = None) -> No
             f"{plural(graph.host_edges, 'host edge')}, "
             f"{plural(graph.domain_edges, 'domain edge')} ({parts})"
         )
+        if graph.unranked_hosts or graph.unranked_domains:
+            lines.append(
+                f"  ranks     {plural(graph.unranked_hosts, 'host')} and "
+                f"{plural(graph.unranked_domains, 'domain')} not in the ranks file "
+                "(null ranks and authority)")
     for label, prefixes in FAMILIES.items():
         counted = family(summary.counters, prefixes)
         if counted:

@@ -10,10 +10,11 @@ import gzip
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from conftest import S3_BUCKET
+from conftest import S3_BUCKET, CliRun, run_cli
 from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings, load_settings
@@ -231,3 +232,37 @@ def test_the_setting_names_the_host_and_the_domain_file() -> None:
         ranks_files("/data/my-ranks.txt.gz")
     assert Settings.defaults().ranks_file == ""
     assert load_settings(environ={"BACKLINKS_RANKS_FILE": "h,d"}).ranks_file == "h,d"
+
+
+def test_a_run_with_a_ranks_file_uses_it_and_counts_what_it_left_out(
+    tmp_path: Path, sample_run: CliRun
+) -> None:
+    """End to end: `backlinks run --ranks-file` on the sample, with ranks files in Common
+    Crawl's layout that name half of the sample's hosts and domains."""
+    with duckdb.connect(str(sample_run.db), read_only=True) as con:
+        hosts = [h for (h,) in con.execute("select host from hosts order by host").fetchall()]
+        domains = [d for (d,) in con.execute(
+            "select domain from domains order by domain").fetchall()]
+    named_hosts, named_domains = hosts[::2], domains[::2]
+    host_ranks = pl.DataFrame({
+        "name": named_hosts, "harmonic": [float(i % 7) for i in range(len(named_hosts))],
+        "pagerank": [1.0 / (i + 1) for i in range(len(named_hosts))]})
+    domain_ranks = pl.DataFrame({
+        "name": named_domains, "harmonic": [float(i % 5) for i in range(len(named_domains))],
+        "pagerank": [1.0 / (i + 2) for i in range(len(named_domains))],
+        "n_hosts": [1] * len(named_domains)})
+    host_file = write_ranks_file(tmp_path / "g" / "host" / "r-host-ranks.txt.gz", host_ranks)
+    write_ranks_file(tmp_path / "g" / "domain" / "r-domain-ranks.txt.gz", domain_ranks,
+                     domains=True)
+    result = run_cli("run", "--data", str(tmp_path / "data"), "--ranks-file", str(host_file))
+    assert result.returncode == 0, result.stderr
+    unranked_hosts, unranked_domains = len(hosts) - len(named_hosts), len(domains) - len(
+        named_domains)
+    assert (f"  ranks     {unranked_hosts} hosts and {unranked_domains} domains not in the "
+            "ranks file (null ranks and authority)") in result.stdout
+    expected = read_ranks_file(str(host_file), FAST)
+    with duckdb.connect(str(result.db), read_only=True) as con:
+        got = dict(con.execute("select host, authority from hosts").fetchall())
+    assert {h: got[h] for h in named_hosts} == dict(
+        zip(expected["name"].to_list(), expected["authority"].to_list(), strict=True))
+    assert all(got[h] is None for h in hosts if h not in set(named_hosts))

@@ -484,7 +484,7 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions,
     graph = plan.graph
     try:
         counts = _complete_tables(plan, options, settings)
-        write_manifest(graph, plan, {table: counts[table] for table in TABLES}, options)
+        write_manifest(graph, plan, counts, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
         graph.delete_all()
@@ -512,9 +512,11 @@ def _parts_record(parts: list[PartInfo]) -> list[dict[str, object]]:
 def write_manifest(graph: Folder, plan: AggregationPlan, counts: dict[str, int],
                    options: GraphOptions) -> None:
     """What a graph was built from: per part its input, version, counts and the SHA-256 of
-    its files; the options that shaped it; the files and row count of every table."""
+    its files; the options that shaped it; the files and row count of every table; the
+    hosts and domains a ranks file left unranked."""
     manifest = {
-        "tables": counts,
+        "tables": {table: counts[table] for table in TABLES},
+        "unranked": {key: counts.get(key, 0) for key in ("unranked_hosts", "unranked_domains")},
         "files": {table: table_files(graph, table) for table in TABLES},
         "partitions": plan.partitions,
         "options": asdict(options),
@@ -566,8 +568,15 @@ def current_summary(store: DataStore, folder: str) -> GraphSummary:
         folder=folder, parts=len(parts), pages=counts["pages"], links=counts["links"],
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
         hosts=counts["hosts"], domains=counts["domains"], buckets=partitions,
-        partitions=partitions,
+        partitions=partitions, **_unranked(manifest.get("unranked")),
     )
+
+
+def _unranked(recorded: object) -> dict[str, int]:
+    """The unranked counts of a manifest (none in a graph written before they were kept)."""
+    if not isinstance(recorded, dict):
+        return {}
+    return {key: int(recorded.get(key, 0)) for key in ("unranked_hosts", "unranked_domains")}
 
 
 def aggregate(
