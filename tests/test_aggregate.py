@@ -352,3 +352,24 @@ def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)
     with pytest.raises(GraphError, match=r"split into \[2, 3\] partitions"):
         aggregate(LocalData(tmp_path))
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_a_capture_held_by_two_parts_counts_once(tmp_path: Path, partitions: int) -> None:
+    """One WARC copied under two names gives two parts with the same captures: the graph is
+    that of one copy (before, each link counted twice)."""
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+    rows = [(page("c1", f"https://s{n}.example/", f"s{n}.example", f"s{n}.example"),
+             [link("c1", f"https://s{n}.example/", f"s{n}.example", f"s{n}.example",
+                   f"t{m}.org", f"t{m}.org", anchor=f"x{m}") for m in range(n % 4 + 1)])
+            for n in range(10)]
+    found = {}
+    for copies in (1, 2, 3):
+        data = tmp_path / f"copies{copies}"
+        for copy in range(copies):
+            write(data, f"copy{copy}", rows, partitions=partitions)
+        assert aggregate(LocalData(data)).parts == copies
+        found[copies] = {t: sorted(read_table(data, t).rows()) for t in tables}
+    assert len(found[1]["links"]) == sum(n % 4 + 1 for n in range(10))
+    assert found[2] == found[1]
+    assert found[3] == found[1]

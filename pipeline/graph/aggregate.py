@@ -46,6 +46,8 @@ from pipeline.errors import ConfigError, GraphError
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.ranks_file import ranks_files, ranks_from_file
 from pipeline.graph.tables import (
+    CAPTURE,
+    CAPTURE_PART,
     NO_RANKS,
     GraphOptions,
     distinct_pages,
@@ -129,9 +131,14 @@ class AggregationPlan:
         (disk or S3), each file once."""
         schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
         if self.rows is not None:
-            return self.rows[table].collect()
-        names = [name for info in self.parts for name in partition_files(info, table, partition)]
-        return self.store.read_parquet(names, schema)
+            return self.rows[table].with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
+        frames = [self.store.read_parquet(names, schema)
+                  .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART))
+                  for ordinal, info in enumerate(self.parts)
+                  if (names := partition_files(info, table, partition))]
+        if not frames:
+            return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
+        return pl.concat(frames, how="vertical")
 
     def groups(self, step: str) -> list[list[int]]:
         """The partitions of ``step``, grouped into tasks of about TASK_BYTES each."""
@@ -223,7 +230,7 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
         raw = plan.read_partition("pages", partition)  # read once, used twice
         kept = distinct_pages(raw.lazy()).collect()
         name = f"{partition_name(partition)}.parquet"
-        graph.write(kept, f"pages/{name}", compression="zstd")
+        graph.write(kept.drop(CAPTURE_PART), f"pages/{name}", compression="zstd")
         work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
                    f"superseded/{name}")
         crawled = kept.group_by("host").agg(
@@ -274,7 +281,7 @@ def _reduce_link_bucket(
     superseded: pl.LazyFrame, crawled: pl.LazyFrame, options: GraphOptions,
 ) -> None:
     graph, work = plan.graph, plan.work
-    kept = links.join(superseded, on=["crawl", "src_url", "fetch_time"], how="anti").collect()
+    kept = links.join(superseded, on=CAPTURE, how="anti").drop(CAPTURE_PART).collect()
     # sitewide needs the crawled pages of the source hosts that could be sitewide only
     candidates = (kept.lazy().group_by("src_host", "dst_domain")
                   .agg(pl.col("src_url").n_unique().alias("linking_pages"))

@@ -46,21 +46,31 @@ class GraphOptions:
 
 
 
+# The part a page or link row was read from (its ordinal among the parts, in key order):
+# two inputs can hold the same capture (one WARC copied under two names), and only the
+# part that identifies a capture tells their links apart. Never published.
+CAPTURE_PART = "_part"
+CAPTURE = ["crawl", "src_url", "fetch_time", CAPTURE_PART]  # a capture, as links name it
+
+
 def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (crawl, url): the latest fetch; ties broken by the rest of the row."""
+    """One row per (crawl, url): the latest fetch; a capture held by several parts is kept
+    from the first of them (``CAPTURE_PART``)."""
     return (
-        pages.sort(["crawl", "url", "fetch_time"], descending=[False, False, True])
+        pages.sort(["crawl", "url", "fetch_time", CAPTURE_PART],
+                   descending=[False, False, True, False])
         .unique(subset=["crawl", "url"], keep="first", maintain_order=True)
     )
 
 
 def superseded_captures(raw_pages: pl.LazyFrame, kept_pages: pl.LazyFrame) -> pl.LazyFrame:
-    """(crawl, src_url, fetch_time) of the captures that lost to a later one of the same URL
-    in the same crawl: usually few, so every bucket can hold them."""
+    """(crawl, src_url, fetch_time, part) of the captures that lost to a later one of the
+    same URL in the same crawl, or to the same capture in an earlier part: usually few, so
+    every bucket can hold them."""
+    keys = ["crawl", "url", "fetch_time", CAPTURE_PART]
     return (
-        raw_pages.select("crawl", "url", "fetch_time")
-        .join(kept_pages.select("crawl", "url", "fetch_time"),
-              on=["crawl", "url", "fetch_time"], how="anti")
+        raw_pages.select(keys)
+        .join(kept_pages.select(keys), on=keys, how="anti")
         .unique()
         .rename({"url": "src_url"})
     )
