@@ -3,16 +3,26 @@ pipeline's own aggregation and publishing code, from generated links whose targe
 a power law (a few hosts are linked from everywhere, most from one or two places).
 
     python3 -m uv run --frozen --extra bench python bench/queries.py DB [EDGES] [--runs N]
+    python3 -m uv run --frozen --extra bench python bench/queries.py DB --views LINKS
 
 builds DB (once; rebuilt when it no longer opens as a database of this version) and prints
-p50 and p95 of ``referring_domains`` and ``backlinks`` for a popular and a rare target.
-bench/run.py prints the same rows in its table.
+p50 and p95 of ``referring_domains``, ``backlinks`` and ``link_profile`` for a popular and a
+rare target, every row and the first screen (20 rows). bench/run.py prints the same rows in
+its table.
+
+``--views LINKS`` measures a database of views (``database = "views"``) over a graph folder
+of LINKS links split into ``--partitions`` files by the target's partition, as the pipeline
+writes it: the link files are generated straight into that layout by DuckDB (aggregating
+100 million links here would take an hour and is not what this measures), already in
+``dst_domain`` order within each file, with the domains they name; the other tables are
+empty files of the right columns. The lookups then read one partition's files.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import statistics
 import sys
 import time
@@ -91,6 +101,105 @@ def build_database(path: Path, edges: int) -> None:
     publish(graph, [], path)
 
 
+def _empty_table_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"copy (select * from {table} limit 0) to '{path}' (format parquet)")
+
+
+def build_views_database(path: Path, links: int, partitions: int) -> None:
+    """A graph folder of ``links`` generated links in the pipeline's partitioned layout, and
+    a database of views over it published by the pipeline's own code."""
+    folder = path.parent / f"{path.stem}-graph"
+    shutil.rmtree(folder, ignore_errors=True)
+    graph_dir = folder / "graph"
+    graph_dir.mkdir(parents=True)
+    hosts = max(3000, links // 5)
+    con = duckdb.connect()
+    con.execute("select setseed(0.42)")
+    for sql_file in sql_files():
+        con.execute(sql_file.read_text("utf-8"))
+    # targets on a power law, rows generated in target order (dst rises with k), so each
+    # partition's file comes out sorted by dst_domain, as the aggregation writes it
+    con.execute(f"""
+        copy (
+            with pairs as (
+                select k, (random() * {hosts})::bigint as src,
+                       floor({hosts} * pow(k / {links}, 3))::bigint as dst
+                from range({links}) t(k)
+            ), named as (
+                select k, src, dst,
+                    ['www.', '', 'blog.'][src % 3 + 1] || 's' || lpad((src // 3)::varchar, 9, '0')
+                        || '.com' as src_host,
+                    's' || lpad((src // 3)::varchar, 9, '0') || '.com' as src_domain,
+                    ['www.', '', 'blog.'][dst % 3 + 1] || 'd' || lpad((dst // 3)::varchar, 9, '0')
+                        || '.com' as dst_host,
+                    'd' || lpad((dst // 3)::varchar, 9, '0') || '.com' as dst_domain
+                from pairs
+            )
+            select
+                'CC-MAIN-2099-01' as crawl,
+                'https://' || src_host || '/p/' || (k % 7) as src_url,
+                src_host, src_domain,
+                'https://' || dst_host || '/t/' || (k % 11) as dst_url,
+                dst_host, dst_domain,
+                'anchor ' || (k % 997) as anchor,
+                'a' as link_type, 'body' as context,
+                k % 10 = 0 as nofollow, k % 50 = 0 as ugc, k % 70 = 0 as sponsored,
+                true as external, k % 13 = 0 as sitewide,
+                timestamptz '2099-01-01 00:00:00+00' as fetch_time,
+                not (k % 10 = 0 or k % 50 = 0 or k % 70 = 0) as dofollow,
+                partition_of(dst_domain, {partitions}) as part
+            from named
+        ) to '{graph_dir / "links-by-part"}'
+        (format parquet, compression zstd, partition_by (part), row_group_size 122880)
+    """)
+    for part_dir in sorted((graph_dir / "links-by-part").iterdir()):
+        number = int(part_dir.name.split("=")[1])
+        for index, file in enumerate(sorted(part_dir.glob("*.parquet"))):
+            (graph_dir / "links").mkdir(exist_ok=True)
+            file.rename(graph_dir / "links" / f"p{number:04d}-s{index:03d}.parquet")
+    shutil.rmtree(graph_dir / "links-by-part")
+    # the domains the links name, with an authority, in the partitions of their names
+    con.execute(f"""
+        copy (
+            with names as (
+                select distinct 'd' || lpad(n::varchar, 9, '0') || '.com' as domain
+                from range({hosts // 3 + 1}) t(n)
+                union all
+                select distinct 's' || lpad(n::varchar, 9, '0') || '.com'
+                from range({hosts // 3 + 1}) t(n)
+            )
+            select domain, 3::bigint as hosts, 7::bigint as pages_crawled,
+                   0::bigint as out_domains, 0::bigint as in_domains,
+                   null::double as pagerank, null::double as harmonic,
+                   null::bigint as pagerank_position, null::bigint as harmonic_position,
+                   (hash(domain) % 101)::double as authority,
+                   partition_of(domain, {partitions}) as part
+            from names
+        ) to '{graph_dir / "domains-by-part"}' (format parquet, partition_by (part))
+    """)
+    columns = [c for (c,) in con.execute(
+        "select column_name from duckdb_columns() where table_name = 'domains' "
+        "order by column_index").fetchall()]
+    (graph_dir / "domains").mkdir()
+    for part_dir in sorted((graph_dir / "domains-by-part").iterdir()):
+        number = int(part_dir.name.split("=")[1])
+        con.execute(f"copy (select {', '.join(columns)} from read_parquet('{part_dir}/*.parquet')) "
+                    f"to '{graph_dir / 'domains' / f'p{number:04d}.parquet'}' (format parquet)")
+    shutil.rmtree(graph_dir / "domains-by-part")
+    for table in ("pages", "host_edges", "domain_edges", "hosts", "crawls"):
+        for number in range(partitions if table != "crawls" else 1):
+            _empty_table_file(con, table, graph_dir / table / f"p{number:04d}.parquet")
+    for number in range(partitions):  # a partition no generated link went to
+        if not list((graph_dir / "links").glob(f"p{number:04d}*.parquet")):
+            _empty_table_file(con, "links", graph_dir / "links" / f"p{number:04d}.parquet")
+        if not (graph_dir / "domains" / f"p{number:04d}.parquet").exists():
+            _empty_table_file(con, "domains", graph_dir / "domains" / f"p{number:04d}.parquet")
+    con.close()
+    path.unlink(missing_ok=True)
+    publish(Folder(LocalData(folder), "graph"), [], path, "views")
+
+
 def _code_fingerprint() -> str:
     """SHA-256 of what shapes the database: the SQL (tables, views, macros) and the code that
     aggregates and publishes."""
@@ -101,11 +210,13 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _open(path: Path, edges: int) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, edges: int, views: tuple[int, int] | None = None
+          ) -> duckdb.DuckDBPyConnection:
     """The cached database, or a new one when there is none or it was built by other code
-    (a benchmark must not time yesterday's macros)."""
+    (a benchmark must not time yesterday's macros). ``views``: (links, partitions) of a
+    database of views over a generated partitioned graph folder."""
     stamp = path.with_name(path.name + ".code-sha256")
-    fingerprint = _code_fingerprint()
+    fingerprint = _code_fingerprint() + (f"-views-{views[0]}-{views[1]}" if views else "")
     if path.exists():
         if stamp.exists() and stamp.read_text() == fingerprint:
             try:
@@ -115,9 +226,14 @@ def _open(path: Path, edges: int) -> duckdb.DuckDBPyConnection:
         else:
             print(f"rebuilding {path.name}: the SQL or the aggregation changed since it was "
                   "built", file=sys.stderr)
-    print(f"building {path.name} with >= {edges:,} host edges ...", file=sys.stderr)
     stamp.unlink(missing_ok=True)
-    build_database(path, edges)
+    if views:
+        print(f"building {path.name}: views over {views[0]:,} links in {views[1]} "
+              "partitions ...", file=sys.stderr)
+        build_views_database(path, *views)
+    else:
+        print(f"building {path.name} with >= {edges:,} host edges ...", file=sys.stderr)
+        build_database(path, edges)
     stamp.write_text(fingerprint)
     return connect(path)
 
@@ -134,9 +250,10 @@ def _latencies(
     return times
 
 
-def query_latencies(path: Path, edges: int, runs: int = RUNS) -> list[tuple[str, str, str]]:
+def query_latencies(path: Path, edges: int, runs: int = RUNS,
+                    views: tuple[int, int] | None = None) -> list[tuple[str, str, str]]:
     """Rows for the benchmark table: p50/p95 per macro and target."""
-    con = _open(path, edges)
+    con = _open(path, edges, views)
     host_edge_count = con.execute("select count(*) from host_edges").fetchone()[0]
     link_count = con.execute("select count(*) from links").fetchone()[0]
     popular, popular_links = con.execute(
@@ -146,8 +263,11 @@ def query_latencies(path: Path, edges: int, runs: int = RUNS) -> list[tuple[str,
         "select dst_domain, count(*) from links where external group by 1 "
         "order by abs(count(*) - 2), 1 limit 1"
     ).fetchone()
-    rows = [("query database", f"{host_edge_count:,} host edges", f"{link_count:,} links")]
-    for macro in ("referring_domains", "backlinks"):
+    kind_of_database = "views" if views else "tables"
+    size = path.stat().st_size / 2**20
+    rows = [(f"query database ({kind_of_database})", f"{link_count:,} links",
+             f"{host_edge_count:,} host edges; file {size:,.1f} MiB")]
+    for macro in ("referring_domains", "backlinks", "link_profile"):
         for kind, target, count in (("popular", popular, popular_links), ("rare", rare, rare_links)):
             for limit in ("", " limit 20"):  # every row, and the first screen (the CLI's)
                 sql = f"select * from {macro}(?){limit}"
@@ -169,12 +289,17 @@ def main() -> None:
                         help="host edges, at least, of a database built here")
     parser.add_argument("--runs", type=int, default=RUNS,
                         help="timed runs per query (at least 2, for a p95)")
+    parser.add_argument("--views", type=int, metavar="LINKS", default=0,
+                        help="measure a database of views over LINKS generated links instead")
+    parser.add_argument("--partitions", type=int, default=64,
+                        help="partitions of the graph folder of --views (default 64)")
     args = parser.parse_args()
     if args.runs < 2:
         parser.error("--runs must be at least 2")
+    views = (args.views, args.partitions) if args.views else None
     print("| measure | result | notes |")
     print("|---|---:|---|")
-    for label, value, note in query_latencies(args.db, args.edges, args.runs):
+    for label, value, note in query_latencies(args.db, args.edges, args.runs, views):
         print(f"| {label} | {value} | {note} |")
 
 
