@@ -265,8 +265,8 @@ def query_latencies(path: Path, edges: int, runs: int = RUNS,
     ).fetchone()
     kind_of_database = "views" if views else "tables"
     size = path.stat().st_size / 2**20
-    rows = [(f"query database ({kind_of_database})", f"{link_count:,} links",
-             f"{host_edge_count:,} host edges; file {size:,.1f} MiB")]
+    rows = [("query database", f"{host_edge_count:,} host edges",
+             f"{link_count:,} links; {kind_of_database}; file {size:,.1f} MiB")]
     for macro in ("referring_domains", "backlinks", "link_profile"):
         for kind, target, count in (("popular", popular, popular_links), ("rare", rare, rare_links)):
             for limit in ("", " limit 20"):  # every row, and the first screen (the CLI's)
