@@ -110,8 +110,13 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
     """A graph folder of ``links`` generated links in the pipeline's partitioned layout, and
     a database of views over it published by the pipeline's own code."""
     folder = path.parent / f"{path.stem}-graph"
-    shutil.rmtree(folder, ignore_errors=True)
     graph_dir = folder / "graph"
+    made = folder / "generated.txt"  # the folder's rows, once generated: only re-publish
+    if made.exists() and made.read_text() == f"{links} {partitions}":
+        path.unlink(missing_ok=True)
+        publish(Folder(LocalData(folder), "graph"), [], path, "views")
+        return
+    shutil.rmtree(folder, ignore_errors=True)
     graph_dir.mkdir(parents=True)
     hosts = max(3000, links // 5)
     con = duckdb.connect()
@@ -196,6 +201,7 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
         if not (graph_dir / "domains" / f"p{number:04d}.parquet").exists():
             _empty_table_file(con, "domains", graph_dir / "domains" / f"p{number:04d}.parquet")
     con.close()
+    made.write_text(f"{links} {partitions}")
     path.unlink(missing_ok=True)
     publish(Folder(LocalData(folder), "graph"), [], path, "views")
 

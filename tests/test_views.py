@@ -87,6 +87,8 @@ def test_a_lookup_reads_only_the_files_of_the_targets_partitions(views_run: CliR
                 candidates = con.execute("select target_candidates(?)", [target]).fetchone()[0]
                 own = {partition_of(name, DEFAULT_PARTITIONS) for name in candidates}
                 assert files_read(con, query, target) == len(own) < DEFAULT_PARTITIONS
+            # the authority of a target: one file of domains and one of hosts, of 16 each
+            assert files_read(con, "select target_authority(?)", "google.com") <= 2
             # the file read is the one of the target's registered domain
             (files,) = con.execute("select target_link_files('google.com')").fetchone()
             assert f"p{partition_of('google.com', DEFAULT_PARTITIONS):04d}.parquet" in " ".join(

@@ -30,6 +30,10 @@ from pipeline.runs import RunRecord
 from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
 
+# In a database of views: per table split by a name (links by dst_domain, domains by domain,
+# hosts by host), the macro listing its files by partition (sql/views/ reads them).
+PARTITION_FILE_MACROS = {"links": "link_partition_files", "domains": "domain_partition_files",
+                         "hosts": "host_partition_files"}
 # A partition's file in a graph table folder: p0003.parquet, or p0003-s001.parquet (sub-bucket)
 _PARTITION_FILE = re.compile(r"p(\d{4})(?:-s\d+)?\.parquet")
 
@@ -42,7 +46,7 @@ def sql_files() -> list[Path]:
 
 def views_sql_files() -> list[Path]:
     """The SQL applied after ``sql_files`` to a database of views: the macros that read only
-    the target's partition of the link files."""
+    the files of the target's partition (links, domains, hosts)."""
     return sorted((bundled.sql_dir() / "views").glob("*.sql"))
 
 
@@ -78,8 +82,8 @@ def build(
             if database == "views":
                 quoted = [graph.store.view_literal(graph.name_of(name)) for name in files]
                 _replace_with_view(con, table, quoted)
-                if table == "links":  # the macros read only the target's partition
-                    con.execute("create or replace macro link_partition_files() as "
+                if table in PARTITION_FILE_MACROS:  # lookups read the target's partition
+                    con.execute(f"create or replace macro {PARTITION_FILE_MACROS[table]}() as "
                                 f"{_files_by_partition(files, quoted)}")
             else:
                 con.execute(
