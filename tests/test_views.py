@@ -132,10 +132,12 @@ def test_the_link_files_are_listed_by_partition_with_their_sub_buckets() -> None
     files = ["links/p0000.parquet", "links/p0001-s000.parquet", "links/p0001-s001.parquet",
              "links/p0002.parquet"]
     quoted = [f"'/d/graph/{name}'" for name in files]
-    assert _files_by_partition(files, quoted) == (
+    assert _files_by_partition("links", files, quoted) == (
         "[['/d/graph/links/p0000.parquet'], ['/d/graph/links/p0001-s000.parquet', "
         "'/d/graph/links/p0001-s001.parquet'], ['/d/graph/links/p0002.parquet']]")
-    with pytest.raises(GraphError, match="no file of partition 1"):
-        _files_by_partition([files[0], files[3]], [quoted[0], quoted[3]])
+    with pytest.raises(GraphError, match="links have no file of partition 1"):
+        _files_by_partition("links", [files[0], files[3]], [quoted[0], quoted[3]])
+    with pytest.raises(GraphError, match="hosts have no file of partition 0"):
+        _files_by_partition("hosts", [], [])
     with pytest.raises(GraphError, match="is not a partition's file"):
-        _files_by_partition(["links/all.parquet"], ["'/d/graph/links/all.parquet'"])
+        _files_by_partition("links", ["links/all.parquet"], ["'/d/graph/links/all.parquet'"])

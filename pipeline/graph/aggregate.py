@@ -281,7 +281,7 @@ def _reduce_link_bucket(
     superseded: pl.LazyFrame, crawled: pl.LazyFrame, options: GraphOptions,
 ) -> None:
     graph, work = plan.graph, plan.work
-    kept = links.join(superseded, on=CAPTURE, how="anti").drop(CAPTURE_PART).collect()
+    kept = links.join(superseded, on=list(CAPTURE), how="anti").drop(CAPTURE_PART).collect()
     # sitewide needs the crawled pages of the source hosts that could be sitewide only
     candidates = (kept.lazy().group_by("src_host", "dst_domain")
                   .agg(pl.col("src_url").n_unique().alias("linking_pages"))

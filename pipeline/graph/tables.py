@@ -50,7 +50,7 @@ class GraphOptions:
 # two inputs can hold the same capture (one WARC copied under two names), and only the
 # part that identifies a capture tells their links apart. Never published.
 CAPTURE_PART = "_part"
-CAPTURE = ["crawl", "src_url", "fetch_time", CAPTURE_PART]  # a capture, as links name it
+CAPTURE = ("crawl", "src_url", "fetch_time", CAPTURE_PART)  # a capture, as links name it
 
 
 def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:

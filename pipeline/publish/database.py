@@ -84,7 +84,7 @@ def build(
                 _replace_with_view(con, table, quoted)
                 if table in PARTITION_FILE_MACROS:  # lookups read the target's partition
                     con.execute(f"create or replace macro {PARTITION_FILE_MACROS[table]}() as "
-                                f"{_files_by_partition(files, quoted)}")
+                                f"{_files_by_partition(table, files, quoted)}")
             else:
                 con.execute(
                     f"insert into {table} by name select * from read_parquet(?)",
@@ -104,7 +104,7 @@ def build(
         con.close()
 
 
-def _files_by_partition(files: Sequence[str], quoted: Sequence[str]) -> str:
+def _files_by_partition(table: str, files: Sequence[str], quoted: Sequence[str]) -> str:
     """A SQL list whose item i + 1 lists the files of partition i: ``links/p0003.parquet``,
     or ``links/p0003-s000.parquet``, ``links/p0003-s001.parquet`` ... when the partition
     was reduced in sub-buckets. ``quoted`` holds the files' URLs as SQL literals."""
@@ -115,9 +115,9 @@ def _files_by_partition(files: Sequence[str], quoted: Sequence[str]) -> str:
             raise GraphError(f"{name!r} is not a partition's file (pNNNN.parquet); "
                              "run `backlinks run` again to rebuild the graph")
         groups.setdefault(int(found.group(1)), []).append(literal)
-    if sorted(groups) != list(range(len(groups))):
-        missing = sorted(set(range(max(groups) + 1)) - set(groups))
-        raise GraphError(f"the graph's links have no file of partition {missing[0]}; "
+    if not groups or sorted(groups) != list(range(len(groups))):
+        missing = sorted(set(range(max(groups, default=0) + 1)) - set(groups))
+        raise GraphError(f"the graph's {table} have no file of partition {missing[0]}; "
                          "run `backlinks run` again to rebuild the graph")
     return "[" + ", ".join(f"[{', '.join(groups[p])}]" for p in range(len(groups))) + "]"
 
