@@ -89,10 +89,12 @@ def test_run_macro_refuses_an_unknown_macro_name(sample_run: CliRun) -> None:
 
 # Names that may be formatted into SQL text: identifiers from the code's own constants
 # (placeholders is "?, ?"; export's query and options come from its constant tables), and
-# quoted: storage.quoted_url's result, the one literal (a URL inside CREATE VIEW, where
-# DuckDB binds no parameter), refused unless plain (tests/test_object_storage.py).
+# quoted: the stores' view_literal results, the one literal (a URL or path inside CREATE
+# VIEW or a macro, where DuckDB binds no parameter), refused unless plain
+# (tests/test_object_storage.py, tests/test_views.py); quoted_by_partition: lists of them.
 ALLOWED_IN_SQL = {
     "table", "macro", "view", "name", "column", "placeholders", "query", "options", "quoted",
+    "quoted_by_partition",
 }
 
 

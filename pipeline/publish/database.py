@@ -83,8 +83,9 @@ def build(
                 quoted = [graph.store.view_literal(graph.name_of(name)) for name in files]
                 _replace_with_view(con, table, quoted)
                 if table in PARTITION_FILE_MACROS:  # lookups read the target's partition
-                    con.execute(f"create or replace macro {PARTITION_FILE_MACROS[table]}() as "
-                                f"{_files_by_partition(table, files, quoted)}")
+                    macro = PARTITION_FILE_MACROS[table]
+                    quoted_by_partition = _files_by_partition(table, files, quoted)
+                    con.execute(f"create or replace macro {macro}() as {quoted_by_partition}")
             else:
                 con.execute(
                     f"insert into {table} by name select * from read_parquet(?)",
