@@ -108,8 +108,8 @@ def test_a_name_that_does_not_resolve_fails_in_seconds() -> None:
 def test_a_refused_port_fails_in_seconds_and_names_the_setting() -> None:
     port = closed_port()
     said: list[str] = []
-    with announcing_retries(said.append), pytest.raises(HostUnreachable, match=rf"connection refused by 127.0.0.1:{port}: .*"
-                                              r"\(see --https-base-url / --source\)"):
+    refused = rf"connection refused by 127.0.0.1:{port}: .*\(see --https-base-url / --source\)"
+    with announcing_retries(said.append), pytest.raises(HostUnreachable, match=refused):
         crawl_paths("CC-MAIN-2024-22", "warc",
                     replace(FAST, https_base_url=f"http://127.0.0.1:{port}/"))
     assert len(said) == UNREACHABLE_TRIES - 1  # the quick tries only
