@@ -166,8 +166,9 @@ def test_truncated_uncompressed_warc_keeps_the_records_before() -> None:
     [
         (b"", "is empty: it holds no WARC record"),
         (b"this is not a WARC file\n" * 3, "holds no readable WARC record"),
-        (gzip.compress(b"just some gzipped text\n"), "holds no readable WARC record"),
+        (gzip.compress(b"just some gzipped text\n", mtime=0), "holds no readable WARC record"),
     ],
+    ids=["empty", "plain text", "gzipped text"],  # the same names in every xdist worker
 )
 def test_unreadable_input_raises_corrupt_input(data: bytes, message: str) -> None:
     with pytest.raises(CorruptInput, match=message):
