@@ -10,13 +10,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 from cc_mirror import Mirror, build_mirror, upload
+
+from pipeline.config import Settings
 
 # Prefect reads its settings at import: give it a private home, no analytics, quiet logs.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="backlinks-prefect-home-")
@@ -34,6 +36,10 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(_PREFECT_HOME, "no-aws-
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 REPO = Path(__file__).resolve().parent.parent
+# Settings for tests of remote reads: short timeouts and retries a local server answers
+# within (the defaults wait minutes for a real one).
+FAST_RETRIES = replace(Settings.defaults(), timeout_seconds=2.0, retry_initial_seconds=0.01,
+                       retry_seconds=5.0)
 DATA = REPO / "tests" / "data"
 SAMPLE = DATA / "cc"
 S3_BUCKET = "commoncrawl"

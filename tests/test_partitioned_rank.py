@@ -14,14 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_rank import SHAPES as RANK_SHAPES
 
 from pipeline.graph import partitioned_rank as parted
 from pipeline.graph import rank
-
-
-def random_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n, m), rng.integers(0, n, m)
 
 
 def power_law_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,16 +25,9 @@ def power_law_graph(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, n, m), (n * rng.power(0.3, m)).astype(np.int64).clip(0, n - 1)
 
 
-SHAPES = {
-    "cycle": (np.array([0, 1, 2, 3]), np.array([1, 2, 3, 0]), 4),
-    "star with dangling leaves": (np.zeros(5, dtype=np.int64), np.arange(1, 6), 6),
-    "chain into a sink": (np.array([0, 1, 2]), np.array([1, 2, 3]), 4),
-    "two disconnected parts": (np.array([0, 1, 3, 4, 5]), np.array([1, 0, 4, 5, 3]), 7),
-    "self-loop and isolated node": (np.array([0, 0, 1]), np.array([0, 1, 2]), 4),
-    "random, dangling nodes, parallel edges": (*random_graph(200, 600, 1), 200),
-    "random, dense": (*random_graph(60, 2000, 2), 60),
-    "power law, 3,000 nodes": (*power_law_graph(3000, 30_000, 3), 3000),
-}
+# test_rank.py's graphs (its random one has dangling nodes and parallel edges), and a
+# larger power-law one
+SHAPES = {**RANK_SHAPES, "power law, 3,000 nodes": (*power_law_graph(3000, 30_000, 3), 3000)}
 SPLITS = [("dst", 3), ("src", 4), ("edge", 5)]
 
 
@@ -85,7 +74,7 @@ def test_sampled_harmonic_centrality_is_the_in_memory_estimate(
 def test_tasks_run_in_other_processes_through_the_map_function(tmp_path: Path) -> None:
     """Every call in another process, as a task runner does: the calls must pickle (spawned
     workers, since forking a process with Polars' threads can hang)."""
-    src, dst, n = SHAPES["random, dangling nodes, parallel edges"]
+    src, dst, n = SHAPES["random, dangling nodes"]
     partitions = parted.write_partitions(src, dst, n, tmp_path / "edges", 3, by="dst")
     rounds: list[int] = []
     pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))

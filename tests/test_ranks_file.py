@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from conftest import S3_BUCKET, CliRun, run_cli
+from conftest import FAST_RETRIES, S3_BUCKET, CliRun, run_cli
 from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings, load_settings
@@ -29,9 +29,7 @@ from pipeline.graph.ranks_file import (
     read_ranks_file,
 )
 
-FAST = replace(
-    Settings.defaults(), timeout_seconds=2.0, retry_initial_seconds=0.01, retry_seconds=5.0
-)
+FAST = FAST_RETRIES
 HOST_HEADER = "#harmonicc_pos\t#harmonicc_val\t#pr_pos\t#pr_val\t#host_rev"
 DOMAIN_HEADER = HOST_HEADER + "\t#n_hosts"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cc_mirror import COLLINFO, Mirror
-from conftest import PRIVATE_BUCKET, S3_BUCKET
+from conftest import FAST_RETRIES, PRIVATE_BUCKET, S3_BUCKET
 from http_server import FaultPlan, RangeFileServer
 
 from pipeline.config import Settings
@@ -36,9 +36,7 @@ from pipeline.read.remote import DROPPED, THROTTLED, Retrier, RetryPolicy, Trans
 from pipeline.read.sources import InputFile
 from pipeline.read.streams import fingerprint, open_stream
 
-FAST = replace(
-    Settings.defaults(), timeout_seconds=2.0, retry_initial_seconds=0.01, retry_seconds=5.0
-)
+FAST = FAST_RETRIES
 
 
 def biggest_warc(mirror: Mirror) -> str:
