@@ -58,7 +58,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "tables",
         "What the published database holds: tables (the graph's rows, copied in) or views "
         "(over the graph's Parquet files where they are, local or in S3: a small file whose "
-        "target macros read only the target's partition).",
+        "target macros read only the target's partition; hosts and domains are copied in).",
         choices=("tables", "views"),
     ),
     SettingSpec(
