@@ -501,6 +501,9 @@ def run(
             display.stop()
             os.environ.pop(PROGRESS_DIR_ENV, None)
     _print_summary(summary, process_seconds(clock.perf_counter() - started))
+    import gc
+
+    gc.freeze()  # the exit's last collections then skip Prefect's objects (0.5-0.8 s)
     if summary.failures or not summary.published:
         sys.exit(EXIT_INPUT_FAILED)
 

@@ -28,6 +28,7 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parent / "prefect-template"
 # A first start on a new Prefect version migrates its template, which can take a minute on
@@ -106,6 +107,25 @@ def template() -> Path:
     return cached
 
 
+def create_app() -> Any:
+    """Prefect's API app, made in the server process (uvicorn's factory). Importing
+    Prefect's server creates some million objects, and the garbage collector runs hundreds
+    of times meanwhile for nothing (they all stay); without it the import takes about a
+    tenth less (docs/benchmarks.md, "Start-up"). What was imported is then frozen, out of
+    every later collection."""
+    import gc
+
+    gc.disable()
+    try:
+        from prefect.server.api.server import create_app as prefect_app
+
+        app = prefect_app()
+    finally:
+        gc.freeze()
+        gc.enable()
+    return app
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,7 +163,7 @@ class TemporaryServer:
         with open(self.log, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory",
-                 "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port",
+                 "flows.server:create_app", "--host", "127.0.0.1", "--port",
                  str(self.port), "--log-level", "error", "--lifespan", "on"],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
