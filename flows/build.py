@@ -294,7 +294,11 @@ def temporary_api(server: TemporaryServer | None = None) -> Iterator[str]:
     faster. Worker processes read the API address from the environment, so it is set there
     for the duration of the run.
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
 
     previous = os.environ.get("PREFECT_API_URL")
     configured = PREFECT_API_URL.value()
@@ -312,8 +316,14 @@ def temporary_api(server: TemporaryServer | None = None) -> Iterator[str]:
             server.stop()
             raise
     os.environ["PREFECT_API_URL"] = configured
+    updates: dict[Any, Any] = {PREFECT_API_URL: configured}
+    if server is not None:
+        # Heartbeats tell a lasting server that a run crashed; a temporary one goes with the
+        # run. Without them the flow also ends up to 1 s sooner (the heartbeat thread sleeps
+        # in 1 s steps and the flow waits for it to stop).
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     try:
-        with temporary_settings({PREFECT_API_URL: configured}):
+        with temporary_settings(updates):
             yield configured
             if server is not None:  # send the run's last log lines before the server stops
                 from prefect.logging.handlers import APILogHandler
