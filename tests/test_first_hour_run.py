@@ -228,3 +228,28 @@ def test_the_shipped_template_is_at_the_installed_prefects_last_migration(
     assert any(re.search(rf"^revision = \"{revision}\"", t, re.M) for t in texts)
     assert not any(re.search(rf"^down_revision = \"{revision}\"", t, re.M) for t in texts), (
         "Prefect has migrations after the template's: run `python -m flows.server template`")
+
+
+def test_a_temporary_server_takes_no_heartbeats_and_a_lasting_one_keeps_them(
+    prefect_api: str
+) -> None:
+    """Prefect's flow heartbeats tell a lasting server that a run crashed; on the run's own
+    temporary server nobody reads them, and stopping their thread cost up to 1 s a run."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.build import temporary_api
+    from flows.server import TemporaryServer
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None
+    server = TemporaryServer().start()
+    with temporary_api(server) as url:
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert server.process is None  # stopped with the run
+    assert get_current_settings().flows.heartbeat_frequency == default
+
+    with temporary_settings({PREFECT_API_URL: prefect_api}), temporary_api(None) as url:
+        assert url == prefect_api  # the user's own server
+        assert get_current_settings().flows.heartbeat_frequency == default

@@ -213,10 +213,17 @@ def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
         work.write(piece, _piece(kind, *prefix, int(partition)))
 
 
-def _scan_pieces(work: Folder, kind: str, partition: int, schema: pl.Schema) -> pl.LazyFrame:
+def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
+    """The names of the pieces of each kind, listed once for all the partitions of a task
+    (a listing per partition cost more than reducing a small partition)."""
+    return {kind: list(work.store.files(work.name_of(kind))) for kind in kinds}
+
+
+def _scan_pieces(work: Folder, pieces: dict[str, list[str]], kind: str, partition: int,
+                 schema: pl.Schema) -> pl.LazyFrame:
     """Every ``kind`` piece addressed to ``partition`` (the last key of its name)."""
     suffix = f"{partition_name(partition)}.parquet"
-    names = [f"{kind}/{name}" for name in work.store.files(work.name_of(kind))
+    names = [f"{kind}/{name}" for name in pieces[kind]
              if name == suffix or name.endswith(f"-{suffix}")]
     return work.scan(names, schema) if names else pl.LazyFrame(schema=schema)
 
@@ -330,13 +337,14 @@ _IN_DOMAINS = pl.Schema({"dst_domain": pl.String(), "in_domains": pl.UInt32()})
 def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3 for some host partitions: one row per host (tables.hosts, from pieces)."""
     graph, work = plan.graph, plan.work
+    pieces = _pieces(work, "out_hosts", "in_hosts")
     for partition in partitions:
         name = f"{partition_name(partition)}.parquet"
         crawled = work.scan(f"crawled/{name}").select("host", "domain", "pages_crawled")
-        out_degree = (_scan_pieces(work, "out_hosts", partition, _OUT_HOSTS)
+        out_degree = (_scan_pieces(work, pieces, "out_hosts", partition, _OUT_HOSTS)
                       .group_by("src_host", maintain_order=True)
                       .agg(pl.col("domain").first(), pl.col("out_hosts").sum()))
-        in_degree = _scan_pieces(work, "in_hosts", partition, _IN_HOSTS)
+        in_degree = _scan_pieces(work, pieces, "in_hosts", partition, _IN_HOSTS)
         names = pl.concat([
             crawled.select("host", "domain"),
             out_degree.select(pl.col("src_host").alias("host"), "domain"),
@@ -363,13 +371,14 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
 def reduce_domains(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3b for some domain partitions: one row per registered domain of the hosts."""
     graph, work = plan.graph, plan.work
+    pieces = _pieces(work, "domain_hosts", "out_domains", "in_domains")
     for partition in partitions:
-        per_domain = (_scan_pieces(work, "domain_hosts", partition, _DOMAIN_HOSTS)
+        per_domain = (_scan_pieces(work, pieces, "domain_hosts", partition, _DOMAIN_HOSTS)
                       .group_by("domain").agg(pl.col("hosts").sum(),
                                               pl.col("pages_crawled").sum()))
-        out_degree = (_scan_pieces(work, "out_domains", partition, _OUT_DOMAINS)
+        out_degree = (_scan_pieces(work, pieces, "out_domains", partition, _OUT_DOMAINS)
                       .group_by("src_domain").agg(pl.col("out_domains").sum()))
-        in_degree = (_scan_pieces(work, "in_domains", partition, _IN_DOMAINS)
+        in_degree = (_scan_pieces(work, pieces, "in_domains", partition, _IN_DOMAINS)
                      .group_by("dst_domain").agg(pl.col("in_domains").sum()))
         rows = (
             per_domain.join(out_degree, left_on="domain", right_on="src_domain", how="left")

@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -77,12 +78,17 @@ class LocalData(DataStore):
 
     def files(self, folder: str) -> dict[str, int]:
         base = self.path(folder)
-        if not base.is_dir():
-            return {}
-        return {
-            path.relative_to(base).as_posix(): path.stat().st_size
-            for path in sorted(base.rglob("*")) if path.is_file()
-        }
+        found: dict[str, int] = {}
+        for root, _folders, names in os.walk(base):  # (nothing for a missing folder)
+            relative = Path(root).relative_to(base).as_posix()
+            for name in names:
+                try:
+                    if not stat.S_ISREG((status := os.stat(os.path.join(root, name))).st_mode):
+                        continue
+                except FileNotFoundError:  # a dangling link, or deleted meanwhile
+                    continue
+                found[name if relative == "." else f"{relative}/{name}"] = status.st_size
+        return dict(sorted(found.items(), key=lambda item: item[0].split("/")))  # path order
 
     def put_file(self, local: Path, name: str, sha256: str) -> None:
         target = self.path(name)
