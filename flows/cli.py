@@ -524,6 +524,9 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
     file with a complete part of its current version, the graph built from exactly those
     parts with these settings, and the database published (the flow's own test, made before
     a server is started). None when there is anything to do, or any doubt."""
+    if (settings.runner != "local" or settings.data_in_s3 or not sources
+            or any(source.remote for source in sources) or not settings.db_path.is_file()):
+        return None  # (before the imports below: a first run starts its server sooner)
     import time
     import uuid
     from datetime import UTC, datetime
@@ -533,9 +536,6 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
     from pipeline.read.streams import fingerprint
     from pipeline.runs import RunSummary
 
-    if (settings.runner != "local" or settings.data_in_s3 or not sources
-            or any(source.remote for source in sources) or not settings.db_path.is_file()):
-        return None
     started = time.perf_counter()
     store = settings.data_store()
     try:
