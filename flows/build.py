@@ -149,7 +149,7 @@ def aggregate_in_partitions(store: DataStore, options: GraphOptions,
     buckets = 0
     try:
         for step in ("pages", "links", "hosts", "domains"):
-            groups = plan.groups(step)
+            groups = plan.groups(step, settings.worker_count)
             _report_step(step, 0, plan.partitions)
             futures = [reduce_task.submit(plan, step, group, group[0], group[-1], options)
                        for group in groups]

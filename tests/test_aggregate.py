@@ -373,3 +373,28 @@ def test_a_capture_held_by_two_parts_counts_once(tmp_path: Path, partitions: int
     assert len(found[1]["links"]) == sum(n % 4 + 1 for n in range(10))
     assert found[2] == found[1]
     assert found[3] == found[1]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_partitions_are_grouped_into_tasks_by_bytes_and_workers(tmp_path: Path,
+                                                                workers: int) -> None:
+    """Each step's tasks: every partition once, in order; about TASK_BYTES a task, and a
+    small step split among the workers so that none idles."""
+    from pipeline.graph.aggregate import TASK_BYTES, AggregationPlan
+
+    def plan(link_bytes: dict[int, int]) -> AggregationPlan:
+        return AggregationPlan(LocalData(tmp_path), "graph", [], 16, link_bytes, {})
+
+    for sizes in ({p: 1_000 * (p % 5 + 1) for p in range(16)},  # small: split by workers
+                  {p: TASK_BYTES // 3 for p in range(16)},  # large: about TASK_BYTES each
+                  {3: 10, 9: 10}, {}):  # mostly empty partitions, and none
+        groups = plan(sizes).groups("links", workers)
+        assert [p for group in groups for p in group] == list(range(16))
+        total = sum(sizes.values())
+        bytes_of = [sum(sizes.get(p, 0) for p in group) for group in groups]
+        if total >= workers * TASK_BYTES:
+            assert len(groups) == 6 and max(bytes_of) <= TASK_BYTES + TASK_BYTES // 3
+        elif total:
+            assert len(groups) == min(workers, len([s for s in sizes.values() if s]))
+        else:
+            assert len(groups) == 1

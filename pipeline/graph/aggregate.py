@@ -140,18 +140,28 @@ class AggregationPlan:
             return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
 
-    def groups(self, step: str) -> list[list[int]]:
-        """The partitions of ``step``, grouped into tasks of about TASK_BYTES each."""
+    def groups(self, step: str, workers: int = 1) -> list[list[int]]:
+        """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
+        or of a ``workers``-th of the step's bytes when that is less (a small step still
+        keeps every worker busy)."""
         sizes = self.page_bytes if step == "pages" else self.link_bytes
-        groups: list[list[int]] = [[]]
-        held = 0
-        for partition in range(self.partitions):
-            if groups[-1] and held + sizes.get(partition, 0) > TASK_BYTES:
-                groups.append([])
-                held = 0
-            groups[-1].append(partition)
-            held += sizes.get(partition, 0)
-        return groups
+        total = sum(sizes.get(partition, 0) for partition in range(self.partitions))
+        budget = min(TASK_BYTES, max(1, math.ceil(total / max(1, workers))))
+        groups: dict[int, list[int]] = {}
+        leading: list[int] = []  # empty partitions before the first one with bytes
+        before, group = 0, None
+        for partition in range(self.partitions):  # each in the group its middle byte falls in
+            size = sizes.get(partition, 0)
+            if size:  # (an empty one goes with the one before it)
+                group = int((before + size / 2) // budget)
+            if group is None:
+                leading.append(partition)
+            else:
+                groups.setdefault(group, []).append(partition)
+            before += size
+        tasks = list(groups.values()) or [[]]
+        tasks[0][:0] = leading
+        return tasks
 
 
 def sub_bucket_count(link_bytes: int, memory_mb: int) -> int:
