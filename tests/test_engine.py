@@ -51,3 +51,28 @@ def test_both_engines_write_the_same_part(tmp_path: Path, path: Path) -> None:
     python = part_of(tmp_path, path, "python")
     assert rust == python
     assert rust[1]["records"] > 0
+
+
+def test_the_core_serves_new_threads_after_the_first_ones_exit() -> None:
+    """A small run's files are read in a thread pool whose threads end with the run; the
+    next run (the schedule's next crawl, a second run in one process) reads in new
+    threads. mimalloc 3.x, the core's allocator, crashed there (a segmentation fault in
+    mi_thread_init on the first allocation of a new thread, microsoft/mimalloc#1393); the
+    core now builds mimalloc 2. In a child process, so that a crash fails only this test."""
+    import subprocess
+    import sys
+
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from pipeline.config import Settings\n"
+        "from pipeline.extract.engine import CoreEngine\n"
+        "settings = Settings.defaults()\n"
+        "for run in range(4):\n"
+        "    with ThreadPoolExecutor(2) as pool:\n"
+        "        engines = list(pool.map(lambda _: CoreEngine(settings), range(6)))\n"
+        "    print('run', run, len(engines), flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "run 3 6"
