@@ -1,10 +1,10 @@
 -- Applied after sql/macros/ to a database of views only (database = "views"), where the
 -- link table is a view over one Parquet file per partition: target_backlinks(target) reads
 -- only the files of the partitions the target's registered domain can be in (at most six,
--- usually two), not every file. (hosts and domains stay tables there, sorted by name, so
--- target_authority and the joins on them need nothing of this file.) link_partition_files() is written by the publish step: a
+-- usually two), not every file. link_partition_files() is written by the publish step: a
 -- list whose item i + 1 lists the link files of partition i (one, or one per sub-bucket
--- when the partition was reduced in sub-buckets).
+-- when the partition was reduced in sub-buckets). (hosts and domains stay tables there,
+-- sorted by name: target_authority and the joins on them need nothing of this file.)
 --
 -- DuckDB folds the file list to constants when the macro is called with a constant target,
 -- so a plain DuckDB client gets the same pruning (EXPLAIN ANALYZE: "Total Files Read").
