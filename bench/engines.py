@@ -213,32 +213,28 @@ def combined(a: float, b: float) -> float:
     return 1.0 / (1.0 / a + 1.0 / b)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mb", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--data", type=Path, default=BENCH / "data")
-    parser.add_argument("--batch", type=int, default=256, help="pages per call into the core")
-    parser.add_argument("--runs", type=int, default=1, help="runs of each measurement (best)")
-    args = parser.parse_args()
-
+def engine_rows(data: Path, mb_asked: int, seed: int, batch: int = 256, runs: int = 1,
+                say: bool = True) -> list[tuple[str, str, str]]:
+    """The table's rows (label, value, note) for the generated WARC and WAT of ``mb_asked``
+    MB and ``seed`` in ``data`` (made when missing); bench/run.py adds them to its own."""
     from generate import write_files
 
-    warc = args.data / f"gen-{args.seed}-{args.mb}mb.warc.gz"
-    wat = args.data / f"gen-{args.seed}-{args.mb}mb.warc.wat.gz"
+    warc = data / f"gen-{seed}-{mb_asked}mb.warc.gz"
+    wat = data / f"gen-{seed}-{mb_asked}mb.warc.wat.gz"
     if not warc.exists() or not wat.exists():
         print(f"generating {warc.name} ...", file=sys.stderr)
-        write_files(args.data, args.mb, args.seed)
+        write_files(data, mb_asked, seed)
     mb = measure(SIZE, warc, 0)["bytes"] / 1e6
 
     rows: list[tuple[str, str, str]] = []
 
     def row(label: str, value: str, note: str = "") -> None:
         rows.append((label, value, note))
-        print(f"{label:44} {value:>16}  {note}", file=sys.stderr, flush=True)
+        if say:
+            print(f"{label:44} {value:>16}  {note}", file=sys.stderr, flush=True)
 
-    warcio = best(WARCIO, warc, 0, args.runs)
-    parse = best(PARSE, warc, 0, args.runs)
+    warcio = best(WARCIO, warc, 0, runs)
+    parse = best(PARSE, warc, 0, runs)
     speed_warcio, speed_parse = mb / warcio["seconds"], mb / parse["seconds"]
     floor = combined(speed_warcio, speed_parse)
     row("warcio iteration, every payload read", f"{speed_warcio:.1f} MB/s",
@@ -249,7 +245,7 @@ def main() -> None:
 
     results = {}
     for engine, program in [("python", PYTHON_EXTRACT), ("core", CORE_EXTRACT)]:
-        got = best(program, warc, args.batch, args.runs)
+        got = best(program, warc, batch, runs)
         results[engine] = got
         speed = mb / got["seconds"]
         row(f"WARC extraction, {engine}", f"{speed:.1f} MB/s",
@@ -260,7 +256,7 @@ def main() -> None:
 
     wat_results = {}
     for engine, program in [("python", PYTHON_EXTRACT), ("core", CORE_EXTRACT)]:
-        got = best(program, wat, args.batch, args.runs)
+        got = best(program, wat, batch, runs)
         wat_results[engine] = got
         row(f"WAT extraction, {engine}", f"{got['records'] / got['seconds']:,.0f} records/s",
             f"{got['records']:,} records in {got['seconds']:.2f} s, {got['links']:,} links, "
@@ -271,7 +267,19 @@ def main() -> None:
     row("core speed-up, WARC / WAT",
         f"{results['python']['seconds'] / results['core']['seconds']:.2f}x / "
         f"{wat_results['python']['seconds'] / wat_results['core']['seconds']:.2f}x",
-        f"{mb:.0f} MB WARC, batch {args.batch}")
+        f"{mb:.0f} MB WARC, batch {batch}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=BENCH / "data")
+    parser.add_argument("--batch", type=int, default=256, help="pages per call into the core")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each measurement (best)")
+    args = parser.parse_args()
+    rows = engine_rows(args.data, args.mb, args.seed, args.batch, args.runs)
     print("\n| measure | value | note |\n| --- | --- | --- |")
     for label, value, note in rows:
         print(f"| {label} | {value} | {note} |")

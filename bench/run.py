@@ -1,6 +1,6 @@
 """``make bench``: every figure measured in one run, on the same generated file.
 
-    python3 -m uv run --frozen --extra bench python bench/run.py [--mb 1024] [--seed 1]
+    python3 -m uv run --frozen --extra bench --extra core python bench/run.py [--mb 1024] [--seed 1]
         [--edges 10000000] [--query-runs 40] [--data bench/data] [--out docs/benchmarks.md]
 
 Generates (once, cached in ``--data``, bench/data/ by default) a Common-Crawl-shaped WARC
@@ -13,6 +13,8 @@ process so that its peak RSS is its own:
   (warcio + parse) and (fastwarc + parse), each pair's throughput combined as 1/(1/a + 1/b);
 - two processes on two cores against one;
 - aggregation of the parts (link rows per second into host and domain edges), peak RSS;
+- both extraction engines side by side (bench/engines.py: the Python path and the compiled
+  core, WARC MB/s and WAT records/s per CPU second, their floors, whether their rows agree);
 - queries: p50 and p95 of ``referring_domains`` and ``backlinks`` on a database of at least
   ``--edges`` host edges, for a popular and a rare target.
 
@@ -245,6 +247,15 @@ def main() -> None:
         f"{link_rows / aggregated['seconds']:,.0f} rows/s",
         f"{link_rows:,} rows -> {aggregated['host_edges']:,} host edges in "
         f"{aggregated['seconds']:.1f} s, peak {aggregated['peak_mib']:.0f} MiB")
+
+    # issue 17: the Python path and the compiled core side by side, WARC and WAT, with floors
+    if importlib.util.find_spec("backlinks_core") is None:
+        row("engines side by side", "n/a", "the compiled core is not installed (--extra core)")
+    else:
+        from engines import engine_rows
+
+        for label, value, note in engine_rows(data, args.mb, args.seed, say=False):
+            row(f"engines: {label}", value, note)
 
     from queries import query_latencies
 

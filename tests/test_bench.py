@@ -148,6 +148,12 @@ def test_run(generated: str, queries: str, data: Path) -> None:
     assert number(aggregation[0]) > 0 and f"{links:,.0f} rows" in aggregation[1]
     assert number(results["query database"][0]) >= EDGES
     assert number(results["backlinks, rare target"][0]) > 0
+    # both engines side by side in the same table (the test command installs the core)
+    assert results["engines: WARC rows and counters identical"][0] == "yes"
+    assert results["engines: WAT rows and counters identical"][0] == "yes"
+    for engine in ("python", "core"):
+        assert number(results[f"engines: WARC extraction, {engine}"][0]) > 0
+        assert number(results[f"engines: WAT extraction, {engine}"][0]) > 0
     assert "<!-- analysis -->" in report.read_text()
 
 
