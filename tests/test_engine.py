@@ -55,7 +55,7 @@ def test_both_engines_write_the_same_part(tmp_path: Path, path: Path) -> None:
 
 def test_the_core_serves_new_threads_after_the_first_ones_exit() -> None:
     """A small run's files are read in a thread pool whose threads end with the run; the
-    next run (the schedule's next crawl, a second run in one process) reads in new
+    next run in the same process (a notebook's, a program's second call) reads in new
     threads. mimalloc 3.x, the core's allocator, crashed there (a segmentation fault in
     mi_thread_init on the first allocation of a new thread, microsoft/mimalloc#1393); the
     core now builds mimalloc 2. In a child process, so that a crash fails only this test."""
