@@ -42,11 +42,11 @@ from pipeline.graph.aggregate import (
     reduce_links,
     reduce_pages,
 )
-from pipeline.parts.layout import check_layout, data_layout
+from pipeline.parts.layout import check_layout, data_layout, growth_note
 from pipeline.parts.part import sweep_temporary
 from pipeline.parts.process import InputResult, process_input
 from pipeline.publish.database import publish
-from pipeline.read.sources import InputFile
+from pipeline.read.sources import InputFile, local_bytes
 from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
 from pipeline.storage import DataStore, Folder
 
@@ -200,7 +200,9 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
     store = settings.data_store()
     store.prepare("")
     sweep_temporary(store)
-    data_layout(store, settings.partitions)  # recorded before any part is written
+    input_bytes = local_bytes(inputs)
+    layout = data_layout(store, settings.partitions, input_bytes)  # before any part
+    note = growth_note(layout, input_bytes)
 
     per_file = process_input_task.with_options(
         retries=settings.file_retries,
@@ -269,6 +271,7 @@ def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
         db_path=db_path,
         damaged={result.input: result.damage for result in results if result.damage},
         unchanged=unchanged,
+        notes=[note] if note else [],
     )
 
 
@@ -375,15 +378,8 @@ def small_local_run(inputs: list[InputFile], settings: Settings) -> bool:
     imports Prefect and the pipeline, about 3 s of CPU) would cost more than they save."""
     if settings.runner != "local":
         return False
-    total = 0
-    for source in inputs:
-        if source.remote:
-            return False
-        try:
-            total += os.stat(source.uri).st_size
-        except OSError:
-            continue  # a missing file fails in its task, as in any run
-    return total <= SMALL_RUN_BYTES
+    total = local_bytes(inputs)
+    return total is not None and total <= SMALL_RUN_BYTES
 
 
 def run_build(

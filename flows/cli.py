@@ -316,6 +316,8 @@ def _print_summary(summary: RunSummary, wall_seconds: float | None = None) -> No
         lines.append(f"  FAILED    {failure.input}: {_failure_text(failure)}")
     for name, notes in summary.damaged.items():
         lines.append(f"  DAMAGED   {name}: {notes[0]} (kept the rest; see its part.json)")
+    for note in summary.notes:
+        lines.append(f"  NOTE      {note}")
     if summary.db_path is not None:
         lines.append(f"  database  {summary.db_path}")
         lines.append(f"Next: {invoked_as()} query <domain>{_db_argument(summary.db_path)}")

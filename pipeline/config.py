@@ -195,7 +195,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         0,
         "Partitions the data location's rows are split into (links by target domain, pages "
         "by host), one reduce task each; chosen at the location's first run and recorded "
-        "there: 0 means the recorded count, or 16 for a new location.",
+        "there: 0 means the recorded count, or for a new location 16 (fewer for a first "
+        "run of local files under 1 GB: one per 64 MB of them, a power of two).",
     ),
     SettingSpec(
         "aggregate_buckets",

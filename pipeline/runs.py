@@ -92,6 +92,7 @@ class RunSummary:
     db_path: Path | None = None
     damaged: dict[str, list[str]] = field(default_factory=dict)  # input -> damage notes
     unchanged: bool = False  # nothing new: no aggregation, no publish
+    notes: list[str] = field(default_factory=list)  # advice the summary prints
 
     @property
     def published(self) -> bool:

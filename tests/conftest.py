@@ -113,9 +113,11 @@ def graph_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
-    """`backlinks run` on the bundled sample, once per test session."""
+    """`backlinks run` on the bundled sample, once per test session, split into 16 partitions
+    (the count a crawl gets; the sample alone would get one) so that the tests built on it
+    see partitioned parts, graph files and lookups."""
     data_dir = tmp_path_factory.mktemp("sample-run") / "data"
-    result = run_cli("run", "--data", str(data_dir), "--workers", "2")
+    result = run_cli("run", "--data", str(data_dir), "--workers", "2", "--partitions", "16")
     assert result.returncode == 0, result.stderr + result.stdout
     return result
 

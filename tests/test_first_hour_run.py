@@ -100,6 +100,23 @@ def test_several_paths_after_one_input_and_a_live_display(
     assert " | INFO " not in text and " | ERROR " not in text
 
 
+def test_a_first_run_of_small_local_files_gets_one_partition(
+    terminal_run: tuple[PtyRun, Path]
+) -> None:
+    """The partition count chosen at a location's first run (setting 0) fits its inputs:
+    two sample files, under a megabyte, are one partition, not sixteen of a few kilobytes."""
+    result, data = terminal_run
+    assert result.returncode == 0, result.text
+    first, second = sorted(sample_files(), key=lambda p: p.stat().st_size)[-2:]
+    layout = json.loads((data / "layout.json").read_text())
+    assert layout["partitions"] == 1
+    assert layout["chosen_for_bytes"] == first.stat().st_size + second.stat().st_size
+    names = {name for part in data.glob("parts/*/part.json")
+             for name in json.loads(part.read_text())["files"]}
+    assert names and all(name.endswith("-p0000.parquet") for name in names)
+    assert "NOTE" not in result.text  # the count suits the run it was chosen for
+
+
 def test_a_rerun_with_nothing_new_is_quick_quiet_and_labelled(
     terminal_run: tuple[PtyRun, Path], tmp_path: Path
 ) -> None:

@@ -13,9 +13,19 @@ from conftest import CliRun, graph_rows, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flows.cli import _print_summary
 from pipeline.errors import ConfigError
 from pipeline.partitions import partition_map, partition_of
-from pipeline.parts.layout import LAYOUT, data_layout, read_layout
+from pipeline.parts.layout import (
+    BYTES_PER_PARTITION,
+    LAYOUT,
+    Layout,
+    data_layout,
+    first_run_partitions,
+    growth_note,
+    read_layout,
+)
+from pipeline.runs import RunSummary
 from pipeline.storage import LocalData
 
 
@@ -41,6 +51,45 @@ def test_a_location_records_its_partitions_and_refuses_another(tmp_path: Path) -
         data_layout(store, 4)
     other = LocalData(tmp_path / "other")
     assert data_layout(other, 3).partitions == 3
+
+
+def test_a_first_run_chooses_partitions_for_its_local_bytes(tmp_path: Path) -> None:
+    mb = BYTES_PER_PARTITION
+    assert [first_run_partitions(size) for size in
+            (0, 461_094, mb, mb + 1, 3 * mb, 4 * mb + 1, 15 * mb, 100 * mb)] == \
+        [1, 1, 1, 2, 4, 8, 16, 16]
+    assert first_run_partitions(None) == 16  # remote inputs: sizes unknown, the default
+    small = LocalData(tmp_path / "small")
+    assert data_layout(small, 0, 461_094) == Layout(1, chosen_for_bytes=461_094)
+    assert read_layout(small) == Layout(1, chosen_for_bytes=461_094)
+    assert data_layout(small, 0, None).partitions == 1  # recorded: later runs keep it
+    assert data_layout(LocalData(tmp_path / "set"), 4, 461_094) == Layout(4)  # the setting
+    remote = LocalData(tmp_path / "remote")
+    assert data_layout(remote, 0, None) == Layout(16, chosen_for_bytes=None)
+    old = tmp_path / "old"  # a layout.json written before chosen_for_bytes existed
+    old.mkdir()
+    (old / LAYOUT).write_text('{"partitions": 16, "hash": "md5-prefix32"}')
+    assert read_layout(LocalData(old)) == Layout(16)
+
+
+def test_a_run_that_outgrows_a_small_first_choice_is_told_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chosen = Layout(1, chosen_for_bytes=461_094)
+    assert growth_note(chosen, 500_000) is None  # the same scale
+    assert growth_note(chosen, BYTES_PER_PARTITION) is None
+    for brought, said in ((None, "this run brings remote files"),
+                          (5 * BYTES_PER_PARTITION, "this run brings 335.5 MB")):
+        note = growth_note(chosen, brought)
+        assert note is not None and said in note
+        assert "split into 1 partition, chosen for its first run (0.5 MB of local files)" \
+            in note and "a new --data" in note
+    assert growth_note(Layout(4), None) is None  # set explicitly: the user chose it
+    assert growth_note(Layout(16, chosen_for_bytes=10 * BYTES_PER_PARTITION), None) is None
+    summary = RunSummary(run_id="r", inputs=1, processed=1, reused=0, failures=[], records=1,
+                         pages=1, links=0, counters={}, seconds=1.0, notes=[note])
+    _print_summary(summary)
+    assert f"  NOTE      {note}\n" in capsys.readouterr().out
 
 
 def test_parts_are_written_split_and_a_rerun_with_nothing_new_does_nothing(

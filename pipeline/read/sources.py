@@ -136,6 +136,20 @@ def list_inputs(arguments: Iterable[str], file_format: str = WARC) -> list[Input
     return [InputFile(uri) for uri in seen]
 
 
+def local_bytes(inputs: Iterable[InputFile]) -> int | None:
+    """The bytes of the inputs when all are local files (one that is missing counts 0: it
+    fails in its task, as in any run), None when any is remote."""
+    total = 0
+    for source in inputs:
+        if source.remote:
+            return None
+        try:
+            total += os.stat(source.uri).st_size
+        except OSError:
+            continue
+    return total
+
+
 def sample_inputs() -> list[InputFile]:
     """The bundled Common Crawl sample (genuine WARC files from several crawls)."""
     return [InputFile(str(path)) for path in bundled.sample_files()]
