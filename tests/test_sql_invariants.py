@@ -60,3 +60,74 @@ def test_sql_invariant_holds(database: Path, check: Path) -> None:
     shown = "\n".join(str(dict(zip(columns, row, strict=True))) for row in rows[:SHOWN_ROWS])
     more = " (and more)" if len(rows) > SHOWN_ROWS else ""
     assert not rows, f"sql/tests/{check.name} returned rows{more}:\n{shown}"
+
+
+# referring_domains as it was defined before the referrals table: from the links of the
+# target, for a domain and a host alike (the oracle of the test below).
+PER_LINK_REFERRING_DOMAINS = """
+with per_domain as (
+    select
+        src_domain as referring_domain,
+        count(distinct src_url) as pages,
+        count(*) as links,
+        count(*) filter (where dofollow) as dofollow_links,
+        count(*) filter (where nofollow) as nofollow_links,
+        bool_or(sitewide) as sitewide,
+        count(distinct src_host) as referring_hosts,
+        histogram(anchor) filter (where anchor <> '') as anchor_uses,
+        min(crawl) as first_seen,
+        max(crawl) as last_seen
+    from target_backlinks($target)
+    group by src_domain
+)
+select
+    per_domain.referring_domain, domains.authority,
+    pages, links, dofollow_links, nofollow_links,
+    round(dofollow_links / links, 3) as dofollow_share,
+    sitewide, referring_hosts, top_anchor_list(anchor_uses, 3) as top_anchors,
+    first_seen, last_seen
+from per_domain
+left join domains on domains.domain = per_domain.referring_domain
+order by authority desc, pages desc, dofollow_links desc, links desc, referring_domain
+"""
+
+
+def test_referring_domains_reads_referrals_and_answers_as_from_the_links(
+    database: Path,
+) -> None:
+    """For every domain and host of the graph (and a few spelled in upper case with a dot),
+    referring_domains, which reads the referrals table for a registered domain, returns
+    exactly the rows the per-link definition gives, in the same order."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        targets = [name for (name,) in con.execute(
+            "select domain from domains union select host from hosts order by 1").fetchall()]
+        targets += [name.upper() + "." for name in targets[:10]] + ["absent.example"]
+        rows = 0
+        for target in targets:
+            got = con.execute("select * from referring_domains($target)",
+                              {"target": target}).fetchall()
+            expected = con.execute(PER_LINK_REFERRING_DOMAINS, {"target": target}).fetchall()
+            assert got == expected, target
+            rows += len(got)
+        referrals = con.execute("select count(*) from referrals").fetchone()
+    finally:
+        con.close()
+    assert referrals is not None and rows >= referrals[0] > 0  # every referral row was seen
+
+
+def test_the_referrals_check_catches_a_wrong_row(sample_run: CliRun, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(sample_run.db.read_bytes())
+    check = (REPO / "sql" / "tests" / "referrals_from_links.sql").read_text("utf-8")
+    con = duckdb.connect(str(broken))
+    try:
+        assert con.execute(check).fetchall() == []
+        con.execute("update referrals set top_anchors = list_reverse(top_anchors) "
+                    "where len(top_anchors) > 1")
+        assert con.execute(check).fetchall()  # anchors out of order
+        con.execute("delete from referrals where referring_domain = "
+                    "(select min(referring_domain) from referrals)")
+        assert len(con.execute(check).fetchall()) > 0
+    finally:
+        con.close()

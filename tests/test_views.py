@@ -27,7 +27,8 @@ from pipeline.storage import LocalData
 @pytest.fixture(scope="module")
 def views_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     data_dir = tmp_path_factory.mktemp("views-run") / "data"
-    result = run_cli("run", "--data", str(data_dir), "--database", "views", "--workers", "2")
+    result = run_cli("run", "--data", str(data_dir), "--database", "views", "--workers", "2",
+                     "--partitions", "16")  # the sample alone would be one partition
     assert result.returncode == 0, result.stderr + result.stdout
     return result
 
@@ -94,13 +95,16 @@ def test_a_lookup_reads_only_the_files_of_the_targets_partitions(views_run: CliR
                 candidates = con.execute("select target_candidates(?)", [target]).fetchone()[0]
                 own = {partition_of(name, DEFAULT_PARTITIONS) for name in candidates}
                 assert files_read(con, query, target) == len(own) < DEFAULT_PARTITIONS
-                # referring domains and their authority: the same link files, and no
-                # Parquet file of hosts or domains (tables in the database)
-                assert files_read(con, "select * from referring_domains(?)", target) == len(own)
+                # referring domains and their authority: the same link files (for a host
+                # target), at most the referral file of the target's own partition (for a
+                # domain), and no Parquet file of hosts or domains (tables in the database)
+                assert files_read(con, "select * from referring_domains(?)", target) in (
+                    len(own), len(own) + 1)
             # the file read is the one of the target's registered domain
             (files,) = con.execute("select target_link_files('google.com')").fetchone()
             assert f"p{partition_of('google.com', DEFAULT_PARTITIONS):04d}.parquet" in " ".join(
                 files)
+            assert files_read(con, "select * from target_referrals('google.com')") == 1
         finally:
             con.close()
 

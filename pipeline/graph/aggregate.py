@@ -54,7 +54,9 @@ from pipeline.graph.tables import (
     domain_edges,
     host_edges,
     links_of_pages,
+    referrals,
     superseded_captures,
+    with_authority,
     with_ranks,
 )
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
@@ -74,7 +76,8 @@ MEMORY_PER_LINK_BYTE = 20.0
 # costs a fixed overhead (a process pool or Dask round trip), worth paying for real work.
 TASK_BYTES = 32 * 2**20
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
-TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
+          "referrals")
 WORK = "work"  # the pieces steps hand on, deleted by the finish step
 STEPS = ("pages", "links", "hosts", "domains")
 
@@ -332,6 +335,8 @@ def _reduce_link_bucket(
     work.write(final.group_by("crawl").agg(
         pl.len().alias("links"), pl.col("external").sum().alias("external_links")),
         f"crawl_links/{stem}.parquet")
+    # referring domains per target domain, given their authority by the finish step
+    work.write(referrals(final.lazy()).collect(), f"referrals/{stem}.parquet")
 
 
 _OUT_HOSTS = pl.Schema({"src_host": pl.String(), "domain": pl.String(),
@@ -482,9 +487,20 @@ def _complete_tables(plan: AggregationPlan, options: GraphOptions,
         unranked["unranked_domains"] = _rank_table(
             graph, "domains", "domain", "domain_edges", "src_domain", "dst_domain", options,
             files.domains if files else "", settings)
+    _write_referrals(graph, work)
     work.delete_all()
     return {**{table: scan_table(graph, table).select(pl.len()).collect().item()
                for table in TABLES}, **unranked}
+
+
+def _write_referrals(graph: Folder, work: Folder) -> None:
+    """Each link task's referrals with the referring domains' authority, one file each
+    (named as the task's links file): the finish step's join of the ranked domains."""
+    authority = scan_table(graph, "domains").select("domain", "authority").collect()
+    for name in work.files_in("referrals"):
+        rows = with_authority(work.scan([name]), authority.lazy()).collect()
+        graph.write(rows, f"referrals/{name.rsplit('/', 1)[-1]}", compression="zstd",
+                    row_group_size=_ROW_GROUP)
 
 
 def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
@@ -575,7 +591,10 @@ def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
     parts = [info for _, info in complete_parts(store)]
     same_parts = manifest.get("parts") == json.loads(json.dumps(_parts_record(parts)))
     same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
-    return folder if same_parts and same_options else None
+    # a graph of an older version without a table of this one is built again
+    tables = manifest.get("tables")
+    same_tables = isinstance(tables, dict) and sorted(tables) == sorted(TABLES)
+    return folder if same_parts and same_options and same_tables else None
 
 
 def current_summary(store: DataStore, folder: str) -> GraphSummary:

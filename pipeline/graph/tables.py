@@ -159,6 +159,60 @@ def domain_edges(links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+TOP_ANCHORS = 3  # anchors kept per referral, most used first
+
+
+def referrals(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (target domain, referring domain) of the external links: the rows of
+    ``referring_domains(domain)`` (sql/macros/referring_domains.sql), counted once here so
+    that a lookup of a domain with a million backlinks reads its referring domains, not its
+    links. ``top_anchors``: the most used non-empty anchors, ties in anchor order (as the
+    macro's ``top_anchor_list`` orders them). ``authority`` is added by the finish step
+    (``with_authority``), once the domains are ranked."""
+    external = links.filter(pl.col("external"))
+    anchors = (
+        external.filter(pl.col("anchor") != "")
+        .group_by("dst_domain", "src_domain", "anchor").agg(pl.len().alias("uses"))
+        .sort(["dst_domain", "src_domain", "uses", "anchor"],
+              descending=[False, False, True, False])
+        .group_by("dst_domain", "src_domain", maintain_order=True)
+        .agg(pl.col("anchor").head(TOP_ANCHORS).alias("top_anchors"))
+    )
+    counted = external.group_by("dst_domain", "src_domain").agg(
+        pl.col("src_url").n_unique().alias("pages"),
+        pl.len().alias("links"),
+        pl.col("dofollow").sum().alias("dofollow_links"),
+        pl.col("nofollow").sum().alias("nofollow_links"),
+        pl.col("sitewide").any().alias("sitewide"),
+        pl.col("src_host").n_unique().alias("referring_hosts"),
+        pl.col("crawl").min().alias("first_seen"),
+        pl.col("crawl").max().alias("last_seen"),
+    )
+    return (
+        counted.join(anchors, on=["dst_domain", "src_domain"], how="left")
+        .select(
+            "dst_domain", pl.col("src_domain").alias("referring_domain"),
+            pl.col("pages", "links", "dofollow_links", "nofollow_links").cast(pl.Int64),
+            "sitewide", pl.col("referring_hosts").cast(pl.Int64),
+            pl.col("top_anchors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            "first_seen", "last_seen",
+        )
+    )
+
+
+def with_authority(rows: pl.LazyFrame, domains: pl.LazyFrame) -> pl.LazyFrame:
+    """Referrals with the referring domain's ``authority``, in the order the macro lists
+    them for each target (highest authority first; sorted by target first, so that DuckDB
+    skips the row groups of other targets)."""
+    return (
+        rows.join(domains.select(pl.col("domain").alias("referring_domain"), "authority"),
+                  on="referring_domain", how="left")
+        .sort(["dst_domain", "authority", "pages", "dofollow_links", "links",
+               "referring_domain"],
+              descending=[False, True, True, True, True, False], nulls_last=True)
+    )
+
+
 def hosts(pages: pl.LazyFrame, edges: pl.LazyFrame) -> pl.LazyFrame:
     """One row per host seen as a source (crawled or linking) or as a target.
 

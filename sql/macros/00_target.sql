@@ -44,6 +44,11 @@ create or replace macro matches_target(domain, host, target) as
 create or replace macro target_backlinks(target) as table
 select * from external_links where matches_target(dst_domain, dst_host, target);
 
+-- target_referrals(target): the referrals rows (one per referring domain, counted at
+-- aggregation) of a target that is a registered domain; none for any other host.
+create or replace macro target_referrals(target) as table
+select * from referrals where dst_domain = target_name(target);
+
 -- target_authority(target): the authority (0-100) of a registered domain (domains) or,
 -- when the target is not one, of a host (hosts); null when the graph has neither.
 create or replace macro target_authority(target) as coalesce(

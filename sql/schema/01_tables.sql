@@ -108,6 +108,25 @@ create table crawls (
     last_fetch     timestamptz not null   -- latest capture
 );
 
+-- referrals: one row per (target domain, referring domain) of the external links, counted
+-- once at aggregation: the rows of referring_domains('<domain>'), which reads them instead of
+-- every link into the domain (a host target still aggregates its links). Sorted by
+-- dst_domain, then as referring_domains lists them.
+create table referrals (
+    dst_domain       varchar not null,   -- the registered domain linked to
+    referring_domain varchar not null,   -- the registered domain linking to it
+    pages            bigint not null,    -- distinct linking pages
+    links            bigint not null,
+    dofollow_links   bigint not null,
+    nofollow_links   bigint not null,
+    sitewide         boolean not null,   -- some host of it links to dst_domain sitewide
+    referring_hosts  bigint not null,    -- distinct linking hosts
+    top_anchors      varchar[] not null, -- up to 3 non-empty anchors, most used first
+    first_seen       varchar not null,   -- first crawl id with such a link
+    last_seen        varchar not null,
+    authority        double              -- the referring domain's (domains.authority)
+);
+
 -- runs: one row per `backlinks run` (flow run) that published this database or an older one.
 create table runs (
     run_id        varchar not null,
