@@ -13,6 +13,8 @@ each table a folder of one Parquet file per partition (``links/p0007.parquet``):
 - ``hosts``        one row per host seen as a source or a target; partition = host
 - ``domains``      one row per registered domain of those hosts; partition = domain
 - ``crawls``       one row per crawl in the graph (one file)
+- ``referrals``    one row per (dst_domain, referring domain) of the external links, with
+                   the referring domain's authority; partition = target domain
 
 The steps, each a task per group of partitions (the flow runs them on its task runner):
 
@@ -20,12 +22,14 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet.
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
-   only), host and domain edges, and the degree pieces each host and domain needs, split by
-   the host's or domain's own partition. A partition larger than ``aggregate_memory_mb``
+   only), host and domain edges, the referrals (without authority yet), and the degree
+   pieces each host and domain needs, split by the host's or domain's own partition. A partition larger than ``aggregate_memory_mb``
    allows is reduced in sub-buckets, each re-reading that partition only.
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``finish_aggregation``: the crawls table, the ranks (rank.py, which still holds the host
-   graph in one process), the manifest, and the graph made current in one step.
+   graph in one process), the referrals joined to the ranked domains' authority (one
+   link task's file at a time, beside the domains' names and authority), the manifest,
+   and the graph made current in one step.
 
 Bytes read: each part file once (a sub-bucketed partition once per sub-bucket), plus the
 small pieces of steps 1-3. No task holds more than its partition, except the ranks.
