@@ -23,8 +23,9 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
    only), host and domain edges, the referrals (without authority yet), and the degree
-   pieces each host and domain needs, split by the host's or domain's own partition. A partition larger than ``aggregate_memory_mb``
-   allows is reduced in sub-buckets, each re-reading that partition only.
+   pieces each host and domain needs, split by the host's or domain's own partition. A
+   partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets, each
+   re-reading that partition only.
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``finish_aggregation``: the crawls table, the ranks (rank.py, which still holds the host
    graph in one process), the referrals joined to the ranked domains' authority (one
@@ -32,7 +33,8 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    and the graph made current in one step.
 
 Bytes read: each part file once (a sub-bucketed partition once per sub-bucket), plus the
-small pieces of steps 1-3. No task holds more than its partition, except the ranks.
+small pieces of steps 1-3. No task holds more than its partition, except the finish step:
+the ranks, and the domains' names and authority the referrals are joined with.
 """
 
 from __future__ import annotations
