@@ -115,6 +115,8 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
     if made.exists() and made.read_text() == f"{links} {partitions}":
         if not (graph_dir / "referrals").is_dir():  # a folder generated before the table
             _generate_referrals(graph_dir, partitions)
+        if not (graph_dir / "domain_profiles").is_dir():
+            _generate_profiles(graph_dir, partitions)
         path.unlink(missing_ok=True)
         publish(Folder(LocalData(folder), "graph"), [], path, "views")
         return
@@ -204,6 +206,7 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
             _empty_table_file(con, "domains", graph_dir / "domains" / f"p{number:04d}.parquet")
     con.close()
     _generate_referrals(graph_dir, partitions)
+    _generate_profiles(graph_dir, partitions)
     made.write_text(f"{links} {partitions}")
     path.unlink(missing_ok=True)
     publish(Folder(LocalData(folder), "graph"), [], path, "views")
@@ -252,6 +255,36 @@ def _generate_referrals(graph_dir: Path, partitions: int) -> None:
                     c.dofollow_links desc, c.links desc, c.referring_domain
             ) to '{out / f"p{number:04d}.parquet"}'
             (format parquet, compression zstd, row_group_size 122880)
+        """)
+    con.close()
+
+
+def _generate_profiles(graph_dir: Path, partitions: int) -> None:
+    """The domain profiles of the generated links, one file per partition, as the
+    aggregation writes them (tables.domain_profiles), here in DuckDB:
+    sql/tests/domain_profiles_from_links.sql holds the pipeline's rows to the same
+    definition."""
+    con = duckdb.connect()
+    for sql_file in sql_files():
+        con.execute(sql_file.read_text("utf-8"))
+    out = graph_dir / "domain_profiles"
+    out.mkdir(exist_ok=True)
+    for number in range(partitions):
+        files = sorted(str(f) for f in (graph_dir / "links").glob(f"p{number:04d}*.parquet"))
+        con.execute(f"""
+            copy (
+                select dst_domain, count(*) as backlinks,
+                    count(distinct src_domain) as referring_domains,
+                    count(distinct src_host) as referring_hosts,
+                    count(distinct src_url) as referring_pages,
+                    count(*) filter (where dofollow) as dofollow_links,
+                    count(*) filter (where sitewide) as sitewide_links,
+                    top_anchor_list(histogram(anchor) filter (where anchor <> ''), 5)
+                        as top_anchors,
+                    min(crawl) as first_seen, max(crawl) as last_seen
+                from read_parquet({files!r}) where external
+                group by dst_domain order by dst_domain
+            ) to '{out / f"p{number:04d}.parquet"}' (format parquet, compression zstd)
         """)
     con.close()
 

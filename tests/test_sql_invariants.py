@@ -92,31 +92,57 @@ order by authority desc, pages desc, dofollow_links desc, links desc, referring_
 """
 
 
-def test_referring_domains_reads_referrals_and_answers_as_from_the_links(
+# link_profile as it was defined before the domain_profiles table: from the links.
+PER_LINK_PROFILE = """
+select
+    (select target_name($target)) as target,
+    count(*) as backlinks,
+    count(distinct src_domain) as referring_domains,
+    count(distinct src_host) as referring_hosts,
+    count(distinct src_url) as referring_pages,
+    round(count(*) filter (where dofollow) / nullif(count(*), 0), 3) as dofollow_share,
+    round(count(*) filter (where sitewide) / nullif(count(*), 0), 3) as sitewide_share,
+    top_anchor_list(histogram(anchor) filter (where anchor <> ''), 5) as top_anchors,
+    target_authority($target) as authority,
+    min(crawl) as first_seen,
+    max(crawl) as last_seen
+from target_backlinks($target)
+"""
+
+
+def test_referring_domains_and_link_profile_answer_as_from_the_links(
     database: Path,
 ) -> None:
     """For every domain and host of the graph (and a few spelled in upper case with a dot),
-    referring_domains, which reads the referrals table for a registered domain, returns
-    exactly the rows the per-link definition gives, in the same order."""
+    referring_domains and link_profile, which read the referrals and domain_profiles
+    tables for a registered domain, return exactly the rows the per-link definitions give,
+    in the same order."""
     con = duckdb.connect(str(database), read_only=True)
     try:
         targets = [name for (name,) in con.execute(
             "select domain from domains union select host from hosts order by 1").fetchall()]
         targets += [name.upper() + "." for name in targets[:10]] + ["absent.example"]
-        rows = 0
+        rows = profiled = 0
         for target in targets:
             got = con.execute("select * from referring_domains($target)",
                               {"target": target}).fetchall()
             expected = con.execute(PER_LINK_REFERRING_DOMAINS, {"target": target}).fetchall()
             assert got == expected, target
             rows += len(got)
+            profile = con.execute("select * from link_profile($target)",
+                                  {"target": target}).fetchall()
+            assert profile == con.execute(PER_LINK_PROFILE, {"target": target}).fetchall(), \
+                target
+            profiled += profile[0][1] > 0
         referrals = con.execute("select count(*) from referrals").fetchone()
+        profiles = con.execute("select count(*) from domain_profiles").fetchone()
     finally:
         con.close()
     assert referrals is not None and rows >= referrals[0] > 0  # every referral row was seen
+    assert profiles is not None and profiled >= profiles[0] > 0  # and every profile
 
 
-def test_the_referrals_check_catches_a_wrong_row(sample_run: CliRun, tmp_path: Path) -> None:
+def test_the_referrals_and_profiles_checks_catch_a_wrong_row(sample_run: CliRun, tmp_path: Path) -> None:
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(sample_run.db.read_bytes())
     check = (REPO / "sql" / "tests" / "referrals_from_links.sql").read_text("utf-8")
@@ -129,5 +155,10 @@ def test_the_referrals_check_catches_a_wrong_row(sample_run: CliRun, tmp_path: P
         con.execute("delete from referrals where referring_domain = "
                     "(select min(referring_domain) from referrals)")
         assert len(con.execute(check).fetchall()) > 0
+        profiles = (REPO / "sql" / "tests" / "domain_profiles_from_links.sql").read_text("utf-8")
+        assert con.execute(profiles).fetchall() == []
+        con.execute("update domain_profiles set sitewide_links = sitewide_links + 1 "
+                    "where dst_domain = (select min(dst_domain) from domain_profiles)")
+        assert len(con.execute(profiles).fetchall()) == 1
     finally:
         con.close()

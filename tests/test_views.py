@@ -105,6 +105,7 @@ def test_a_lookup_reads_only_the_files_of_the_targets_partitions(views_run: CliR
             assert f"p{partition_of('google.com', DEFAULT_PARTITIONS):04d}.parquet" in " ".join(
                 files)
             assert files_read(con, "select * from target_referrals('google.com')") == 1
+            assert files_read(con, "select * from target_profile('google.com')") == 1
         finally:
             con.close()
 

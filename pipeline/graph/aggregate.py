@@ -15,6 +15,8 @@ each table a folder of one Parquet file per partition (``links/p0007.parquet``):
 - ``crawls``       one row per crawl in the graph (one file)
 - ``referrals``    one row per (dst_domain, referring domain) of the external links, with
                    the referring domain's authority; partition = target domain
+- ``domain_profiles`` one row per registered domain with external links into it (the
+                   counts of link_profile); partition = target domain
 
 The steps, each a task per group of partitions (the flow runs them on its task runner):
 
@@ -22,9 +24,9 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet.
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
-   only), host and domain edges, the referrals (without authority yet), and the degree
-   pieces each host and domain needs, split by the host's or domain's own partition. A
-   partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets, each
+   only), host and domain edges, domain profiles, the referrals (without authority yet),
+   and the degree pieces each host and domain needs, split by the host's or domain's own
+   partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets, each
    re-reading that partition only.
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``finish_aggregation``: the crawls table, the ranks (rank.py, which still holds the host
@@ -58,6 +60,7 @@ from pipeline.graph.tables import (
     GraphOptions,
     distinct_pages,
     domain_edges,
+    domain_profiles,
     host_edges,
     links_of_pages,
     referrals,
@@ -83,7 +86,7 @@ MEMORY_PER_LINK_BYTE = 20.0
 TASK_BYTES = 32 * 2**20
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
-          "referrals")
+          "referrals", "domain_profiles")
 WORK = "work"  # the pieces steps hand on, deleted by the finish step
 STEPS = ("pages", "links", "hosts", "domains")
 
@@ -323,6 +326,8 @@ def _reduce_link_bucket(
     between = domain_edges(final.lazy()).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
+    graph.write(domain_profiles(final.lazy()).collect(), f"domain_profiles/{stem}.parquet",
+                compression="zstd")
     # the pieces hosts and domains need, addressed to their own partitions
     prefix = (partition, bucket) if buckets > 1 else (partition,)
     p = plan.partitions

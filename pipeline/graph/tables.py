@@ -170,14 +170,7 @@ def referrals(links: pl.LazyFrame) -> pl.LazyFrame:
     macro's ``top_anchor_list`` orders them). ``authority`` is added by the finish step
     (``with_authority``), once the domains are ranked."""
     external = links.filter(pl.col("external"))
-    anchors = (
-        external.filter(pl.col("anchor") != "")
-        .group_by("dst_domain", "src_domain", "anchor").agg(pl.len().alias("uses"))
-        .sort(["dst_domain", "src_domain", "uses", "anchor"],
-              descending=[False, False, True, False])
-        .group_by("dst_domain", "src_domain", maintain_order=True)
-        .agg(pl.col("anchor").head(TOP_ANCHORS).alias("top_anchors"))
-    )
+    anchors = _top_anchors(external, ["dst_domain", "src_domain"], TOP_ANCHORS)
     counted = external.group_by("dst_domain", "src_domain").agg(
         pl.col("src_url").n_unique().alias("pages"),
         pl.len().alias("links"),
@@ -197,6 +190,50 @@ def referrals(links: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("top_anchors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             "first_seen", "last_seen",
         )
+    )
+
+
+PROFILE_ANCHORS = 5  # anchors kept per domain profile, most used first
+
+
+def _top_anchors(external: pl.LazyFrame, keys: list[str], count: int) -> pl.LazyFrame:
+    """Per ``keys``, the ``count`` most used non-empty anchors, ties in anchor order (as
+    the macros' ``top_anchor_list`` orders a histogram)."""
+    return (
+        external.filter(pl.col("anchor") != "")
+        .group_by(*keys, "anchor").agg(pl.len().alias("uses"))
+        .sort([*keys, "uses", "anchor"], descending=[False] * len(keys) + [True, False])
+        .group_by(*keys, maintain_order=True)
+        .agg(pl.col("anchor").head(count).alias("top_anchors"))
+    )
+
+
+def domain_profiles(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per registered domain with external links into it: the counts of
+    ``link_profile(domain)`` (sql/macros/link_profile.sql), counted once here so that the
+    profile of a domain with a million backlinks is one row read, not a million."""
+    external = links.filter(pl.col("external"))
+    counted = external.group_by("dst_domain").agg(
+        pl.len().alias("backlinks"),
+        pl.col("src_domain").n_unique().alias("referring_domains"),
+        pl.col("src_host").n_unique().alias("referring_hosts"),
+        pl.col("src_url").n_unique().alias("referring_pages"),
+        pl.col("dofollow").sum().alias("dofollow_links"),
+        pl.col("sitewide").sum().alias("sitewide_links"),
+        pl.col("crawl").min().alias("first_seen"),
+        pl.col("crawl").max().alias("last_seen"),
+    )
+    counts = ["backlinks", "referring_domains", "referring_hosts", "referring_pages",
+              "dofollow_links", "sitewide_links"]
+    return (
+        counted.join(_top_anchors(external, ["dst_domain"], PROFILE_ANCHORS),
+                     on="dst_domain", how="left")
+        .select(
+            "dst_domain", pl.col(*counts).cast(pl.Int64),
+            pl.col("top_anchors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            "first_seen", "last_seen",
+        )
+        .sort("dst_domain")
     )
 
 

@@ -31,10 +31,11 @@ from pipeline.runs import RunRecord
 from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
 
-# In a database of views: the macros listing the link and referral files by partition
-# (sql/views/ reads them: a lookup reads only its target's partitions).
+# In a database of views: the macros listing the link, referral and profile files by
+# partition (sql/views/ reads them: a lookup reads only its target's partitions).
 PARTITION_FILE_MACROS = {"links": "link_partition_files",
-                         "referrals": "referral_partition_files"}
+                         "referrals": "referral_partition_files",
+                         "domain_profiles": "profile_partition_files"}
 # Tables a database of views still holds, copied in sorted by their name: every lookup joins
 # them on names known only at run time (the authority of each referring domain), which no
 # file list can prune, while DuckDB's own storage skips the row groups of other names. They

@@ -49,6 +49,11 @@ select * from external_links where matches_target(dst_domain, dst_host, target);
 create or replace macro target_referrals(target) as table
 select * from referrals where dst_domain = target_name(target);
 
+-- target_profile(target): the domain_profiles row of a target that is a registered domain
+-- with backlinks; none for any other name.
+create or replace macro target_profile(target) as table
+select * from domain_profiles where dst_domain = target_name(target);
+
 -- target_authority(target): the authority (0-100) of a registered domain (domains) or,
 -- when the target is not one, of a host (hosts); null when the graph has neither.
 create or replace macro target_authority(target) as coalesce(

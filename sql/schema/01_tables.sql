@@ -127,6 +127,22 @@ create table referrals (
     authority        double              -- the referring domain's (domains.authority)
 );
 
+-- domain_profiles: one row per registered domain with external links into it, counted once
+-- at aggregation: the counts of link_profile('<domain>'), which reads this row instead of
+-- every link into the domain (a host target still aggregates its links).
+create table domain_profiles (
+    dst_domain        varchar not null,
+    backlinks         bigint not null,    -- external links into it
+    referring_domains bigint not null,
+    referring_hosts   bigint not null,
+    referring_pages   bigint not null,    -- distinct linking pages
+    dofollow_links    bigint not null,
+    sitewide_links    bigint not null,
+    top_anchors       varchar[] not null, -- up to 5 non-empty anchors, most used first
+    first_seen        varchar not null,
+    last_seen         varchar not null
+);
+
 -- runs: one row per `backlinks run` (flow run) that published this database or an older one.
 create table runs (
     run_id        varchar not null,
