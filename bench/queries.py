@@ -217,6 +217,7 @@ def _generate_referrals(graph_dir: Path, partitions: int) -> None:
     writes them (tables.referrals, then tables.with_authority), here in DuckDB:
     sql/tests/referrals_from_links.sql holds the pipeline's rows to the same definition."""
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     for sql_file in sql_files():
         con.execute(sql_file.read_text("utf-8"))
     out = graph_dir / "referrals"
@@ -265,6 +266,7 @@ def _generate_profiles(graph_dir: Path, partitions: int) -> None:
     sql/tests/domain_profiles_from_links.sql holds the pipeline's rows to the same
     definition."""
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     for sql_file in sql_files():
         con.execute(sql_file.read_text("utf-8"))
     out = graph_dir / "domain_profiles"
