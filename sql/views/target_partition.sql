@@ -4,9 +4,10 @@
 -- usually two), not every file, and target_referrals(target) and target_profile(target)
 -- only the referral and profile files of the target's own partition.
 -- link_partition_files(), referral_partition_files() and profile_partition_files() are
--- written by the publish step: a list whose item i + 1 lists the files of partition i (one, or one
--- per sub-bucket when the partition was reduced in sub-buckets). (hosts and domains stay tables there,
--- sorted by name: target_authority and the joins on them need nothing of this file.)
+-- written by the publish step: a list whose item i + 1 lists the files of partition i (one,
+-- or one per sub-bucket when the partition was reduced in sub-buckets). (hosts and domains
+-- stay tables there, sorted by name: target_authority and the joins on them need nothing of
+-- this file.)
 --
 -- DuckDB folds the file list to constants when the macro is called with a constant target,
 -- so a plain DuckDB client gets the same pruning (EXPLAIN ANALYZE: "Total Files Read").
