@@ -142,7 +142,9 @@ def test_referring_domains_and_link_profile_answer_as_from_the_links(
     assert profiles is not None and profiled >= profiles[0] > 0  # and every profile
 
 
-def test_the_referrals_and_profiles_checks_catch_a_wrong_row(sample_run: CliRun, tmp_path: Path) -> None:
+def test_the_referrals_and_profiles_checks_catch_a_wrong_row(
+    sample_run: CliRun, tmp_path: Path,
+) -> None:
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(sample_run.db.read_bytes())
     check = (REPO / "sql" / "tests" / "referrals_from_links.sql").read_text("utf-8")
