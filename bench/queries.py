@@ -35,6 +35,7 @@ import pipeline.graph.aggregate
 import pipeline.publish.database
 from pipeline.errors import DatabaseError
 from pipeline.graph.aggregate import GraphOptions, write_graph
+from pipeline.graph.tables import domain_profiles, referrals, with_authority
 from pipeline.publish.database import publish, sql_files
 from pipeline.serve.database import connect
 from pipeline.storage import Folder, LocalData
@@ -113,10 +114,8 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
     graph_dir = folder / "graph"
     made = folder / "generated.txt"  # the folder's rows, once generated: only re-publish
     if made.exists() and made.read_text() == f"{links} {partitions}":
-        if not (graph_dir / "referrals").is_dir():  # a folder generated before the table
-            _generate_referrals(graph_dir, partitions)
-        if not (graph_dir / "domain_profiles").is_dir():
-            _generate_profiles(graph_dir, partitions)
+        if not all((graph_dir / table).is_dir() for table in ("referrals", "domain_profiles")):
+            _generate_target_tables(graph_dir, partitions)  # generated before the tables
         path.unlink(missing_ok=True)
         publish(Folder(LocalData(folder), "graph"), [], path, "views")
         return
@@ -205,90 +204,28 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
         if not (graph_dir / "domains" / f"p{number:04d}.parquet").exists():
             _empty_table_file(con, "domains", graph_dir / "domains" / f"p{number:04d}.parquet")
     con.close()
-    _generate_referrals(graph_dir, partitions)
-    _generate_profiles(graph_dir, partitions)
+    _generate_target_tables(graph_dir, partitions)
     made.write_text(f"{links} {partitions}")
     path.unlink(missing_ok=True)
     publish(Folder(LocalData(folder), "graph"), [], path, "views")
 
 
-def _generate_referrals(graph_dir: Path, partitions: int) -> None:
-    """The referrals of the generated links, one file per partition, as the aggregation
-    writes them (tables.referrals, then tables.with_authority), here in DuckDB:
-    sql/tests/referrals_from_links.sql holds the pipeline's rows to the same definition."""
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")
-    for sql_file in sql_files():
-        con.execute(sql_file.read_text("utf-8"))
-    out = graph_dir / "referrals"
-    out.mkdir(exist_ok=True)
-    domains = sorted(str(f) for f in (graph_dir / "domains").glob("*.parquet"))
+def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
+    """The referrals and domain profiles of the generated links, one file per partition,
+    made by the aggregation's own transforms (tables.referrals and tables.with_authority,
+    tables.domain_profiles) from each partition's link files."""
+    domains = [str(f) for f in sorted((graph_dir / "domains").glob("*.parquet"))]
+    authority = pl.scan_parquet(domains).select("domain", "authority").collect().lazy()
+    for table in ("referrals", "domain_profiles"):
+        (graph_dir / table).mkdir(exist_ok=True)
     for number in range(partitions):
-        files = sorted(str(f) for f in (graph_dir / "links").glob(f"p{number:04d}*.parquet"))
-        con.execute(f"""
-            copy (
-                with links as (select * from read_parquet({files!r}) where external),
-                per_anchor as (
-                    select dst_domain, src_domain, anchor, count(*) as uses from links
-                    where anchor <> '' group by all),
-                anchors as (
-                    select dst_domain, src_domain,
-                        list(anchor order by uses desc, anchor)[1:3] as top_anchors
-                    from per_anchor group by all),
-                counted as (
-                    select dst_domain, src_domain as referring_domain,
-                        count(distinct src_url) as pages, count(*) as links,
-                        count(*) filter (where dofollow) as dofollow_links,
-                        count(*) filter (where nofollow) as nofollow_links,
-                        bool_or(sitewide) as sitewide,
-                        count(distinct src_host) as referring_hosts,
-                        min(crawl) as first_seen, max(crawl) as last_seen
-                    from links group by all)
-                select c.dst_domain, c.referring_domain, c.pages, c.links, c.dofollow_links,
-                    c.nofollow_links, c.sitewide, c.referring_hosts,
-                    coalesce(a.top_anchors, []) as top_anchors, c.first_seen, c.last_seen,
-                    d.authority
-                from counted c
-                left join anchors a
-                    on a.dst_domain = c.dst_domain and a.src_domain = c.referring_domain
-                left join read_parquet({domains!r}) d on d.domain = c.referring_domain
-                order by c.dst_domain, d.authority desc nulls last, c.pages desc,
-                    c.dofollow_links desc, c.links desc, c.referring_domain
-            ) to '{out / f"p{number:04d}.parquet"}'
-            (format parquet, compression zstd, row_group_size 122880)
-        """)
-    con.close()
-
-
-def _generate_profiles(graph_dir: Path, partitions: int) -> None:
-    """The domain profiles of the generated links, one file per partition, as the
-    aggregation writes them (tables.domain_profiles), here in DuckDB:
-    sql/tests/domain_profiles_from_links.sql holds the pipeline's rows to the same
-    definition."""
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")
-    for sql_file in sql_files():
-        con.execute(sql_file.read_text("utf-8"))
-    out = graph_dir / "domain_profiles"
-    out.mkdir(exist_ok=True)
-    for number in range(partitions):
-        files = sorted(str(f) for f in (graph_dir / "links").glob(f"p{number:04d}*.parquet"))
-        con.execute(f"""
-            copy (
-                select dst_domain, count(*) as backlinks,
-                    count(distinct src_domain) as referring_domains,
-                    count(distinct src_host) as referring_hosts,
-                    count(distinct src_url) as referring_pages,
-                    count(*) filter (where dofollow) as dofollow_links,
-                    count(*) filter (where sitewide) as sitewide_links,
-                    top_anchor_list(histogram(anchor) filter (where anchor <> ''), 5)
-                        as top_anchors,
-                    min(crawl) as first_seen, max(crawl) as last_seen
-                from read_parquet({files!r}) where external
-                group by dst_domain order by dst_domain
-            ) to '{out / f"p{number:04d}.parquet"}' (format parquet, compression zstd)
-        """)
-    con.close()
+        files = [str(f) for f in sorted((graph_dir / "links").glob(f"p{number:04d}*.parquet"))]
+        links = pl.scan_parquet(files)
+        name = f"p{number:04d}.parquet"
+        with_authority(referrals(links), authority).collect().write_parquet(
+            graph_dir / "referrals" / name, compression="zstd", row_group_size=122_880)
+        domain_profiles(links).collect().write_parquet(
+            graph_dir / "domain_profiles" / name, compression="zstd")
 
 
 def _code_fingerprint() -> str:
