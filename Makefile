@@ -4,6 +4,6 @@
 # minute; the test suite runs it too), writing nothing outside a temporary folder.
 .PHONY: bench bench-smoke
 bench:
-	python3 -m pip install --quiet uv==0.13.8 && python3 -m uv run --frozen --extra bench --extra core python bench/run.py
+	python3 -m pip install --quiet uv==0.13.8 && python3 -m uv run --frozen --extra bench --extra core --compile-bytecode python bench/run.py
 bench-smoke:
-	python3 -m pip install --quiet uv==0.13.8 && python3 -m uv run --frozen --extra test --extra bench pytest tests/test_bench.py
+	python3 -m pip install --quiet uv==0.13.8 && python3 -m uv run --frozen --extra test --extra bench --compile-bytecode pytest tests/test_bench.py
