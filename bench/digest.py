@@ -14,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
+          "referrals", "domain_profiles")
 
 
 def table_digests(db: Path, tables: tuple[str, ...] = TABLES,
