@@ -35,7 +35,13 @@ import pipeline.graph.aggregate
 import pipeline.publish.database
 from pipeline.errors import DatabaseError
 from pipeline.graph.aggregate import GraphOptions, write_graph
-from pipeline.graph.tables import domain_profiles, referrals, with_authority
+from pipeline.graph.tables import (
+    domain_pairs,
+    domain_profiles,
+    pair_anchors,
+    referrals,
+    with_authority,
+)
 from pipeline.publish.database import publish, sql_files
 from pipeline.serve.database import connect
 from pipeline.storage import Folder, LocalData
@@ -212,8 +218,9 @@ def build_views_database(path: Path, links: int, partitions: int) -> None:
 
 def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
     """The referrals and domain profiles of the generated links, one file per partition,
-    made by the aggregation's own transforms (tables.referrals and tables.with_authority,
-    tables.domain_profiles) from each partition's link files."""
+    made by the aggregation's own transforms (tables.domain_pairs and tables.pair_anchors,
+    then tables.referrals with tables.with_authority, and tables.domain_profiles) from each
+    partition's link files."""
     domains = [str(f) for f in sorted((graph_dir / "domains").glob("*.parquet"))]
     authority = pl.scan_parquet(domains).select("domain", "authority").collect().lazy()
     for table in ("referrals", "domain_profiles"):
@@ -221,10 +228,12 @@ def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
     for number in range(partitions):
         files = [str(f) for f in sorted((graph_dir / "links").glob(f"p{number:04d}*.parquet"))]
         links = pl.scan_parquet(files)
+        pairs = domain_pairs(links).collect().lazy()
+        anchors = pair_anchors(links).collect().lazy()
         name = f"p{number:04d}.parquet"
-        with_authority(referrals(links), authority).collect().write_parquet(
+        with_authority(referrals(pairs, anchors), authority).collect().write_parquet(
             graph_dir / "referrals" / name, compression="zstd", row_group_size=122_880)
-        domain_profiles(links).collect().write_parquet(
+        domain_profiles(pairs, anchors).collect().write_parquet(
             graph_dir / "domain_profiles" / name, compression="zstd")
 
 

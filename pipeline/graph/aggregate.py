@@ -60,9 +60,11 @@ from pipeline.graph.tables import (
     GraphOptions,
     distinct_pages,
     domain_edges,
+    domain_pairs,
     domain_profiles,
     host_edges,
     links_of_pages,
+    pair_anchors,
     referrals,
     superseded_captures,
     with_authority,
@@ -323,10 +325,12 @@ def _reduce_link_bucket(
     stem = partition_name(partition) + (f"-s{bucket:03d}" if buckets > 1 else "")
     graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
     edges = host_edges(final.lazy()).collect()
-    between = domain_edges(final.lazy()).collect()
+    pairs = domain_pairs(final.lazy()).collect().lazy()  # one grouping for the next three
+    anchors = pair_anchors(final.lazy()).collect().lazy()
+    between = domain_edges(pairs).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
-    graph.write(domain_profiles(final.lazy()).collect(), f"domain_profiles/{stem}.parquet",
+    graph.write(domain_profiles(pairs, anchors).collect(), f"domain_profiles/{stem}.parquet",
                 compression="zstd")
     # the pieces hosts and domains need, addressed to their own partitions
     prefix = (partition, bucket) if buckets > 1 else (partition,)
@@ -347,7 +351,7 @@ def _reduce_link_bucket(
         pl.len().alias("links"), pl.col("external").sum().alias("external_links")),
         f"crawl_links/{stem}.parquet")
     # referring domains per target domain, given their authority by the finish step
-    work.write(referrals(final.lazy()).collect(), f"referrals/{stem}.parquet")
+    work.write(referrals(pairs, anchors).collect(), f"referrals/{stem}.parquet")
 
 
 _OUT_HOSTS = pl.Schema({"src_host": pl.String(), "domain": pl.String(),

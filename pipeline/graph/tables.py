@@ -141,52 +141,67 @@ def host_edges(links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def domain_edges(links: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (src_domain, dst_domain) of the external links."""
+def domain_pairs(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (dst_domain, src_domain) of the external links, with every count that
+    ``domain_edges``, ``referrals`` and ``domain_profiles`` take from it: the links are
+    grouped by domain pair once for all three. A page (``src_url``) and a host belong to
+    one registered domain, so the distinct pages and hosts of a target domain are the sums
+    of its pairs' distinct pages and hosts."""
     return (
         links.filter(pl.col("external"))
-        .group_by("src_domain", "dst_domain")
+        .group_by("dst_domain", "src_domain")
         .agg(
             pl.len().alias("links"),
             pl.col("src_url").n_unique().alias("pages"),
             pl.col("src_host").n_unique().alias("src_hosts"),
             pl.col("nofollow").sum().alias("nofollow_links"),
+            pl.col("dofollow").sum().alias("dofollow_links"),
+            pl.col("sitewide").sum().alias("sitewide_links"),
             pl.col("crawl").min().alias("first_seen"),
             pl.col("crawl").max().alias("last_seen"),
         )
-        .with_columns(pl.col("links", "pages", "src_hosts", "nofollow_links").cast(pl.Int64))
-        .sort(["dst_domain", "src_domain"])
+        .with_columns(pl.col("links", "pages", "src_hosts", "nofollow_links",
+                             "dofollow_links", "sitewide_links").cast(pl.Int64))
     )
+
+
+def pair_anchors(links: pl.LazyFrame) -> pl.LazyFrame:
+    """How often each non-empty anchor is used per (dst_domain, src_domain) of the external
+    links: the histogram the referrals' and the domain profiles' top anchors come from."""
+    return (
+        links.filter(pl.col("external") & (pl.col("anchor") != ""))
+        .group_by("dst_domain", "src_domain", "anchor")
+        .agg(pl.len().cast(pl.Int64).alias("uses"))
+    )
+
+
+def domain_edges(pairs: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (src_domain, dst_domain) of the external links (from ``domain_pairs``)."""
+    return pairs.select(
+        "src_domain", "dst_domain", "links", "pages", "src_hosts", "nofollow_links",
+        "first_seen", "last_seen",
+    ).sort(["dst_domain", "src_domain"])
 
 
 TOP_ANCHORS = 3  # anchors kept per referral, most used first
 
 
-def referrals(links: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (target domain, referring domain) of the external links: the rows of
-    ``referring_domains(domain)`` (sql/macros/referring_domains.sql), counted once here so
-    that a lookup of a domain with a million backlinks reads its referring domains, not its
-    links. ``top_anchors``: the most used non-empty anchors, ties in anchor order (as the
-    macro's ``top_anchor_list`` orders them). ``authority`` is added by the finish step
+def referrals(pairs: pl.LazyFrame, anchors: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (target domain, referring domain) of the external links (from
+    ``domain_pairs`` and ``pair_anchors``): the rows of ``referring_domains(domain)``
+    (sql/macros/referring_domains.sql), counted once here so that a lookup of a domain
+    with a million backlinks reads its referring domains, not its links. ``top_anchors``:
+    the most used non-empty anchors, ties in anchor order (as the macro's
+    ``top_anchor_list`` orders them). ``authority`` is added by the finish step
     (``with_authority``), once the domains are ranked."""
-    external = links.filter(pl.col("external"))
-    anchors = _top_anchors(external, ["dst_domain", "src_domain"], TOP_ANCHORS)
-    counted = external.group_by("dst_domain", "src_domain").agg(
-        pl.col("src_url").n_unique().alias("pages"),
-        pl.len().alias("links"),
-        pl.col("dofollow").sum().alias("dofollow_links"),
-        pl.col("nofollow").sum().alias("nofollow_links"),
-        pl.col("sitewide").any().alias("sitewide"),
-        pl.col("src_host").n_unique().alias("referring_hosts"),
-        pl.col("crawl").min().alias("first_seen"),
-        pl.col("crawl").max().alias("last_seen"),
-    )
+    keys = ["dst_domain", "src_domain"]
     return (
-        counted.join(anchors, on=["dst_domain", "src_domain"], how="left")
+        pairs.join(_top_anchors(anchors, keys, TOP_ANCHORS), on=keys, how="left")
         .select(
             "dst_domain", pl.col("src_domain").alias("referring_domain"),
-            pl.col("pages", "links", "dofollow_links", "nofollow_links").cast(pl.Int64),
-            "sitewide", pl.col("referring_hosts").cast(pl.Int64),
+            "pages", "links", "dofollow_links", "nofollow_links",
+            (pl.col("sitewide_links") > 0).alias("sitewide"),
+            pl.col("src_hosts").alias("referring_hosts"),
             pl.col("top_anchors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             "first_seen", "last_seen",
         )
@@ -196,40 +211,41 @@ def referrals(links: pl.LazyFrame) -> pl.LazyFrame:
 PROFILE_ANCHORS = 5  # anchors kept per domain profile, most used first
 
 
-def _top_anchors(external: pl.LazyFrame, keys: list[str], count: int) -> pl.LazyFrame:
-    """Per ``keys``, the ``count`` most used non-empty anchors, ties in anchor order (as
-    the macros' ``top_anchor_list`` orders a histogram)."""
+def _top_anchors(anchors: pl.LazyFrame, keys: list[str], count: int) -> pl.LazyFrame:
+    """Per ``keys``, the ``count`` most used anchors of a ``pair_anchors`` histogram (its
+    uses summed over the domain pair's other domain when ``keys`` leave it out), ties in
+    anchor order (as the macros' ``top_anchor_list`` orders a histogram)."""
+    if keys != ["dst_domain", "src_domain"]:
+        anchors = anchors.group_by(*keys, "anchor").agg(pl.col("uses").sum())
     return (
-        external.filter(pl.col("anchor") != "")
-        .group_by(*keys, "anchor").agg(pl.len().alias("uses"))
-        .sort([*keys, "uses", "anchor"], descending=[False] * len(keys) + [True, False])
+        anchors.sort([*keys, "uses", "anchor"], descending=[False] * len(keys) + [True, False])
         .group_by(*keys, maintain_order=True)
         .agg(pl.col("anchor").head(count).alias("top_anchors"))
     )
 
 
-def domain_profiles(links: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per registered domain with external links into it: the counts of
-    ``link_profile(domain)`` (sql/macros/link_profile.sql), counted once here so that the
-    profile of a domain with a million backlinks is one row read, not a million."""
-    external = links.filter(pl.col("external"))
-    counted = external.group_by("dst_domain").agg(
-        pl.len().alias("backlinks"),
-        pl.col("src_domain").n_unique().alias("referring_domains"),
-        pl.col("src_host").n_unique().alias("referring_hosts"),
-        pl.col("src_url").n_unique().alias("referring_pages"),
-        pl.col("dofollow").sum().alias("dofollow_links"),
-        pl.col("sitewide").sum().alias("sitewide_links"),
-        pl.col("crawl").min().alias("first_seen"),
-        pl.col("crawl").max().alias("last_seen"),
+def domain_profiles(pairs: pl.LazyFrame, anchors: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per registered domain with external links into it (from ``domain_pairs``
+    and ``pair_anchors``): the counts of ``link_profile(domain)``
+    (sql/macros/link_profile.sql), counted once here so that the profile of a domain with
+    a million backlinks is one row read, not a million. Its referring hosts and pages are
+    sums over its pairs: each belongs to one referring domain."""
+    counted = pairs.group_by("dst_domain").agg(
+        pl.col("links").sum().alias("backlinks"),
+        pl.len().cast(pl.Int64).alias("referring_domains"),
+        pl.col("src_hosts").sum().alias("referring_hosts"),
+        pl.col("pages").sum().alias("referring_pages"),
+        pl.col("dofollow_links").sum(),
+        pl.col("sitewide_links").sum(),
+        pl.col("first_seen").min(),
+        pl.col("last_seen").max(),
     )
-    counts = ["backlinks", "referring_domains", "referring_hosts", "referring_pages",
-              "dofollow_links", "sitewide_links"]
     return (
-        counted.join(_top_anchors(external, ["dst_domain"], PROFILE_ANCHORS),
+        counted.join(_top_anchors(anchors, ["dst_domain"], PROFILE_ANCHORS),
                      on="dst_domain", how="left")
         .select(
-            "dst_domain", pl.col(*counts).cast(pl.Int64),
+            "dst_domain", "backlinks", "referring_domains", "referring_hosts",
+            "referring_pages", "dofollow_links", "sitewide_links",
             pl.col("top_anchors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             "first_seen", "last_seen",
         )
