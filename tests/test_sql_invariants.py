@@ -142,6 +142,38 @@ def test_referring_domains_and_link_profile_answer_as_from_the_links(
     assert profiles is not None and profiled >= profiles[0] > 0  # and every profile
 
 
+def test_first_backlinks_are_the_first_rows_of_backlinks(database: Path) -> None:
+    """For every domain and host of the graph with more than 3 backlinks, every tenth of
+    the others, names spelled in upper case with a dot and one the graph does not hold,
+    first_backlinks(target, n), which reads only the links of the referring domains that
+    can hold the first n rows, gives exactly the first n rows of backlinks(target), in its
+    order (n = 1 and 20); n = null gives them all (checked where 20 left rows out)."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        counted = con.execute(
+            "select name, count(*) > 3 from (select dst_domain as name from external_links "
+            "union all select dst_host from external_links where dst_host <> dst_domain) "
+            "group by name order by name").fetchall()
+        targets = [name for number, (name, many) in enumerate(counted)
+                   if many or number % 10 == 0]
+        targets += [name.upper() + "." for name in targets[:10]] + ["absent.example"]
+        longer = 0  # targets with more rows than the screen asked for
+        for target in targets:
+            every = con.execute("select * from backlinks($target)", {"target": target}
+                                ).fetchall()
+            for n in (1, 20):
+                got = con.execute("select * from first_backlinks($target, $n)",
+                                  {"target": target, "n": n}).fetchall()
+                assert got == every[:n], (target, n)
+            if len(every) > 20:  # some rows were left out: all of them with n = null
+                assert con.execute("select * from first_backlinks($target, null)",
+                                   {"target": target}).fetchall() == every, target
+                longer += 1
+    finally:
+        con.close()
+    assert longer > 0  # some target's first screen left rows out
+
+
 def test_the_referrals_and_profiles_checks_catch_a_wrong_row(
     sample_run: CliRun, tmp_path: Path,
 ) -> None:

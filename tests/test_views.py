@@ -82,6 +82,10 @@ def test_a_views_database_answers_as_the_tables_database(views_run: CliRun,
             pair = (names[0], names[2]) if macro.startswith("common") else (
                 names[0], "CC-MAIN-2099-01")
             assert run_macro(views_con, macro, *pair) == run_macro(tables_con, macro, *pair)
+        screen = "select * from first_backlinks(?, 20)"
+        for target in names:
+            assert views_con.execute(screen, [target]).fetchall() == tables_con.execute(
+                screen, [target]).fetchall(), target
 
 
 def test_a_lookup_reads_only_the_files_of_the_targets_partitions(views_run: CliRun) -> None:
@@ -100,6 +104,11 @@ def test_a_lookup_reads_only_the_files_of_the_targets_partitions(views_run: CliR
                 # domain), and no Parquet file of hosts or domains (tables in the database)
                 assert files_read(con, "select * from referring_domains(?)", target) in (
                     len(own), len(own) + 1)
+                # the first screen of backlinks: two scans of the same link files (the
+                # referring domains' links and a host's), and up to four of the target's
+                # referral file (two top-20 scans, each reading it again for its rows)
+                assert files_read(con, "select * from first_backlinks(?, 20)", target) <= (
+                    2 * len(own) + 4) < DEFAULT_PARTITIONS
             # the file read is the one of the target's registered domain
             (files,) = con.execute("select target_link_files('google.com')").fetchone()
             assert f"p{partition_of('google.com', DEFAULT_PARTITIONS):04d}.parquet" in " ".join(
