@@ -304,17 +304,20 @@ def query_latencies(path: Path, edges: int, runs: int = RUNS,
     size = path.stat().st_size / 2**20
     rows = [("query database", f"{host_edge_count:,} host edges",
              f"{link_count:,} links; {kind_of_database}; file {size:,.1f} MiB")]
-    for macro in ("referring_domains", "backlinks", "link_profile"):
+    queries = [(f"{macro}, {{kind}} target{limit}", f"select * from {macro}(?){limit}")
+               for macro in ("referring_domains", "backlinks", "link_profile")
+               for limit in ("", " limit 20")]  # every row, and the first screen (the CLI's)
+    queries.insert(4, ("first_backlinks(target, 20), {kind} target",
+                       "select * from first_backlinks(?, 20)"))  # backlinks' first screen
+    for label, sql in queries:
         for kind, target, count in (("popular", popular, popular_links), ("rare", rare, rare_links)):
-            for limit in ("", " limit 20"):  # every row, and the first screen (the CLI's)
-                sql = f"select * from {macro}(?){limit}"
-                returned = len(con.execute(sql, [target]).fetchall())
-                times = _latencies(con, sql, target, runs)
-                p50 = statistics.median(times)
-                p95 = statistics.quantiles(times, n=20)[-1]
-                rows.append((f"{macro}, {kind} target{limit}", f"p50 {p50:.1f} ms",
-                             f"p95 {p95:.1f} ms; {target} has {count:,} links, "
-                             f"{returned:,} rows returned; {runs} runs"))
+            returned = len(con.execute(sql, [target]).fetchall())
+            times = _latencies(con, sql, target, runs)
+            p50 = statistics.median(times)
+            p95 = statistics.quantiles(times, n=20)[-1]
+            rows.append((label.format(kind=kind), f"p50 {p50:.1f} ms",
+                         f"p95 {p95:.1f} ms; {target} has {count:,} links, "
+                         f"{returned:,} rows returned; {runs} runs"))
     con.close()
     return rows
 
