@@ -347,49 +347,6 @@ def test_the_partition_count_changes_no_row(tmp_path: Path) -> None:
     assert found[16] == found[1]
 
 
-def test_each_link_task_writes_one_piece_of_each_kind_for_every_partition(
-    tmp_path: Path,
-) -> None:
-    """The degree pieces the links step addresses to the host and domain partitions: one
-    file per link task and kind (not one per task and partition, P squared files), its rows
-    in partition order; what a host task reads of them for partition q is exactly their
-    rows of partition q."""
-    from pipeline.graph import aggregate as steps
-    from pipeline.partitions import PARTITION_COLUMN
-
-    partitions = 16
-    for number in range(3):
-        rows = []
-        for n in range(40):
-            src = f"https://site{n}.example/{number}"
-            rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
-                         [link("c1", src, f"site{n}.example", f"site{n}.example",
-                               f"t{m}.org", f"t{m}.org") for m in range(n % 9)]))
-        write(tmp_path, f"part{number}", rows, partitions=partitions)
-    options = GraphOptions()
-    plan = steps.plan_aggregation(LocalData(tmp_path), options)
-    steps.reduce_pages(plan, range(partitions), options)
-    steps.reduce_links(plan, range(partitions), options)
-    work = plan.work
-    link_tasks = len(steps.table_files(plan.graph, "links"))
-    pieces = steps._pieces(work, "out_hosts", "in_hosts", "out_domains", "in_domains")
-    for kind, names in pieces.items():
-        assert 1 < len(names) <= link_tasks < partitions * partitions, kind
-        whole = pl.concat([pl.read_parquet(tmp_path / work.name_of(f"{kind}/{name}"))
-                           for name in names])
-        for name in names:
-            column = pl.read_parquet(tmp_path / work.name_of(f"{kind}/{name}"))[PARTITION_COLUMN]
-            assert column.is_sorted(), (kind, name)
-        schema = pl.Schema({c: t for c, t in whole.schema.items() if c != PARTITION_COLUMN})
-        seen = 0
-        for q in range(partitions):
-            got = steps._scan_pieces(work, pieces, kind, q, schema).collect()
-            expected = whole.filter(pl.col(PARTITION_COLUMN) == q).drop(PARTITION_COLUMN)
-            assert got.equals(expected), (kind, q)
-            seen += got.height
-        assert seen == whole.height > 0
-
-
 def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), [])], partitions=2)
     write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)

@@ -223,25 +223,18 @@ def plan_aggregation(
 
 
 def _piece(kind: str, *keys: int) -> str:
-    """The name of a piece in the work folder: ``out_hosts/p0003.parquet`` (of the task of
-    partition 3; ``p0003-p0001`` for its sub-bucket 1)."""
+    """The name of a piece in the work folder: ``out_hosts/p0003-p0011.parquet``."""
     return f"{kind}/{'-'.join(partition_name(key) for key in keys)}.parquet"
 
 
 def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
                  prefix: tuple[int, ...], partitions: int) -> None:
-    """Write ``frame`` as one piece addressed to the partitions of ``key_column``: its rows
-    in partition order (each partition's rows in their order), with their partition, in row
-    groups of about one partition each, so that the task of partition q reads the footers
-    of the step's pieces and then only its own row groups. One piece per task, not one per
-    task and partition: 4 x 16 pieces for 16 partitions, not 4 x 16 x 16 (each small file
-    costs about a millisecond to write, and a partition count squared does not scale)."""
-    if frame.height == 0:
-        return
-    split = frame.with_columns(partition_column(frame, key_column, partitions)).sort(
-        PARTITION_COLUMN, maintain_order=True)
-    work.write(split, _piece(kind, *prefix),
-               row_group_size=max(1, -(-split.height // partitions)))
+    """Write ``frame`` split by the partition of ``key_column``: one piece per non-empty
+    partition, so the task of partition q reads ``kind/<prefix>-q`` pieces only."""
+    split = frame.with_columns(partition_column(frame, key_column, partitions)).partition_by(
+        PARTITION_COLUMN, as_dict=True, include_key=False)
+    for (partition,), piece in sorted(split.items()):
+        work.write(piece, _piece(kind, *prefix, int(partition)))
 
 
 def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
@@ -252,13 +245,11 @@ def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
 
 def _scan_pieces(work: Folder, pieces: dict[str, list[str]], kind: str, partition: int,
                  schema: pl.Schema) -> pl.LazyFrame:
-    """The rows of every ``kind`` piece addressed to ``partition`` (row groups of other
-    partitions are skipped by their statistics)."""
-    names = [f"{kind}/{name}" for name in pieces[kind]]
-    if not names:
-        return pl.LazyFrame(schema=schema)
-    return (work.scan(names, pl.Schema({**schema, PARTITION_COLUMN: pl.UInt32()}))
-            .filter(pl.col(PARTITION_COLUMN) == partition).drop(PARTITION_COLUMN))
+    """Every ``kind`` piece addressed to ``partition`` (the last key of its name)."""
+    suffix = f"{partition_name(partition)}.parquet"
+    names = [f"{kind}/{name}" for name in pieces[kind]
+             if name == suffix or name.endswith(f"-{suffix}")]
+    return work.scan(names, schema) if names else pl.LazyFrame(schema=schema)
 
 
 def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
