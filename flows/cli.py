@@ -231,7 +231,12 @@ def _failure_text(failure: InputFailure) -> str:
 
 def invoked_as() -> str:
     """How this command was typed, so that a suggested command can be typed as shown:
-    'python3 -m uv run backlinks', 'uv run backlinks', 'backlinks' or 'python -m flows.cli'."""
+    './backlinks' (the launcher at the repository's root, which names itself in
+    BACKLINKS_LAUNCHER), 'python3 -m uv run backlinks', 'uv run backlinks', 'backlinks'
+    or 'python -m flows.cli'."""
+    launcher = os.environ.get("BACKLINKS_LAUNCHER")
+    if launcher:
+        return launcher
     if os.environ.get("UV_RUN_RECURSION_DEPTH"):
         parent = os.environ.get("UV_INTERNAL__PARENT_INTERPRETER")
         if parent:

@@ -202,7 +202,8 @@ def test_the_run_estimate_leaves_out_reused_inputs() -> None:
 
 
 def test_the_next_command_is_the_one_that_was_typed(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("UV_RUN_RECURSION_DEPTH", "UV_INTERNAL__PARENT_INTERPRETER"):
+    for name in ("UV_RUN_RECURSION_DEPTH", "UV_INTERNAL__PARENT_INTERPRETER",
+                 "BACKLINKS_LAUNCHER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("sys.orig_argv", ["/venv/bin/python", "/venv/bin/backlinks", "run"])
     assert invoked_as() == "backlinks"
@@ -212,6 +213,8 @@ def test_the_next_command_is_the_one_that_was_typed(monkeypatch: pytest.MonkeyPa
     assert invoked_as() == "uv run backlinks"
     monkeypatch.setenv("UV_INTERNAL__PARENT_INTERPRETER", "/usr/bin/python3")
     assert invoked_as() == "python3 -m uv run backlinks"
+    monkeypatch.setenv("BACKLINKS_LAUNCHER", "./backlinks")  # the launcher names itself
+    assert invoked_as() == "./backlinks"
 
 
 def test_a_run_where_every_input_failed_is_failed() -> None:
