@@ -38,13 +38,13 @@ def root(tmp_path: Path) -> Path:
     return root
 
 
-def launch(root: Path, *arguments: str, cargo: bool = True, **env: str
+def launch(root: Path, *arguments: str, cargo: bool = True, uv: bool = True, **env: str
            ) -> subprocess.CompletedProcess[str]:
     tools = root.parent / "tools"
     tools.mkdir(exist_ok=True)
-    uv = tools / "uv"
-    uv.write_text(FAKE_UV.format(calls=root.parent / "uv-calls", command=REAL_COMMAND))
-    uv.chmod(0o755)
+    fake_uv = tools / "uv"
+    fake_uv.write_text(FAKE_UV.format(calls=root.parent / "uv-calls", command=REAL_COMMAND))
+    fake_uv.chmod(0o755)
     path = "/usr/bin:/bin"
     if cargo:
         (tools / "cargo").write_text("#!/bin/sh\n")
@@ -54,7 +54,8 @@ def launch(root: Path, *arguments: str, cargo: bool = True, **env: str
             if not k.startswith(("UV_", "BACKLINKS_", "VIRTUAL_ENV"))}
     return subprocess.run(["./backlinks", *arguments], cwd=root, capture_output=True,
                           text=True, timeout=120,
-                          env={**keep, "PATH": path, "BACKLINKS_UV": str(uv), **env})
+                          env={**keep, "PATH": path, **env,
+                               **({"BACKLINKS_UV": str(fake_uv)} if uv else {})})
 
 
 def uv_calls(root: Path) -> list[str]:
@@ -113,3 +114,14 @@ def test_the_command_knows_the_launcher_started_it(root: Path, sample_run: CliRu
     assert result.returncode == 0, result.stderr
     assert "nothing new" in result.stderr
     assert "Next: ./backlinks query <domain>" in result.stdout, result.stdout
+
+
+def test_without_uv_it_says_how_to_install_it(root: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"  # a python3 without uv, and no uv on PATH
+    bare.mkdir()
+    (bare / "python3").write_text("#!/bin/sh\nexit 1\n")
+    (bare / "python3").chmod(0o755)
+    result = launch(root, "--version", uv=False, PATH=f"{bare}:/bin")
+    assert result.returncode == 127
+    assert "python3 -m pip install uv==0.13.8" in result.stderr
+    assert not (root / ".venv").exists()
