@@ -86,13 +86,14 @@ def test_queries(queries: str) -> None:
     assert header == ["measure", "result", "notes"]
     assert rows[0][0] == "query database" and number(rows[0][1]) >= EDGES
     timed = {label: (value, note) for label, value, note in rows[1:]}
-    assert len(timed) == 12  # 3 macros x 2 targets x (all rows, first 20)
+    assert len(timed) == 14  # 3 macros x 2 targets x (all rows, first 20), first_backlinks x 2
     for label, (value, note) in timed.items():
         assert value.startswith("p50 ") and number(value) > 0, label
         assert "3 runs" in note, label
     rare = timed["backlinks, rare target"][1]
     assert re.search(r"has 2 links, 2 rows returned", rare), rare
     assert "20 rows returned" in timed["backlinks, popular target limit 20"][1]
+    assert "20 rows returned" in timed["first_backlinks(target, 20), popular target"][1]
     assert "1 rows returned" in timed["link_profile, rare target"][1]
     assert "; tables; file " in rows[0][2]
 
@@ -104,7 +105,7 @@ def test_queries_over_views(data: Path) -> None:
     header, rows = markdown_table(out)
     assert rows[0][0] == "query database" and "20,000 links; views; file " in rows[0][2]
     timed = {label: (value, note) for label, value, note in rows[1:]}
-    assert len(timed) == 12
+    assert len(timed) == 14
     assert all(number(value) > 0 for value, _ in timed.values())
     links = len(list((data / "queries-views-graph" / "graph" / "links").glob("p*.parquet")))
     assert links >= 4  # one file (or more) per partition
