@@ -12,7 +12,10 @@ What it does differently from Prefect's own ``SubprocessASGIServer``:
   deleted with the server: a temporary server keeps no history (set ``PREFECT_API_URL`` to
   a server of your own for that);
 - only the services a run needs (task run recorder, event persister): no triggers, actions,
-  event logger, websocket streams, UI, block registration or analytics.
+  event logger, websocket streams, UI, block registration or analytics;
+- it goes with the command that started it: a command killed with SIGKILL (by hand, or by
+  the kernel's out-of-memory killer) cannot stop it, so the server watches its parent and
+  exits, removing its folder, once the parent is gone.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ TEMPLATES = Path(__file__).resolve().parent / "prefect-template"
 # a small, busy machine.
 STARTUP_TIMEOUT_SECONDS = 180.0
 PORT_IN_USE_EXIT = 3  # uvicorn's exit status when its port was taken meanwhile
+PARENT_ENV = "BACKLINKS_SERVER_PARENT"  # the pid of the command the server goes with
+FOLDER_ENV = "BACKLINKS_SERVER_FOLDER"  # the server's folder (its database), removed then
+PARENT_CHECK_SECONDS = 1.0
 
 SERVER_SETTINGS = {
     "PREFECT_UI_ENABLED": "false",
@@ -115,6 +121,12 @@ def create_app() -> Any:
     every later collection."""
     import gc
 
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        import threading
+
+        threading.Thread(target=exit_with_parent, name="exit-with-parent", daemon=True,
+                         args=(int(parent), os.environ.get(FOLDER_ENV, ""))).start()
     gc.disable()
     try:
         from prefect.server.api.server import create_app as prefect_app
@@ -124,6 +136,17 @@ def create_app() -> Any:
         gc.freeze()
         gc.enable()
     return app
+
+
+def exit_with_parent(parent: int, folder: str,
+                     interval: float = PARENT_CHECK_SECONDS) -> None:
+    """In the server process: exit once ``parent`` (the command that started it) is no
+    longer its parent, that is, has died without stopping it; remove ``folder`` first."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    os._exit(0)
 
 
 def _free_port() -> int:
@@ -158,7 +181,8 @@ class TemporaryServer:
     def _launch(self) -> None:
         self.port = _free_port()
         env = {**os.environ, **SERVER_SETTINGS,
-               "PREFECT_API_DATABASE_CONNECTION_URL": _url(self.database)}
+               "PREFECT_API_DATABASE_CONNECTION_URL": _url(self.database),
+               PARENT_ENV: str(os.getpid()), FOLDER_ENV: str(self.folder)}
         env.pop("PREFECT_API_URL", None)
         with open(self.log, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(

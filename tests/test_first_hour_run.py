@@ -8,11 +8,12 @@ inputs after one --input; then a quiet re-run that finds nothing new without any
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CliRun, run_cli
+from conftest import REPO, CliRun, run_cli
 from pty_run import PtyRun, run_in_pty
 
 from flows.cli import invoked_as
@@ -248,6 +249,41 @@ def test_the_shipped_template_is_at_the_installed_prefects_last_migration(
     assert any(re.search(rf"^revision = \"{revision}\"", t, re.M) for t in texts)
     assert not any(re.search(rf"^down_revision = \"{revision}\"", t, re.M) for t in texts), (
         "Prefect has migrations after the template's: run `python -m flows.server template`")
+
+
+def test_a_temporary_server_goes_with_a_command_killed_with_sigkill(tmp_path: Path) -> None:
+    """A command killed with SIGKILL (or by the out-of-memory killer) cannot stop its
+    server; the server sees its parent gone and exits, removing its folder, instead of
+    running on with its port and database."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from flows.server import TemporaryServer\n"
+         "server = TemporaryServer().start()\n"
+         "server.wait()\n"
+         "print(server.process.pid, server.folder, flush=True)\n"
+         "time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    assert child.stdout is not None
+    pid, folder = child.stdout.readline().split()
+    assert Path(folder, "prefect.db").is_file()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    gone = not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+        f"/proc/{pid}/status").read_text().lower()
+    if not gone:
+        os.kill(int(pid), signal.SIGKILL)  # leave nothing running either way
+    assert gone, "the server outlived the command that started it"
+    assert not Path(folder).exists()
 
 
 def test_a_temporary_server_takes_no_heartbeats_and_a_lasting_one_keeps_them(
