@@ -307,8 +307,9 @@ def query_latencies(path: Path, edges: int, runs: int = RUNS,
     queries = [(f"{macro}, {{kind}} target{limit}", f"select * from {macro}(?){limit}")
                for macro in ("referring_domains", "backlinks", "link_profile")
                for limit in ("", " limit 20")]  # every row, and the first screen (the CLI's)
-    queries.insert(4, ("first_backlinks(target, 20), {kind} target",
-                       "select * from first_backlinks(?, 20)"))  # backlinks' first screen
+    after_backlinks = [label for label, _ in queries].index("backlinks, {kind} target limit 20")
+    queries.insert(after_backlinks + 1, ("first_backlinks(target, 20), {kind} target",
+                                         "select * from first_backlinks(?, 20)"))
     for label, sql in queries:
         for kind, target, count in (("popular", popular, popular_links), ("rare", rare, rare_links)):
             returned = len(con.execute(sql, [target]).fetchall())

@@ -212,11 +212,9 @@ PROFILE_ANCHORS = 5  # anchors kept per domain profile, most used first
 
 
 def _top_anchors(anchors: pl.LazyFrame, keys: list[str], count: int) -> pl.LazyFrame:
-    """Per ``keys``, the ``count`` most used anchors of a ``pair_anchors`` histogram (its
-    uses summed over the domain pair's other domain when ``keys`` leave it out), ties in
-    anchor order (as the macros' ``top_anchor_list`` orders a histogram)."""
-    if keys != ["dst_domain", "src_domain"]:
-        anchors = anchors.group_by(*keys, "anchor").agg(pl.col("uses").sum())
+    """Per ``keys``, the ``count`` most used anchors of a histogram (one row per ``keys``
+    and anchor, with its ``uses``), ties in anchor order (as the macros'
+    ``top_anchor_list`` orders a histogram)."""
     return (
         anchors.sort([*keys, "uses", "anchor"], descending=[False] * len(keys) + [True, False])
         .group_by(*keys, maintain_order=True)
@@ -230,6 +228,7 @@ def domain_profiles(pairs: pl.LazyFrame, anchors: pl.LazyFrame) -> pl.LazyFrame:
     (sql/macros/link_profile.sql), counted once here so that the profile of a domain with
     a million backlinks is one row read, not a million. Its referring hosts and pages are
     sums over its pairs: each belongs to one referring domain."""
+    target_anchors = anchors.group_by("dst_domain", "anchor").agg(pl.col("uses").sum())
     counted = pairs.group_by("dst_domain").agg(
         pl.col("links").sum().alias("backlinks"),
         pl.len().cast(pl.Int64).alias("referring_domains"),
@@ -241,7 +240,7 @@ def domain_profiles(pairs: pl.LazyFrame, anchors: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("last_seen").max(),
     )
     return (
-        counted.join(_top_anchors(anchors, ["dst_domain"], PROFILE_ANCHORS),
+        counted.join(_top_anchors(target_anchors, ["dst_domain"], PROFILE_ANCHORS),
                      on="dst_domain", how="left")
         .select(
             "dst_domain", "backlinks", "referring_domains", "referring_hosts",
