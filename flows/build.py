@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +37,7 @@ from pipeline.graph.aggregate import (
     finish_aggregation,
     graph_is_current,
     plan_aggregation,
+    rank_graph,
     reduce_domains,
     reduce_hosts,
     reduce_links,
@@ -134,10 +135,28 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
     return len(partitions)
 
 
+@task(name="rank-partition", task_run_name="rank {label}")
+def rank_round_task(call: Callable[[], Any], label: str) -> Any:
+    """One task of a round of the ranks over partitions (pipeline/graph/rank_tables.py)."""
+    return call()
+
+
+def on_task_runner(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """The ranks' map function in a flow: each call of a round a task on the run's task
+    runner; the results in order, once all have finished."""
+    futures = [rank_round_task.submit(call, _call_label(call)) for call in calls]
+    return [future.result() for future in futures]
+
+
+def _call_label(call: Callable[[], Any]) -> str:
+    function = getattr(call, "func", call)
+    return getattr(function, "__name__", "step").replace("_", " ")
+
+
 @task(name="finish-aggregation")
 def finish_task(plan: AggregationPlan, options: GraphOptions, buckets: int,
-                settings: Settings) -> GraphSummary:
-    return finish_aggregation(plan, options, buckets, settings)
+                settings: Settings, ranked: dict[str, Any]) -> GraphSummary:
+    return finish_aggregation(plan, options, buckets, settings, ranked)
 
 
 def aggregate_in_partitions(store: DataStore, options: GraphOptions,
@@ -160,10 +179,11 @@ def aggregate_in_partitions(store: DataStore, options: GraphOptions,
                     buckets += reduced
                 done += len(group)
                 _report_step(step, done, plan.partitions)
+        ranked = rank_graph(plan, options, settings, map_fn=on_task_runner)
     except BaseException:
         plan.graph.delete_all()
         raise
-    return finish_task(plan, options, buckets, settings)
+    return finish_task(plan, options, buckets, settings, ranked)
 
 
 @task(name="publish")

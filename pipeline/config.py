@@ -220,9 +220,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ranks",
         True,
-        "Compute PageRank, harmonic centrality and authority of hosts and domains (the host "
-        "graph in one process); false leaves those columns null, to rank a large graph "
-        "elsewhere (cc-webgraph on the webgraph export).",
+        "Compute PageRank, harmonic centrality and authority of hosts and domains (see "
+        "rank_method); false leaves those columns null, to rank the graph elsewhere "
+        "(cc-webgraph on the webgraph export).",
+    ),
+    SettingSpec(
+        "rank_method",
+        "auto",
+        "How hosts and domains are ranked: memory (the graph in one process), partitions "
+        "(rounds of tasks over edge partitions on the run's task runner, no task holding the "
+        "graph), or auto (memory when the graph's estimated need fits aggregate_memory_mb).",
+        choices=("auto", "memory", "partitions"),
     ),
     SettingSpec(
         "rank_weighted",
@@ -290,6 +298,7 @@ class Settings:
     sitewide_share: float
     sitewide_min_pages: int
     ranks: bool
+    rank_method: str
     rank_weighted: bool
     harmonic_exact_nodes: int
     harmonic_samples: int

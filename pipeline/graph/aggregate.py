@@ -43,16 +43,21 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, GraphError
+from pipeline.errors import ConfigError, GraphError, StorageError
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
-from pipeline.graph.ranks_file import ranks_files, ranks_from_file
+from pipeline.graph.partitioned_rank import MapFn, run_here
+from pipeline.graph.rank_tables import DOMAINS, HOSTS, rank_table, table_files
+from pipeline.graph.ranks_file import ranks_files
 from pipeline.graph.tables import (
     CAPTURE,
     CAPTURE_PART,
@@ -68,7 +73,6 @@ from pipeline.graph.tables import (
     referrals,
     superseded_captures,
     with_authority,
-    with_ranks,
 )
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.parts.part import PartInfo, complete_parts, partition_bytes, partition_files
@@ -425,12 +429,6 @@ def reduce_domains(plan: AggregationPlan, partitions: Iterable[int]) -> None:
                     compression="zstd")
 
 
-def table_files(graph: Folder, table: str) -> list[str]:
-    """The files of ``table`` in a graph folder, relative to it, in partition order."""
-    return [f"{table}/{name}" for name in sorted(graph.store.files(graph.name_of(table)))
-            if name.endswith(".parquet") and "/" not in name]
-
-
 def scan_table(graph: Folder, table: str) -> pl.LazyFrame:
     return graph.scan(table_files(graph, table))
 
@@ -457,34 +455,8 @@ def _crawls(work: Folder) -> pl.DataFrame:
     )
 
 
-def _rank_table(graph: Folder, table: str, key: str, edges_table: str, src: str, dst: str,
-                options: GraphOptions, ranks_file: str = "",
-                settings: Settings | None = None) -> int:
-    """Ranks over the whole graph in this process (rank.py), or read from Common Crawl's
-    ranks file ``ranks_file``; written back per partition. Returns the nodes left unranked
-    (those the file does not name; 0 when ranking here)."""
-    files = table_files(graph, table)
-    nodes = graph.scan(files).drop("pagerank", "harmonic", "pagerank_position",
-                                   "harmonic_position", "authority").collect().sort(key)
-    unranked = 0
-    if ranks_file:
-        ranked, unranked = ranks_from_file(nodes, key, ranks_file,
-                                           settings or Settings.defaults())
-        ranked = ranked.select(*nodes.columns, *(c for c in ranked.columns
-                                                if c not in nodes.columns))
-    else:
-        ranked = with_ranks(nodes, key, scan_table(graph, edges_table), src, dst, options)
-    for name in files:
-        names = graph.scan(name).select(key).collect()[key]
-        graph.write(ranked.filter(pl.col(key).is_in(names.implode())), name,
-                    compression="zstd")
-    return unranked
-
-
-def _complete_tables(plan: AggregationPlan, options: GraphOptions,
-                     settings: Settings | None = None) -> dict[str, int]:
-    """After the steps: the crawls table and the ranks; the row count of every table."""
-    graph, work = plan.graph, plan.work
+def _check_complete(plan: AggregationPlan) -> None:
+    graph = plan.graph
     for table in ("pages", "links", "hosts", "domains"):
         found = len(table_files(graph, table))
         if found < plan.partitions:
@@ -492,20 +464,59 @@ def _complete_tables(plan: AggregationPlan, options: GraphOptions,
                 f"aggregation of {plan.store.location!r} has {found} of {plan.partitions} "
                 f"partitions of {table}; run `backlinks run` again"
             )
+
+
+def rank_graph(plan: AggregationPlan, options: GraphOptions, settings: Settings | None = None,
+               map_fn: MapFn[Any] = run_here) -> dict[str, Any]:
+    """Step 4a: the authority columns of hosts and domains (rank_tables.py: in this process
+    when the graph fits ``aggregate_memory_mb``, else as rounds of tasks given to ``map_fn``,
+    or from a ranks file). Returns the nodes a ranks file left unranked and how each table
+    was ranked (``ranked``: table -> memory, partitions or file)."""
+    _check_complete(plan)
+    result: dict[str, Any] = {"unranked_hosts": 0, "unranked_domains": 0, "ranked": {}}
+    if not options.ranks:
+        return result
+    files = ranks_files(options.ranks_file) if options.ranks_file else None
+    work_dir, temporary = _rank_work_dir(plan)
+    try:
+        for spec, ranks_file, counter in ((HOSTS, files.hosts if files else "", "unranked_hosts"),
+                                          (DOMAINS, files.domains if files else "",
+                                           "unranked_domains")):
+            method, unranked = rank_table(plan.graph, spec, options, plan.partitions, work_dir,
+                                          ranks_file=ranks_file, settings=settings,
+                                          map_fn=map_fn)
+            result[counter] = unranked
+            result["ranked"][spec.table] = method
+    finally:
+        if temporary:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return result
+
+
+def _rank_work_dir(plan: AggregationPlan) -> tuple[Path, bool]:
+    """The local folder of the ranks' work files: in the graph's work folder when the data
+    location is local (a killed run's is swept with its graph), else a temporary folder
+    (removed at the end: True)."""
+    try:
+        return plan.store.local_path(plan.work.name_of("ranks")), False
+    except StorageError:
+        return Path(tempfile.mkdtemp(prefix="backlinks-ranks-")), True
+
+
+def _complete_tables(plan: AggregationPlan, options: GraphOptions,
+                     settings: Settings | None = None,
+                     ranked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """After the steps: the crawls table, the ranks (unless ``ranked`` says rank_graph has
+    ranked them), the referrals; the row count of every table."""
+    graph, work = plan.graph, plan.work
+    _check_complete(plan)
     graph.write(_crawls(work), "crawls/p0000.parquet", compression="zstd")
-    unranked = {"unranked_hosts": 0, "unranked_domains": 0}
-    if options.ranks:
-        files = ranks_files(options.ranks_file) if options.ranks_file else None
-        unranked["unranked_hosts"] = _rank_table(
-            graph, "hosts", "host", "host_edges", "src_host", "dst_host", options,
-            files.hosts if files else "", settings)
-        unranked["unranked_domains"] = _rank_table(
-            graph, "domains", "domain", "domain_edges", "src_domain", "dst_domain", options,
-            files.domains if files else "", settings)
+    if ranked is None:
+        ranked = rank_graph(plan, options, settings)
     _write_referrals(graph, work)
     work.delete_all()
     return {**{table: scan_table(graph, table).select(pl.len()).collect().item()
-               for table in TABLES}, **unranked}
+               for table in TABLES}, **ranked}
 
 
 def _write_referrals(graph: Folder, work: Folder) -> None:
@@ -535,12 +546,14 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
 
 
 def finish_aggregation(plan: AggregationPlan, options: GraphOptions,
-                       sub_buckets: int = 0, settings: Settings | None = None) -> GraphSummary:
-    """The crawls table, the ranks, the manifest; make the graph the current one.
-    ``settings`` open a remote ranks file (``options.ranks_file``)."""
+                       sub_buckets: int = 0, settings: Settings | None = None,
+                       ranked: dict[str, Any] | None = None) -> GraphSummary:
+    """The crawls table, the ranks (unless ``ranked``: what rank_graph returned), the
+    manifest; make the graph the current one. ``settings`` open a remote ranks file
+    (``options.ranks_file``)."""
     graph = plan.graph
     try:
-        counts = _complete_tables(plan, options, settings)
+        counts = _complete_tables(plan, options, settings, ranked)
         write_manifest(graph, plan, counts, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
@@ -566,14 +579,15 @@ def _parts_record(parts: list[PartInfo]) -> list[dict[str, object]]:
     ]
 
 
-def write_manifest(graph: Folder, plan: AggregationPlan, counts: dict[str, int],
+def write_manifest(graph: Folder, plan: AggregationPlan, counts: dict[str, Any],
                    options: GraphOptions) -> None:
     """What a graph was built from: per part its input, version, counts and the SHA-256 of
     its files; the options that shaped it; the files and row count of every table; the
-    hosts and domains a ranks file left unranked."""
+    hosts and domains a ranks file left unranked; how each table was ranked."""
     manifest = {
         "tables": {table: counts[table] for table in TABLES},
         "unranked": {key: counts.get(key, 0) for key in ("unranked_hosts", "unranked_domains")},
+        "ranked": counts.get("ranked", {}),
         "files": {table: table_files(graph, table) for table in TABLES},
         "partitions": plan.partitions,
         "options": asdict(options),

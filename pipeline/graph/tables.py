@@ -29,6 +29,7 @@ class GraphOptions:
     aggregate_memory_mb: int = 2048
     ranks: bool = True
     ranks_file: str = ""  # Common Crawl's ranks files instead of ranking here (ranks_file.py)
+    rank_method: str = "auto"  # memory, partitions, or auto (rank_tables.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GraphOptions:
@@ -42,6 +43,7 @@ class GraphOptions:
             aggregate_memory_mb=settings.aggregate_memory_mb,
             ranks=settings.ranks,
             ranks_file=settings.ranks_file,
+            rank_method=settings.rank_method,
         )
 
 

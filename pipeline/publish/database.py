@@ -26,7 +26,8 @@ import duckdb
 
 from pipeline import bundled
 from pipeline.errors import GraphError
-from pipeline.graph.aggregate import TABLES, table_files
+from pipeline.graph.aggregate import TABLES
+from pipeline.graph.rank_tables import table_files
 from pipeline.runs import RunRecord
 from pipeline.storage import Folder
 from pipeline.storage.atomic import atomic_path, sweep_temporaries
