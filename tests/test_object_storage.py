@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,11 +25,12 @@ import boto3
 import duckdb
 import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
+from test_rank_tables import assert_same_ranks, random_crawl
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DataFolderBusy, PartError
 from pipeline.extract.rows import LinkRow, PageRow
-from pipeline.graph.aggregate import TABLES
+from pipeline.graph.aggregate import TABLES, GraphOptions, aggregate, read_table, scan_table
 from pipeline.parts.part import (
     PartWriter,
     complete_part,
@@ -37,7 +39,7 @@ from pipeline.parts.part import (
 )
 from pipeline.publish.database import COPIED_INTO_VIEWS
 from pipeline.serve.database import connect, run_macro
-from pipeline.storage import LOCK_NAME, S3Data, split_data_url
+from pipeline.storage import LOCK_NAME, Folder, LocalData, S3Data, split_data_url
 from pipeline.storage.s3 import quoted_url
 
 BUCKET = "backlinks-data"
@@ -352,6 +354,26 @@ def test_a_run_killed_with_its_data_in_s3_resumes_to_the_same_tables(
     if moment == "aggregation":
         assert any(name.startswith("graphs/") for name in leftovers)
         assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
+
+
+def test_ranks_over_partitions_with_the_data_in_s3(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path,
+) -> None:
+    """The ranks' work files are local (a temporary folder, removed after) while the edges
+    are read from, and the ranked tables written back to, the bucket."""
+    options = GraphOptions(harmonic_exact_nodes=5_000)
+    s3 = store(endpoint, "ranked-over-partitions")
+    random_crawl(s3, 4)
+    before = set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*"))
+    summary = aggregate(s3, replace(options, rank_method="partitions"))
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*")) == before
+    local = LocalData(tmp_path / "local")
+    random_crawl(local, 4)
+    aggregate(local, replace(options, rank_method="memory"))
+    for table, key in (("hosts", "host"), ("domains", "domain")):
+        in_s3 = scan_table(Folder(s3, summary.folder), table).collect()
+        assert_same_ranks(read_table(tmp_path / "local", table), in_s3, key)
+    assert '"hosts": "partitions"' in (s3.read_text(f"{summary.folder}/manifest.json") or "")
 
 
 def test_the_store_travels_to_workers_without_secrets(

@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
+from test_rank_tables import assert_same_ranks
 
-from pipeline.graph.aggregate import MANIFEST
+from pipeline.graph.aggregate import MANIFEST, read_table
 from pipeline.storage import LocalData
 
 SAMPLE_FILES = 9
@@ -28,12 +29,14 @@ def complete_parts(data: Path) -> int:
     return sum(1 for p in root.glob("*/part.json")) if root.is_dir() else 0
 
 
-def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: float = 300) -> bool:
+def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: float = 300,
+                 options: tuple[str, ...] = ()) -> bool:
     """Start `backlinks run` on the sample; SIGKILL its whole process group (workers and
     the temporary Prefect server too) as soon as ``moment(data)`` is true. False if the
     run ended before that moment came."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", "--data", str(data), "--workers", "2"],
+        [sys.executable, "-m", "flows.cli", "run", "--data", str(data), "--workers", "2",
+         *options],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "PREFECT_API_URL": api},  # the shared test API: no server to start
     )
@@ -83,6 +86,33 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     assert not list((data / "parts").glob(".tmp-*"))
     if moment != "extraction":  # every part was complete: the re-run reused them all
         assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
+
+
+def test_a_run_killed_while_ranking_over_partitions_resumes(
+    sample_run: CliRun, prefect_api: str, tmp_path: Path
+) -> None:
+    """Killed during the rounds of the ranks over partitions (their work files in the graph
+    folder being built): nothing is published, and the re-run ranks anew."""
+    options = ("--rank-method", "partitions")
+    for attempt in range(3):
+        data = tmp_path / f"attempt-{attempt}"
+        if run_and_kill(data, lambda d: any(d.glob(".graph-tmp-*/work/ranks/*/edges")),
+                        prefect_api, options=options):
+            break
+    else:
+        pytest.fail("never caught the run while ranking in 3 attempts")
+    assert not (data / "graph.duckdb").exists()
+    resumed = run_cli("run", "--data", str(data), "--workers", "2", *options,
+                      env={"PREFECT_API_URL": prefect_api})
+    assert resumed.returncode == 0, resumed.stderr
+    ours, theirs = graph_rows(data / "graph.duckdb"), graph_rows(sample_run.db)
+    for table in ours:
+        if table not in ("hosts", "domains"):
+            assert ours[table] == theirs[table], table
+    for table, key in (("hosts", "host"), ("domains", "domain")):
+        assert_same_ranks(read_table(sample_run.db.parent, table).sort(key),  # 16 partitions
+                          read_table(data, table).sort(key), key, untied=0)
+    assert not list(data.glob(".graph-*"))
 
 
 def test_the_graph_manifest_lists_every_part_with_its_checksums(sample_run: CliRun) -> None:

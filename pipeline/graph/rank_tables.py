@@ -276,7 +276,8 @@ def _name_sources(graph: Folder, spec: RankedTable, partition: int, offset: int,
     if not pieces:
         return 0
     frame = (pl.scan_parquet(pieces)
-             .join(_ids(graph, spec, partition, offset), left_on="src", right_on=spec.key)
+             .join(_ids(graph, spec, partition, offset), left_on="src", right_on=spec.key,
+                   maintain_order="left")  # the same edge order every time: the same sums
              .select(pl.col("id").alias("src"), "dst", "weight")
              .collect())
     _split_write(frame, "dst", partitions, Path(work_dir) / "by-dst",
@@ -299,7 +300,8 @@ def _name_destinations(graph: Folder, spec: RankedTable, partition: int, offset:
     if not pieces:
         return 0
     frame = (pl.scan_parquet(pieces)
-             .join(_ids(graph, spec, partition, offset), left_on="dst", right_on=spec.key)
+             .join(_ids(graph, spec, partition, offset), left_on="dst", right_on=spec.key,
+                   maintain_order="left")
              .select("src", pl.col("id").alias("dst"), "weight")
              .collect())
     target = Path(work_dir) / "edges"
