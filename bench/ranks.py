@@ -7,6 +7,7 @@ centrality against the exact one where both run.
     ... bench/ranks.py --scaling [--sizes 2000,20000,200000,1000000]
     ... bench/ranks.py --versus-exact 20000 [--seeds 3]
     ... bench/ranks.py --partitioned 1000000 [--parts 16]
+    ... bench/ranks.py --tables 1000000 [--parts 16] [--memory-mb 384]
 
 Default: the bare functions on integer ids; ``graph_ranks`` as aggregation runs it (host
 names joined to ids with Polars, PageRank, harmonic centrality, positions, authority) with
@@ -30,6 +31,13 @@ mean over ``--seeds`` draws of the sources.
 (Parquet, by destination id range) against the in-memory functions: time, largest
 difference, and the peak RSS of the largest task (run in worker processes) beside the peak
 of ranking in one process.
+
+``--tables N``: the product's finish step (rank_tables.py) on a graph folder of N named
+hosts and 10 N host edges in ``--parts`` partitions, once with ``rank_method = memory`` and
+once with ``partitions`` (tasks in 2 worker processes, ``--memory-mb`` the memory setting),
+each in a fresh process: seconds, the in-memory estimate against the setting, peak RSS of
+the in-memory ranking, of the largest task and of the driver, and the largest difference of
+the two PageRanks.
 """
 
 from __future__ import annotations
@@ -87,7 +95,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--partitioned", type=int, default=0)
     parser.add_argument("--parts", type=int, default=16)
+    parser.add_argument("--tables", type=int, default=0)
+    parser.add_argument("--memory-mb", type=int, default=384)
     args = parser.parse_args()
+    if args.tables:
+        tables(args.tables, args.parts, args.memory_mb)
+        return
     if args.scaling:
         scaling([int(size) for size in args.sizes.split(",")])
         return
@@ -277,9 +290,19 @@ def versus_exact(n: int, seeds: int) -> None:
 
 
 def _measured(call: Callable[[], Any]) -> tuple[Any, float]:
-    """Run one task in a worker process: its result and the worker's peak RSS so far."""
+    """Run one task in a worker process: its result and its peak RSS (the worker's peak
+    mark is reset first where Linux allows, so earlier tasks do not count)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
     result = call()
     return result, peak_mib()
+
+
+def _name(call: Callable[[], Any]) -> str:
+    return getattr(getattr(call, "func", call), "__name__", "task")
 
 
 def partitioned(n: int, parts: int) -> None:
@@ -337,6 +360,93 @@ def partitioned(n: int, parts: int) -> None:
     print(f"\nAn idle worker (Python, numpy, Polars imported): {idle:,.0f} MiB. The driver's "
           "peak is this process's (it also built the graph and ran the in-memory ranks).")
     shutil.rmtree(folder)
+
+
+def write_graph_folder(n: int, parts: int, folder: Path) -> int:
+    """A graph folder of the hosts and host_edges tables (as aggregation leaves them before
+    the ranks) of a power-law graph of n named hosts; returns its edge count."""
+    from pipeline.graph.tables import NO_RANKS
+    from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
+
+    src, dst = power_law_graph(n, 10 * n, seed=7)
+    names, edges = named_graph(n, src, dst)
+    edges = edges.unique(["src", "dst"]).rename({"src": "src_host", "dst": "dst_host",
+                                                  "weight": "links"})
+    hosts = pl.DataFrame({"host": names})
+    for table, frame, key in (("hosts", hosts, "host"), ("host_edges", edges, "dst_host")):
+        (folder / table).mkdir(parents=True)
+        split = frame.with_columns(partition_column(frame, key, parts))
+        for part in range(parts):
+            rows = split.filter(pl.col(PARTITION_COLUMN) == part).drop(PARTITION_COLUMN)
+            if table == "hosts":
+                rows = rows.sort("host").with_columns(*NO_RANKS)
+            rows.write_parquet(folder / table / f"{partition_name(part)}.parquet")
+    return edges.height
+
+
+def _rank_hosts(folder: str, parts: int, method: str, memory_mb: int, out: str) -> dict[str, float]:
+    """In a fresh process: rank_table of the hosts, with tasks in 2 workers for partitions;
+    the host ranks saved to ``out``; seconds and peaks."""
+    from pipeline.graph.rank_tables import HOSTS, rank_table
+    from pipeline.graph.tables import GraphOptions
+    from pipeline.storage import Folder, LocalData
+
+    graph = Folder(LocalData(Path(folder)), "")
+    options = GraphOptions(rank_method=method, aggregate_memory_mb=memory_mb)
+    baseline = _resident_mib()
+    peaks: dict[str, float] = {"": 0.0}
+    started = time.perf_counter()
+    if method == "memory":
+        rank_table(graph, HOSTS, options, parts, Path(folder) / "work")
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+            def in_workers(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+                done = list(pool.map(_measured, calls))
+                for call, (_, peak) in zip(calls, done, strict=True):
+                    peaks[_name(call)] = max(peaks.get(_name(call), 0.0), peak)
+                return [value for value, _ in done]
+
+            rank_table(graph, HOSTS, options, parts, Path(folder) / "work", map_fn=in_workers)
+    seconds = time.perf_counter() - started
+    pl.read_parquet(Path(folder) / "hosts" / "*.parquet").select("host", "pagerank") \
+        .write_parquet(out)
+    print("largest task by kind (MiB): " + ", ".join(
+        f"{name} {peak:,.0f}" for name, peak in peaks.items() if name), flush=True)
+    return {"seconds": seconds, "baseline": baseline, "peak": peak_mib(),
+            "task": max(peaks.values())}
+
+
+def tables(n: int, parts: int, memory_mb: int) -> None:
+    from pipeline.graph.rank_tables import in_memory_mb
+
+    root = Path(tempfile.mkdtemp(prefix="ranks-tables-"))
+    started = time.perf_counter()
+    edges = write_graph_folder(n, parts, root / "memory")
+    shutil.copytree(root / "memory", root / "partitions")
+    print(f"{n:,} named hosts, {edges:,} host edges in {parts} partitions (written in "
+          f"{time.perf_counter() - started:.1f} s); in-memory estimate "
+          f"{in_memory_mb(n, edges):,.0f} MiB, memory setting {memory_mb:,} MiB")
+    print()
+    print("| rank_method | seconds | peak RSS MiB (process before: MiB) | largest task MiB |")
+    print("|---|---:|---:|---:|")
+    context = multiprocessing.get_context("spawn")
+    results = {}
+    for method in ("memory", "partitions"):
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as one:
+            found = one.submit(_rank_hosts, str(root / method), parts, method, memory_mb,
+                               str(root / f"{method}.parquet")).result()
+        results[method] = found
+        task = f"{found['task']:,.0f}" if method == "partitions" else "-"
+        print(f"| {method} | {found['seconds']:.1f} | {found['peak']:,.0f} "
+              f"({found['baseline']:,.0f}) | {task} |", flush=True)
+    joined = pl.read_parquet(root / "memory.parquet").join(
+        pl.read_parquet(root / "partitions.parquet"), on="host", suffix="_partitions")
+    difference = (joined["pagerank"] - joined["pagerank_partitions"]).abs().max()
+    print(f"\nPageRank, partitions against memory: largest difference {difference:.1e} "
+          f"(values up to {joined['pagerank'].max():.1e}); a task's peak includes its "
+          "worker's Python, numpy and Polars")
+    shutil.rmtree(root)
 
 
 def _resident_mib() -> float:

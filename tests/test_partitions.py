@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from conftest import CliRun, graph_rows, run_cli
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from flows.cli import _print_summary
 from pipeline.errors import ConfigError
-from pipeline.partitions import partition_map, partition_of
+from pipeline.partitions import partition_map, partition_of, partition_series
 from pipeline.parts.layout import (
     BYTES_PER_PARTITION,
     LAYOUT,
@@ -39,6 +40,10 @@ def test_duckdb_computes_the_same_partition(names: list[str], partitions: int) -
         [partitions, names]).fetchall()]
     assert found == [partition_of(name, partitions) for name in names]
     assert partition_map(names, partitions) == {n: partition_of(n, partitions) for n in names}
+    # the Series form (the ranks' edges), names repeated, in the names' order
+    repeated = pl.Series("name", names + names[::-1])
+    assert partition_series(repeated, partitions).to_list() == [
+        partition_of(name, partitions) for name in repeated]
 
 
 def test_a_location_records_its_partitions_and_refuses_another(tmp_path: Path) -> None:

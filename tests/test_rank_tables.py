@@ -13,14 +13,19 @@ from test_aggregate import link, page
 
 from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir, read_table
 from pipeline.graph.rank_tables import (
+    HOSTS,
     IN_MEMORY_BASE_MB,
+    NAMED_EDGE_BYTES,
+    TASK_BASE_MB,
+    batch_rows,
     choose_rank_method,
     consecutive_groups,
     edge_groups,
     in_memory_mb,
+    rank_over_partitions,
 )
 from pipeline.parts.part import PartWriter
-from pipeline.storage import DataStore, LocalData
+from pipeline.storage import DataStore, Folder, LocalData
 
 RANKS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
 
@@ -105,6 +110,26 @@ def test_ranks_over_partitions_are_the_ranks_in_one_process(tmp_path: Path,
     assert again["domains"].equals(partitioned["domains"])
 
 
+def test_a_small_memory_setting_reads_every_round_in_small_batches(tmp_path: Path) -> None:
+    """With the memory setting just above a task's base every round reads a couple of
+    thousand edges at a time (many files between the rounds): the same ranks."""
+    options = GraphOptions(harmonic_exact_nodes=5_000, rank_method="partitions")
+    data = tmp_path / "data"
+    random_crawl(LocalData(data), 3)
+    aggregate(LocalData(data), options)
+    before = read_table(data, "hosts")
+    written = {path: path.stat().st_mtime_ns for path in (graph_dir(data) / "hosts").iterdir()}
+    small = replace(options, aggregate_memory_mb=TASK_BASE_MB + 1)
+    assert batch_rows(small.aggregate_memory_mb, NAMED_EDGE_BYTES) < 2_500
+    graph = Folder(LocalData(data), "graph")
+    work = tmp_path / "work"
+    rank_over_partitions(graph, HOSTS, small, 3, work, edges_per_task=1_000)
+    after = read_table(data, "hosts")
+    assert all(path.stat().st_mtime_ns > mtime for path, mtime in written.items())
+    assert_same_ranks(before, after, "host")
+    assert not work.exists()
+
+
 def test_the_harmonic_estimate_over_partitions_is_close_to_exact(tmp_path: Path) -> None:
     exact = ranked_tables(tmp_path, "exact", 4,
                           GraphOptions(harmonic_exact_nodes=5_000, rank_method="partitions"))
@@ -131,12 +156,10 @@ def test_auto_ranks_in_memory_only_what_fits_the_memory_setting() -> None:
         choose_rank_method("fast", 10, 10, 512)
 
 
-def test_edge_groups_hold_consecutive_partitions_of_about_the_edges_per_task(
-        tmp_path: Path) -> None:
+def test_edge_groups_hold_consecutive_partitions_of_about_the_edges_per_task() -> None:
     assert consecutive_groups([5, 0, 3, 4, 0, 9, 1], 6) == [[0, 1, 2], [3, 4, 5], [6]]
     assert consecutive_groups([7, 7, 7], 6) == [[0], [1], [2]]
     assert consecutive_groups([], 6) == []
-    groups = edge_groups(tmp_path, [5, 0, 3, 4, 0, 9, 1], edges_per_task=6)
-    names = [[Path(name).stem for name in group] for group in groups]
-    assert names == [["p0000", "p0002"], ["p0003", "p0005"], ["p0006"]]
-    assert edge_groups(tmp_path, [0, 0], edges_per_task=6) == []
+    # partitions without edges into them are no partition of the ranks
+    assert edge_groups([5, 0, 3, 4, 0, 9, 1], edges_per_task=6) == [[0, 2], [3, 5], [6]]
+    assert edge_groups([0, 0], edges_per_task=6) == []

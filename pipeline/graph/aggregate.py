@@ -29,14 +29,17 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets, each
    re-reading that partition only.
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
-4. ``finish_aggregation``: the crawls table, the ranks (rank.py, which still holds the host
-   graph in one process), the referrals joined to the ranked domains' authority (one
-   link task's file at a time, beside the domains' names and authority), the manifest,
-   and the graph made current in one step.
+4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
+   process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
+   partitions, each a task on the flow's task runner), then ``finish_aggregation``: the
+   crawls table, the referrals joined to the ranked domains' authority (one link task's
+   file at a time, beside the domains' names and authority), the manifest, and the graph
+   made current in one step.
 
 Bytes read: each part file once (a sub-bucketed partition once per sub-bucket), plus the
-small pieces of steps 1-3. No task holds more than its partition, except the finish step:
-the ranks, and the domains' names and authority the referrals are joined with.
+small pieces of steps 1-3. No task holds more than its partition, except the ranks of a
+graph that fits the memory setting, and the finish step: the domains' names and authority
+the referrals are joined with.
 """
 
 from __future__ import annotations

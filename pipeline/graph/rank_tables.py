@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,19 +46,33 @@ from pipeline.graph.partitioned_rank import MapFn, run_here
 from pipeline.graph.rank import authority, rank_positions
 from pipeline.graph.ranks_file import ranks_from_file
 from pipeline.graph.tables import GraphOptions, with_ranks
-from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
+from pipeline.partitions import PARTITION_COLUMN, partition_name, partition_series
 from pipeline.storage import Folder
 
 RANK_COLUMNS = ("pagerank", "harmonic", "pagerank_position", "harmonic_position", "authority")
 RANK_METHODS = ("auto", "memory", "partitions")
-# Peak memory of the in-memory ranks above the process's own (bench/rank_memory.py,
-# docs/benchmarks.md): MiB, then bytes per edge and per node, rounded up.
-IN_MEMORY_BASE_MB = 64
+# Peak memory of the in-memory ranks above the process's own, edges read from Parquet
+# (measured from 50k hosts and 500k edges to 1M and 10M: 49 MiB + 104 bytes an edge + 156
+# a node, +-50 MiB; bench/ranks.py --tables): rounded up.
+IN_MEMORY_BASE_MB = 96
 IN_MEMORY_BYTES_PER_EDGE = 128
 IN_MEMORY_BYTES_PER_NODE = 256
-# Edges one PageRank or search task reads (in batches): consecutive node partitions are
-# grouped until a group has this many, so small graphs do not pay a task per partition.
+# Edges one task of a round takes (read in batches): consecutive files or node partitions
+# are grouped until a group has this many, so a small graph does not pay a task per
+# partition. Sets the task count only; the batches set a task's memory.
 EDGES_PER_TASK = 4_000_000
+# A task's memory: a worker's Python, numpy, Polars and the pipeline (98 MiB measured),
+# rounded up, then per edge of a batch: with host names (rounds 1-3; 410 bytes measured at
+# 624k edges) and with ids (PageRank and the searches), rounded up. bench/ranks.py --tables.
+TASK_BASE_MB = 128
+NAMED_EDGE_BYTES = 512
+ID_EDGE_BYTES = 256
+MIN_BATCH_ROWS = 1_000
+
+
+def batch_rows(memory_mb: int, edge_bytes: int) -> int:
+    """Edges a task of a round reads at a time so that it stays within ``memory_mb``."""
+    return max(MIN_BATCH_ROWS, (memory_mb - TASK_BASE_MB) * 2**20 // edge_bytes)
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,9 @@ def rank_over_partitions(
     node partitions holding about ``edges_per_task`` edges (a small graph: a task a round)."""
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
+    named_rows = batch_rows(options.aggregate_memory_mb, NAMED_EDGE_BYTES)
+    id_rows = min(partitioned_rank.BATCH_ROWS,
+                  batch_rows(options.aggregate_memory_mb, ID_EDGE_BYTES))
     counts = [_rows(graph, [node_file(spec, q)]) for q in range(partitions)]
     offsets = [int(offset) for offset in np.concatenate([[0], np.cumsum(counts)])]
     n = offsets[-1]
@@ -170,27 +187,29 @@ def rank_over_partitions(
     file_edges = [_rows(graph, [name]) for name in edge_files]
     expected = sum(file_edges)
     map_fn([functools.partial(split_by_source, graph, spec, [edge_files[i] for i in group],
-                              partitions, str(work_dir))
+                              partitions, str(work_dir), named_rows)
             for group in consecutive_groups(file_edges, edges_per_task)])
     # node partitions grouped by their share of the edges (by their share of the nodes)
     node_groups = consecutive_groups([expected * count / max(n, 1) for count in counts],
                                      edges_per_task)
     named = map_fn([functools.partial(name_sources, graph, spec, group,
-                                      [offsets[q] for q in group], partitions, str(work_dir))
+                                      [offsets[q] for q in group], partitions, str(work_dir),
+                                      named_rows)
                     for group in node_groups])
     edges = [count for counts_of_group in map_fn([
         functools.partial(name_destinations, graph, spec, group, [offsets[q] for q in group],
-                          str(work_dir))
+                          str(work_dir), named_rows)
         for group in node_groups]) for count in counts_of_group]
     if sum(named) != expected or sum(edges) != expected:
         raise ValueError(f"{spec.edges}: {expected:,} edges, but {sum(named):,} sources and "
                          f"{sum(edges):,} destinations are nodes of {spec.table}")
-    groups = edge_groups(work_dir, edges, edges_per_task)
+    groups = [[file for q in group for file in _pieces(work_dir / "edges" / partition_name(q))]
+              for group in edge_groups(edges, edges_per_task)]
     page_rank = partitioned_rank.pagerank(groups, n, work_dir, weighted=options.rank_weighted,
-                                          map_fn=map_fn).values
+                                          map_fn=map_fn, batch_rows=id_rows).values
     harmonic = partitioned_rank.harmonic_centrality(
         groups, n, work_dir, exact_limit=options.harmonic_exact_nodes,
-        samples=options.harmonic_samples, map_fn=map_fn)
+        samples=options.harmonic_samples, map_fn=map_fn, batch_rows=id_rows)
     vectors = work_dir / "ranks"
     vectors.mkdir()
     for name, values in (("pagerank", page_rank), ("harmonic", harmonic),
@@ -219,20 +238,22 @@ def consecutive_groups(weights: Sequence[float], target: float) -> list[list[int
     return groups
 
 
-def edge_groups(work_dir: Path, edges: Sequence[int], edges_per_task: int) -> list[list[str]]:
-    """The id edge files of consecutive node partitions (those with edges), grouped by
-    :func:`consecutive_groups`: the partitions PageRank and the searches run over."""
+def edge_groups(edges: Sequence[int], edges_per_task: int) -> list[list[int]]:
+    """Consecutive node partitions with edges into them, grouped by
+    :func:`consecutive_groups`: each group's id edges are a partition PageRank and the
+    searches run over."""
     with_edges = [q for q, count in enumerate(edges) if count]
-    return [[str(work_dir / "edges" / f"{partition_name(with_edges[i])}.parquet") for i in group]
+    return [[with_edges[i] for i in group]
             for group in consecutive_groups([edges[q] for q in with_edges], edges_per_task)]
 
 
 def _split_write(frame: pl.DataFrame, column: str, partitions: int, folder: Path,
                  name: str) -> None:
+    # every file name sorts in the order of its rows: the next round reads them in order
     """``frame`` split by the node partition of ``column``: ``folder/p000q/name``."""
     if frame.height == 0:
         return
-    split = frame.with_columns(partition_column(frame, column, partitions))
+    split = frame.with_columns(partition_series(frame[column], partitions))
     for (partition,), rows in split.partition_by(PARTITION_COLUMN, as_dict=True).items():
         target = folder / partition_name(int(partition))
         target.mkdir(parents=True, exist_ok=True)
@@ -240,22 +261,33 @@ def _split_write(frame: pl.DataFrame, column: str, partitions: int, folder: Path
 
 
 def split_by_source(graph: Folder, spec: RankedTable, edge_files: list[str], partitions: int,
-                    work_dir: str) -> None:
+                    work_dir: str, rows: int) -> None:
     """Round 1, for some files of the edges table: their edges (names and link counts) split
-    by their source's node partition."""
+    by their source's node partition, ``rows`` at a time."""
     for edges_file in edge_files:
-        frame = graph.scan(edges_file).select(
+        batches = graph.scan(edges_file).select(
             pl.col(spec.src).alias("src"), pl.col(spec.dst).alias("dst"),
             pl.col("links").cast(pl.Float64).alias("weight"),
-        ).collect()
-        _split_write(frame, "src", partitions, Path(work_dir) / "by-src",
-                     edges_file.replace("/", "-"))
+        ).collect_batches(chunk_size=rows)
+        stem = edges_file.removesuffix(".parquet").replace("/", "-")
+        for number, batch in enumerate(batches):
+            _split_write(batch, "src", partitions, Path(work_dir) / "by-src",
+                         f"{stem}-{number:06d}.parquet")
 
 
-def _ids(graph: Folder, spec: RankedTable, partition: int, offset: int) -> pl.LazyFrame:
+def _ids(graph: Folder, spec: RankedTable, partition: int, offset: int) -> pl.DataFrame:
     """The ids of node partition ``partition``: ``offset`` + row number in name order."""
     names = graph.scan(node_file(spec, partition)).select(spec.key).collect().sort(spec.key)
-    return names.with_row_index("id", offset).with_columns(pl.col("id").cast(pl.Int64)).lazy()
+    return names.with_row_index("id", offset).with_columns(pl.col("id").cast(pl.Int64))
+
+
+def _named(pieces: list[str], ids: pl.DataFrame, column: str, key: str,
+           rows: int) -> Iterator[pl.DataFrame]:
+    """The edges of ``pieces``, ``rows`` at a time, with ``column`` replaced by its id (in
+    the pieces' order: the same edge order every time, so the same sums)."""
+    for batch in pl.scan_parquet(pieces).collect_batches(chunk_size=rows):
+        yield (batch.join(ids, left_on=column, right_on=key, maintain_order="left")
+               .with_columns(pl.col("id").alias(column)).select("src", "dst", "weight"))
 
 
 def _pieces(folder: Path) -> list[str]:
@@ -263,51 +295,49 @@ def _pieces(folder: Path) -> list[str]:
 
 
 def name_sources(graph: Folder, spec: RankedTable, node_partitions: list[int],
-                 offsets: list[int], partitions: int, work_dir: str) -> int:
+                 offsets: list[int], partitions: int, work_dir: str, rows: int) -> int:
     """Round 2, for some node partitions: the ids of the sources of their edges; the edges
     split again by their destination's node partition. Returns the edges named."""
-    return sum(_name_sources(graph, spec, partition, offset, partitions, work_dir)
+    return sum(_name_sources(graph, spec, partition, offset, partitions, work_dir, rows)
                for partition, offset in zip(node_partitions, offsets, strict=True))
 
 
 def _name_sources(graph: Folder, spec: RankedTable, partition: int, offset: int,
-                  partitions: int, work_dir: str) -> int:
+                  partitions: int, work_dir: str, rows: int) -> int:
     pieces = _pieces(Path(work_dir) / "by-src" / partition_name(partition))
     if not pieces:
         return 0
-    frame = (pl.scan_parquet(pieces)
-             .join(_ids(graph, spec, partition, offset), left_on="src", right_on=spec.key,
-                   maintain_order="left")  # the same edge order every time: the same sums
-             .select(pl.col("id").alias("src"), "dst", "weight")
-             .collect())
-    _split_write(frame, "dst", partitions, Path(work_dir) / "by-dst",
-                 f"{partition_name(partition)}.parquet")
-    return frame.height
+    named = 0
+    ids = _ids(graph, spec, partition, offset)
+    for number, batch in enumerate(_named(pieces, ids, "src", spec.key, rows)):
+        _split_write(batch, "dst", partitions, Path(work_dir) / "by-dst",
+                     f"{partition_name(partition)}-{number:06d}.parquet")
+        named += batch.height
+    return named
 
 
 def name_destinations(graph: Folder, spec: RankedTable, node_partitions: list[int],
-                      offsets: list[int], work_dir: str) -> list[int]:
+                      offsets: list[int], work_dir: str, rows: int) -> list[int]:
     """Round 3, for some node partitions: the ids of the destinations of the edges into
-    each, written as ``edges/p000q.parquet`` (integer ``src``, ``dst``, float ``weight``).
-    Returns the edges of each."""
-    return [_name_destinations(graph, spec, partition, offset, work_dir)
+    each, written to ``edges/p000q/`` (integer ``src``, ``dst``, float ``weight``), ``rows``
+    at a time. Returns the edges of each."""
+    return [_name_destinations(graph, spec, partition, offset, work_dir, rows)
             for partition, offset in zip(node_partitions, offsets, strict=True)]
 
 
 def _name_destinations(graph: Folder, spec: RankedTable, partition: int, offset: int,
-                       work_dir: str) -> int:
+                       work_dir: str, rows: int) -> int:
     pieces = _pieces(Path(work_dir) / "by-dst" / partition_name(partition))
     if not pieces:
         return 0
-    frame = (pl.scan_parquet(pieces)
-             .join(_ids(graph, spec, partition, offset), left_on="dst", right_on=spec.key,
-                   maintain_order="left")
-             .select("src", pl.col("id").alias("dst"), "weight")
-             .collect())
-    target = Path(work_dir) / "edges"
-    target.mkdir(exist_ok=True)
-    frame.write_parquet(target / f"{partition_name(partition)}.parquet")
-    return frame.height
+    named = 0
+    target = Path(work_dir) / "edges" / partition_name(partition)
+    target.mkdir(parents=True, exist_ok=True)
+    ids = _ids(graph, spec, partition, offset)
+    for number, batch in enumerate(_named(pieces, ids, "dst", spec.key, rows)):
+        batch.write_parquet(target / f"{number:06d}.parquet")
+        named += batch.height
+    return named
 
 
 def write_ranks(graph: Folder, spec: RankedTable, node_partitions: list[int],
