@@ -193,6 +193,17 @@ def test_ranks_versus_networkx() -> None:
     assert all(number(row[1]) >= 0 for row in rows)
 
 
+def test_ranks_of_the_tables_both_ways() -> None:
+    out = bench("ranks.py", "--tables", 3000, "--parts", 4, "--memory-mb", 256)
+    header, rows = markdown_table(out)
+    assert header[0] == "rank_method" and [row[0] for row in rows] == ["memory", "partitions"]
+    assert all(number(row[1]) > 0 for row in rows)
+    assert number(rows[1][3]) > 0  # the largest task's peak
+    difference = float(out.split("largest difference ")[1].split()[0])
+    assert difference < 1e-12
+    assert "split_by_source" in out and "frontier_step" in out
+
+
 def test_aggregate_memory(data: Path) -> None:
     out = bench("aggregate_memory.py", "--memory-mb", 500, "--rows", 20_000, "--buckets", 2,
                 "--data", data)
