@@ -61,6 +61,7 @@ T = TypeVar("T")
 MapFn = Callable[[Sequence[Callable[[], T]]], list[T]]
 BATCH_ROWS = 1 << 20  # edges a task reads at a time: 16-24 MiB of columns
 _CHUNK = 1 << 22  # nodes the driver combines at a time
+_CHUNK_NODES = 1 << 18  # nodes whose arrivals a search absorbs at a time
 
 
 def run_here(calls: Sequence[Callable[[], T]]) -> list[T]:
@@ -360,14 +361,22 @@ def _search(
     partitions: Sequence[Sequence[str]], n: int, sources: NDArray[np.int64],
     total: NDArray[np.float64], folder: Path, map_fn: MapFn[Any], batch_rows: int,
 ) -> None:
+    """One bit-parallel search, a round of tasks a level. The driver holds the bits that
+    have reached each node and the bits arriving at this level (8 x words bytes a node
+    each); the next frontier goes straight into its file, ``_CHUNK`` nodes at a time."""
     reached = Reached(n, sources, total)
-    frontier_nodes, frontier_bits = sources, reached.visited[sources]
     arriving = np.zeros_like(reached.visited)
     touched = np.zeros(n, dtype=bool)
+    frontier_file, active_file = str(folder / "frontier.npy"), str(folder / "active.npy")
+    frontier, active = _new_frontier(frontier_file, n, reached.words)
+    frontier[sources] = reached.visited[sources]
+    active[sources] = True
+    has_frontier = len(sources) > 0
     level = 0
-    while len(frontier_nodes):
+    while has_frontier:
         level += 1
-        frontier_file, active_file = _write_frontier(folder, n, frontier_nodes, frontier_bits)
+        _close_frontier(frontier_file, frontier, active_file, active)
+        del frontier
         round_folder = folder / f"level-{level:05d}"
         round_folder.mkdir(exist_ok=True)
         outputs: list[str | None] = map_fn([
@@ -381,29 +390,40 @@ def _search(
                 ids = rows[:, 0].astype(np.int64)
                 arriving[ids] |= rows[:, 1:]
                 touched[ids] = True
+                del rows, ids
         shutil.rmtree(round_folder)
+        frontier, active = _new_frontier(frontier_file, n, reached.words)
+        has_frontier = False
         dsts = np.flatnonzero(touched)
-        frontier_nodes, frontier_bits = reached.absorb(level, dsts, arriving[dsts])
-        arriving[dsts] = 0
+        for first in range(0, len(dsts), _CHUNK_NODES):
+            chunk = dsts[first : first + _CHUNK_NODES]
+            nodes, bits = reached.absorb(level, chunk, arriving[chunk])
+            frontier[nodes] = bits
+            active[nodes] = True
+            has_frontier = has_frontier or len(nodes) > 0
+            arriving[chunk] = 0
         touched[dsts] = False
-    for name in ("frontier.npy", "active.npy"):
+        del dsts
+    del frontier
+    for name in ("frontier.npy", "active.npy", "frontier.npy.partial.npy",
+                 "active.npy.partial.npy"):
         (folder / name).unlink(missing_ok=True)
 
 
-def _write_frontier(
-    folder: Path, n: int, nodes: NDArray[np.int64], bits: NDArray[np.uint64],
-) -> tuple[str, str]:
-    frontier_file, active_file = str(folder / "frontier.npy"), str(folder / "active.npy")
+def _new_frontier(frontier_file: str, n: int,
+                  words: int) -> tuple[np.memmap[Any, Any], NDArray[np.bool_]]:
+    """An empty frontier (bits of no node) being written beside ``frontier_file``."""
     frontier = np.lib.format.open_memmap(f"{frontier_file}.partial.npy", "w+", np.uint64,
-                                         (n, bits.shape[1]))
-    frontier[nodes] = bits
+                                         (n, words))
+    return frontier, np.zeros(n, dtype=bool)
+
+
+def _close_frontier(frontier_file: str, frontier: np.memmap[Any, Any], active_file: str,
+                    active: NDArray[np.bool_]) -> None:
+    """The frontier being written made the one the level's tasks read."""
     frontier.flush()
-    del frontier
     Path(f"{frontier_file}.partial.npy").replace(frontier_file)
-    active = np.zeros(n, dtype=bool)
-    active[nodes] = True
     _save(active_file, active)
-    return frontier_file, active_file
 
 
 # -- edge files for tests and benchmarks ------------------------------------------------------
