@@ -12,9 +12,11 @@
   source's node partition, (2) each node partition names its sources' ids and splits the
   edges again by their destination's partition, (3) each node partition names its
   destinations' ids. PageRank and harmonic centrality run as rounds of tasks over those
-  edges; the driver holds vectors of the nodes (8 bytes a node for PageRank, about 72 for
-  the harmonic search), never an edge; positions and authority come from the combined
-  vectors, and (4) each node partition writes its table file back with its slice.
+  edges; the driver holds vectors of the nodes (about 200 bytes a node at its peak, in the
+  search: the bits that reached each node, the bits arriving, the next frontier), never an
+  edge; positions and authority come from the combined vectors, and (4) each node
+  partition writes its table file back with its slice. Every round reads its edges in
+  batches sized from ``aggregate_memory_mb`` (:func:`batch_rows`).
 - **From Common Crawl's ranks files** (ranks_file.py) when ``ranks_file`` is set.
 
 PageRank over partitions equals the in-memory PageRank to about 1e-12 (same iterations and
