@@ -179,7 +179,8 @@ def aggregate_in_partitions(store: DataStore, options: GraphOptions,
                     buckets += reduced
                 done += len(group)
                 _report_step(step, done, plan.partitions)
-        ranked = rank_graph(plan, options, settings, map_fn=on_task_runner)
+        ranked = rank_graph(plan, options, settings, map_fn=on_task_runner,
+                            report=lambda text: _report(0, 0, text))
     except BaseException:
         plan.graph.delete_all()
         raise

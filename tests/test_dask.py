@@ -49,6 +49,9 @@ def test_ranks_over_partitions_run_as_tasks_on_the_cluster(
                      "--scheduler", cluster.scheduler_address, "--rank-method", "partitions",
                      env={"PREFECT_API_URL": prefect_api})
     assert result.returncode == 0, result.stderr
+    # the long part is said (progress goes to standard error, a line each when piped)
+    assert "... ranking 204 hosts and 189 host edges over partitions" in result.stderr
+    assert "... ranking 136 domains and 122 domain edges over partitions" in result.stderr
     ours, theirs = graph_rows(data / "graph.duckdb"), graph_rows(sample_run.db)
     assert {t: rows for t, rows in ours.items() if t not in ("hosts", "domains")} == \
         {t: rows for t, rows in theirs.items() if t not in ("hosts", "domains")}

@@ -48,7 +48,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -470,7 +470,8 @@ def _check_complete(plan: AggregationPlan) -> None:
 
 
 def rank_graph(plan: AggregationPlan, options: GraphOptions, settings: Settings | None = None,
-               map_fn: MapFn[Any] = run_here) -> dict[str, Any]:
+               map_fn: MapFn[Any] = run_here,
+               report: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Step 4a: the authority columns of hosts and domains (rank_tables.py: in this process
     when the graph fits ``aggregate_memory_mb``, else as rounds of tasks given to ``map_fn``,
     or from a ranks file). Returns the nodes a ranks file left unranked and how each table
@@ -487,7 +488,7 @@ def rank_graph(plan: AggregationPlan, options: GraphOptions, settings: Settings 
                                            "unranked_domains")):
             method, unranked = rank_table(plan.graph, spec, options, plan.partitions, work_dir,
                                           ranks_file=ranks_file, settings=settings,
-                                          map_fn=map_fn)
+                                          map_fn=map_fn, report=report)
             result[counter] = unranked
             result["ranked"][spec.table] = method
     finally:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,10 +123,12 @@ def _rows(graph: Folder, files: list[str]) -> int:
 def rank_table(
     graph: Folder, spec: RankedTable, options: GraphOptions, partitions: int, work_dir: Path,
     *, ranks_file: str = "", settings: Settings | None = None, map_fn: MapFn[Any] = run_here,
+    report: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
     """Rank the nodes of ``spec.table`` and write them back, partition by partition. Returns
     how (``memory``, ``partitions`` or ``file``) and the nodes left unranked (those a ranks
-    file does not name; 0 otherwise)."""
+    file does not name; 0 otherwise). ``report`` hears a line when ranking over partitions
+    begins (it takes a while: a round of tasks per PageRank iteration and search level)."""
     files = table_files(graph, spec.table)
     if ranks_file:
         nodes = _nodes(graph, files, spec.key)
@@ -148,7 +150,7 @@ def rank_table(
         _write_back(graph, files, spec.key, ranked)
     else:
         rank_over_partitions(graph, spec, options, partitions, work_dir / spec.table,
-                             map_fn=map_fn)
+                             map_fn=map_fn, report=report)
     return method, 0
 
 
@@ -173,6 +175,7 @@ def node_file(spec: RankedTable, partition: int) -> str:
 def rank_over_partitions(
     graph: Folder, spec: RankedTable, options: GraphOptions, partitions: int, work_dir: Path,
     *, map_fn: MapFn[Any] = run_here, edges_per_task: int = EDGES_PER_TASK,
+    report: Callable[[str], None] | None = None,
 ) -> None:
     """The ranks of ``spec.table`` without holding its graph (see the module docstring);
     ``work_dir`` is emptied and removed at the end. Each task takes consecutive files or
@@ -188,6 +191,9 @@ def rank_over_partitions(
     edge_files = table_files(graph, spec.edges)
     file_edges = [_rows(graph, [name]) for name in edge_files]
     expected = sum(file_edges)
+    if report is not None:
+        report(f"ranking {n:,} {spec.table} and {expected:,} {spec.edges.replace('_', ' ')} "
+               "over partitions: a round of tasks per PageRank iteration and search level")
     map_fn([functools.partial(split_by_source, graph, spec, [edge_files[i] for i in group],
                               partitions, str(work_dir), named_rows)
             for group in consecutive_groups(file_edges, edges_per_task)])
