@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
@@ -135,7 +136,10 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
     return len(partitions)
 
 
-@task(name="rank-partition", task_run_name="rank {label}")
+# never cached (Prefect caches only with results persisted, off here, but a user's Prefect
+# settings can turn that on): two searches of one graph run tasks with the same arguments
+# (the same frontier file, rewritten between them), and each must run
+@task(name="rank-partition", task_run_name="rank {label}", cache_policy=NO_CACHE)
 def rank_round_task(call: Callable[[], Any], label: str) -> Any:
     """One task of a round of the ranks over partitions (pipeline/graph/rank_tables.py)."""
     return call()
