@@ -143,6 +143,8 @@ def rank_table(
     if method == "auto":
         method = choose_rank_method(method, _rows(graph, files), _rows(graph, edge_files),
                                     options.aggregate_memory_mb)
+    else:
+        method = choose_rank_method(method, 0, 0, 0)  # as told, once it is a method
     if method == "memory":
         nodes = _nodes(graph, files, spec.key)
         ranked = with_ranks(nodes, spec.key, graph.scan(edge_files), spec.src, spec.dst,
