@@ -363,7 +363,7 @@ def _search(
 ) -> None:
     """One bit-parallel search, a round of tasks a level. The driver holds the bits that
     have reached each node and the bits arriving at this level (8 x words bytes a node
-    each); the next frontier goes straight into its file, ``_CHUNK`` nodes at a time."""
+    each); the next frontier goes straight into its file, ``_CHUNK_NODES`` nodes at a time."""
     reached = Reached(n, sources, total)
     arriving = np.zeros_like(reached.visited)
     touched = np.zeros(n, dtype=bool)
