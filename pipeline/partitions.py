@@ -15,7 +15,7 @@ location gets its first part and recorded there (parts/layout.py).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import polars as pl
@@ -25,9 +25,11 @@ MAX_PARTITIONS = 4096
 PARTITION_COLUMN = "_partition"
 
 
-@lru_cache(maxsize=1 << 18)
-def _md5_prefix(name: str) -> int:
+def _md5_value(name: str) -> int:
     return int(hashlib.md5(name.encode("utf-8")).hexdigest()[:8], 16)
+
+
+_md5_prefix = lru_cache(maxsize=1 << 18)(_md5_value)  # names recur across a file's batches
 
 
 def partition_of(name: str, partitions: int) -> int:
@@ -42,24 +44,24 @@ def partition_map(names: Iterable[str], partitions: int) -> dict[str, int]:
 
 def partition_column(frame: pl.DataFrame, column: str, partitions: int) -> pl.Series:
     """The partition of every row of ``frame`` by ``column``, as a UInt32 Series."""
-    if partitions == 1 or frame.height == 0:
-        return pl.Series(PARTITION_COLUMN, [0] * frame.height, dtype=pl.UInt32)
-    mapping = partition_map(frame[column].unique().to_list(), partitions)
-    return frame[column].replace_strict(mapping, return_dtype=pl.UInt32).alias(PARTITION_COLUMN)
+    return _by_distinct_name(frame[column], partitions, _md5_prefix)
 
 
 def partition_series(names: pl.Series, partitions: int) -> pl.Series:
-    """``partition_of`` for every name of a large Series, per distinct name, joined back
-    rather than replaced from a dict and without the cache: a few bytes a name, where
-    ``partition_column`` holds a Python dict of the distinct names (about 400 bytes each
-    at half a million names)."""
+    """The same for a Series of names, without the cache: for a task that meets many names
+    once (the ranks' rounds), where the cache's 2^18 entries would cost it about 80 MiB."""
+    return _by_distinct_name(names, partitions, _md5_value)
+
+
+def _by_distinct_name(names: pl.Series, partitions: int,
+                      prefix: Callable[[str], int]) -> pl.Series:
+    """The partition of every name, computed once per distinct name and joined back (a dict
+    of them handed to ``replace_strict`` cost about 400 bytes a name)."""
     if partitions == 1 or len(names) == 0:
         return pl.Series(PARTITION_COLUMN, [0] * len(names), dtype=pl.UInt32)
     distinct = names.unique()
-    found = pl.Series(PARTITION_COLUMN, [
-        int(hashlib.md5(name.encode("utf-8")).hexdigest()[:8], 16) % partitions
-        for name in distinct.to_list()
-    ], dtype=pl.UInt32)
+    found = pl.Series(PARTITION_COLUMN, [prefix(name) % partitions
+                                         for name in distinct.to_list()], dtype=pl.UInt32)
     mapping = pl.DataFrame({"name": distinct, PARTITION_COLUMN: found})
     return (pl.DataFrame({"name": names})
             .join(mapping, on="name", how="left", maintain_order="left")[PARTITION_COLUMN])
@@ -70,10 +72,7 @@ def partition_expr(column: str, partitions: int) -> pl.Expr:
     if partitions == 1:
         return pl.lit(0, dtype=pl.UInt32)
     return pl.col(column).map_batches(
-        lambda names: names.replace_strict(partition_map(names.unique().to_list(), partitions),
-                                           return_dtype=pl.UInt32),
-        return_dtype=pl.UInt32,
-    )
+        lambda names: _by_distinct_name(names, partitions, _md5_prefix), return_dtype=pl.UInt32)
 
 
 def partition_name(partition: int) -> str:

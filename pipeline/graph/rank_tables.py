@@ -139,12 +139,10 @@ def rank_table(
         _write_back(graph, files, spec.key, ranked)
         return "file", unranked
     edge_files = table_files(graph, spec.edges)
-    method = options.rank_method
-    if method == "auto":
-        method = choose_rank_method(method, _rows(graph, files), _rows(graph, edge_files),
-                                    options.aggregate_memory_mb)
-    else:
-        method = choose_rank_method(method, 0, 0, 0)  # as told, once it is a method
+    auto = options.rank_method == "auto"  # only auto needs the graph's size
+    method = choose_rank_method(options.rank_method, _rows(graph, files) if auto else 0,
+                                _rows(graph, edge_files) if auto else 0,
+                                options.aggregate_memory_mb)
     if method == "memory":
         nodes = _nodes(graph, files, spec.key)
         ranked = with_ranks(nodes, spec.key, graph.scan(edge_files), spec.src, spec.dst,
