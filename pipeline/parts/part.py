@@ -33,6 +33,9 @@ PART_FORMAT = 5
 # The column each table is partitioned by (a link by its target's domain, a page by host).
 PARTITION_KEYS = {"links": "dst_domain", "pages": "host"}
 DEFAULT_BATCH_ROWS = 100_000  # link rows held in memory before a flush (about 80 MB)
+# A part file whose batches (uncompressed Arrow) hold at most this many bytes is encoded from
+# memory, a larger one streamed: no more memory than a batch.
+IN_MEMORY_JOIN_BYTES = 64 << 20
 @dataclass(frozen=True)
 class PartInfo:
     """What ``part.json`` records about one part."""
@@ -170,10 +173,13 @@ class PartWriter:
     """Collect the rows of one input in batches in a scratch folder; ``commit`` publishes.
 
     Rows are flushed every ``batch_rows`` link rows, each batch split into the location's
-    ``partitions`` (one file per non-empty partition and batch), so memory stays bounded
-    whatever the size of the input; ``commit`` joins each partition's batches into one file
-    (read once, streamed). Use as a context manager: leaving the block without ``commit``
-    (an exception, a kill) leaves no part behind.
+    ``partitions`` (one scratch file per non-empty partition and batch, Arrow IPC with LZ4:
+    cheap to write and to read back), so memory stays bounded whatever the size of the
+    input; ``commit`` encodes each partition's batches into its one Parquet file, streamed.
+    Every row is encoded as Parquet once (before, each batch was Parquet already and the
+    batches of a partition were decoded and encoded again to join them). Use as a context
+    manager: leaving the block without ``commit`` (an exception, a kill) leaves no part
+    behind.
     """
 
     def __init__(self, store: DataStore, key: str, batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -187,6 +193,7 @@ class PartWriter:
         self.frame_pages = self.frame_links = 0
         self.page_count = self.link_count = self.batches = 0
         self.batch_files: dict[str, list[Path]] = {}  # final name -> its batches, in order
+        self.batch_rows_of: dict[str, int] = {}  # final name -> rows in its batches
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
 
@@ -235,15 +242,18 @@ class PartWriter:
             pieces = [frame(rows, schema)] if rows else []
             pieces += [pair[0 if kind == "pages" else 1] for pair in self.frames]
             rows_frame = pl.concat(pieces) if pieces else frame([], schema)
-            split = rows_frame.with_columns(
+            split = {(0,): rows_frame} if self.partitions == 1 else rows_frame.with_columns(
                 partition_column(rows_frame, PARTITION_KEYS[kind], self.partitions)
             ).partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
             for (partition,), piece in sorted(split.items()):
+                if not piece.height:
+                    continue  # only non-empty partitions have a file
                 final = f"{kind}-{partition_name(int(partition))}.parquet"
-                path = self.temporary / f".batch-{self.batches:05d}-{final}"
+                path = self.temporary / f".batch-{self.batches:05d}-{final}.arrow"
                 with self._writing(path):
-                    piece.write_parquet(path, compression="zstd", statistics=True)
+                    piece.write_ipc(path, compression="uncompressed")
                 self.batch_files.setdefault(final, []).append(path)
+                self.batch_rows_of[final] = self.batch_rows_of.get(final, 0) + piece.height
         self.page_count += len(self.pages) + self.frame_pages
         self.link_count += len(self.links) + self.frame_links
         self.batches += 1
@@ -251,24 +261,25 @@ class PartWriter:
         self.frames, self.frame_pages, self.frame_links = [], 0, 0
 
     def _join_batches(self) -> None:
-        """One file per table and partition: a single batch is renamed, several are streamed
-        into one (each batch read once)."""
+        """One Parquet file per table and partition, encoded once from its batches (each
+        read once, streamed), then synced, and its size and SHA-256 recorded."""
         for final, batches in sorted(self.batch_files.items()):
             path = self.temporary / final
+            schema = PAGES_SCHEMA if final.startswith("pages-") else LINKS_SCHEMA
             with self._writing(path):
-                if len(batches) == 1:
-                    batches[0].rename(path)
+                scan = pl.scan_ipc(batches).cast(schema)
+                if sum(batch.stat().st_size for batch in batches) <= IN_MEMORY_JOIN_BYTES:
+                    # a small file: the streaming engine's start costs more than its rows
+                    scan.collect().write_parquet(path, compression="zstd", statistics=True)
                 else:
-                    schema = PAGES_SCHEMA if final.startswith("pages-") else LINKS_SCHEMA
-                    pl.scan_parquet(batches, schema=schema).sink_parquet(
-                        path, compression="zstd", statistics=True)
-                    for batch in batches:
-                        batch.unlink()
+                    scan.sink_parquet(path, compression="zstd", statistics=True)
+                for batch in batches:
+                    batch.unlink()
                 fsync_path(path)
-                rows = pl.scan_parquet(path).select(pl.len()).collect().item()
                 status = path.stat()  # a rename into place keeps the modification time
                 self.files[final] = {"bytes": status.st_size, "sha256": sha256_of(path),
-                                     "rows": rows, "mtime_ns": status.st_mtime_ns}
+                                     "rows": self.batch_rows_of[final],
+                                     "mtime_ns": status.st_mtime_ns}
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, then make the part visible in one step with ``part.json`` written last
