@@ -37,6 +37,7 @@ from pipeline.read.warc import (
     PAYLOAD_UNREADABLE,
     REQUEST,
     WARCINFO,
+    Block,
     Redirect,
     Skipped,
     Unparsed,
@@ -64,6 +65,7 @@ LINK_PATHS = {"A@/href": "a", "AREA@/href": "area"}
 HEAD_LINK_PATH = "LINK@/href"
 UNKNOWN_CONTEXT = "unknown"
 _ENVELOPE_TYPES = {"request": REQUEST, "metadata": METADATA, "warcinfo": WARCINFO}
+_METADATA = frozenset({"metadata"})  # the WARC records of a WAT that hold its JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +207,13 @@ def iter_wat_payloads(
     """The records of a WAT stream as the readers take them: each metadata record's JSON
     payload (a :class:`WatPayload`), the other records as skips, and a
     :class:`~pipeline.read.framing.Damage` for each damaged stretch of the file."""
-    for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes):
+    for item in warc_records(stream, input_name=input_name, max_record_bytes=max_record_bytes,
+                             block_types=_METADATA):
         if isinstance(item, Damage):
             yield item
+            continue
+        if isinstance(item, Block):  # a metadata record with a plain header: its payload
+            yield WatPayload(item.block, item.offset)
             continue
         if isinstance(item, Unparsed):  # not asked for (no skip_types): never happens
             yield Skipped(OTHER_RECORD_TYPE, item.offset)
