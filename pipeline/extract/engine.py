@@ -78,8 +78,11 @@ class CoreEngine:
 
         from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 
-        return (pl.DataFrame(pages).select(list(PAGES_SCHEMA)).cast(PAGES_SCHEMA),
-                pl.DataFrame(links).select(list(LINKS_SCHEMA)).cast(LINKS_SCHEMA))
+        def conform(table: Any, schema: pl.Schema) -> pl.DataFrame:
+            got = pl.DataFrame(table)  # the core builds the schema: usually nothing to do
+            return got if got.schema == schema else got.select(list(schema)).cast(schema)
+
+        return conform(pages, PAGES_SCHEMA), conform(links, LINKS_SCHEMA)
 
     def warc_batch(self, events: Sequence[HtmlPage | Redirect], fallback_crawl: str
                    ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:

@@ -126,6 +126,29 @@ def _through_core(
     return records, crawl
 
 
+def _through_python(
+    source: InputFile, stream: BinaryIO, settings: Settings, writer: PartWriter,
+    counters: Counter[str], damage: list[str],
+) -> tuple[int, str]:
+    """The input's records through the Python path, a page at a time (the definition the
+    core follows). Returns (records, crawl)."""
+    psl = PublicSuffixList.bundled(private=settings.psl_private_domains)
+    limits = Limits.from_settings(settings)
+    fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
+    crawl, records = fallback_crawl, 0
+    for event in _events(source, stream, settings):
+        if not _is_page(event, counters, damage):
+            records += not isinstance(event, Damage)
+            continue
+        records += 1
+        crawl = event.crawl or fallback_crawl
+        rows = page_rows(event, crawl, psl, limits)
+        counters.update(rows.counters)
+        if rows.page is not None:
+            writer.add(rows.page, rows.links)
+    return records, crawl
+
+
 def process_input(source: InputFile, settings: Settings) -> InputResult:
     """Write the part of ``source`` unless a complete part of this version exists."""
     started = time.perf_counter()
@@ -142,12 +165,7 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
             counters=existing.counters, damage=existing.damage,
         )
 
-    psl = PublicSuffixList.bundled(private=settings.psl_private_domains)
-    limits = Limits.from_settings(settings)
-    fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
-    records = 0
     damage: list[str] = []
-    crawl = fallback_crawl
     core = CoreEngine(settings) if engine_name(settings.engine) == "rust" else None
     with open_stream(source, settings, version) as opened, PartWriter(
         store, source.key, partitions=layout.partitions
@@ -155,16 +173,9 @@ def process_input(source: InputFile, settings: Settings) -> InputResult:
         if core is not None:
             records, crawl = _through_core(core, source, opened.stream, settings, writer,
                                            counters, damage)
-        for event in _events(source, opened.stream, settings) if core is None else ():
-            if not _is_page(event, counters, damage):
-                records += not isinstance(event, Damage)
-                continue
-            records += 1
-            crawl = event.crawl or fallback_crawl
-            rows = page_rows(event, crawl, psl, limits)
-            counters.update(rows.counters)
-            if rows.page is not None:
-                writer.add(rows.page, rows.links)
+        else:
+            records, crawl = _through_python(source, opened.stream, settings, writer,
+                                             counters, damage)
         counters.update(opened.counters)
         seconds = time.perf_counter() - started
         info = writer.commit(
