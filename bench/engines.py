@@ -104,8 +104,8 @@ import backlinks_core
 from pipeline.bundled import public_suffix_list
 from pipeline.extract.page import Limits
 from pipeline.read.framing import Damage
-from pipeline.read.warc import HtmlPage, Redirect, Skipped, iter_records, warc_records, read_payload
-from pipeline.extract.wat import event_of_payload as wat_event
+from pipeline.read.warc import Skipped, iter_records
+from pipeline.extract.wat import event_of_payload as wat_event, iter_wat_payloads
 limits = Limits()
 engine = backlinks_core.Engine(public_suffix_list().read_text("utf-8"), False,
                                limits.links_per_page, limits.url_chars, limits.anchor_chars)
@@ -135,24 +135,16 @@ with open(path, "rb") as f:
                 flush_warc()
         flush_warc()
     else:
-        for item in warc_records(f, input_name=path):
+        for item in iter_wat_payloads(f, input_name=path):  # the product's WAT reader
             if isinstance(item, Damage):
                 continue
             records += 1
-            if not isinstance(item, tuple):
-                counters["skipped_other_record_type"] += 1
+            if isinstance(item, Skipped):
+                counters["skipped_" + item.reason] += 1
                 continue
-            record, _ = item
-            if record.rec_type == "warcinfo":
-                counters["skipped_warcinfo"] += 1
-            elif record.rec_type != "metadata":
-                counters["skipped_other_record_type"] += 1
-            elif (payload := read_payload(record)) is None:
-                counters["skipped_payload_unreadable"] += 1
-            else:
-                pending.append(payload)
-                if len(pending) >= batch:
-                    flush_wat()
+            pending.append(item.payload)
+            if len(pending) >= batch:
+                flush_wat()
         flush_wat()
 L = pl.concat(links); P = pl.concat(pages)
 stop()
