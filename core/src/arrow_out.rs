@@ -27,6 +27,9 @@ pub struct Views {
 }
 
 impl Views {
+    fn with_capacity(views: usize, bytes: usize) -> Self {
+        Views { views: Vec::with_capacity(views), data: Vec::with_capacity(bytes) }
+    }
     /// The view of `s`, its bytes appended to the data buffer when longer than 12.
     #[inline]
     pub fn make(&mut self, s: &str) -> u128 {
@@ -135,9 +138,50 @@ pub struct LinksBuilder {
     page: Option<(usize, [u128; 4])>,
 }
 
+/// What a batch's builders held: the next batch reserves about as much up front, rather than
+/// growing every column by doubling (each doubling a copy of the column).
+#[derive(Clone, Copy, Default)]
+pub struct Sizes {
+    rows: usize,
+    bytes: [usize; 10],
+}
+
+impl Sizes {
+    /// A little more than was held: a batch somewhat larger than the last fits.
+    fn reserve(n: usize) -> usize {
+        n + n / 4
+    }
+}
+
 impl LinksBuilder {
     pub fn len(&self) -> usize {
         self.fetch_time.len()
+    }
+
+    fn string_columns(&self) -> [&Views; 10] {
+        [&self.crawl, &self.src_url, &self.src_host, &self.src_domain, &self.dst_url,
+         &self.dst_host, &self.dst_domain, &self.anchor, &self.link_type, &self.context]
+    }
+
+    pub fn sizes(&self) -> Sizes {
+        Sizes { rows: self.len(), bytes: self.string_columns().map(|c| c.data.len()) }
+    }
+
+    /// A builder with room for about `sizes` (an earlier batch's).
+    pub fn with_capacity(sizes: &Sizes) -> Self {
+        let rows = Sizes::reserve(sizes.rows);
+        let [crawl, src_url, src_host, src_domain, dst_url, dst_host, dst_domain, anchor,
+             link_type, context] = sizes.bytes.map(|b| Views::with_capacity(rows, Sizes::reserve(b)));
+        LinksBuilder {
+            crawl, src_url, src_host, src_domain, dst_url, dst_host, dst_domain, anchor,
+            link_type, context,
+            nofollow: Vec::with_capacity(rows),
+            ugc: Vec::with_capacity(rows),
+            sponsored: Vec::with_capacity(rows),
+            external: Vec::with_capacity(rows),
+            fetch_time: Vec::with_capacity(rows),
+            page: None,
+        }
     }
 
     pub fn is_empty(&self) -> bool {

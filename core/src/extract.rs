@@ -8,6 +8,8 @@
 //! ``node.attributes`` is keyed by qualified name. The context of a link is its nearest
 //! ancestor-or-self container (``nav, header, footer, aside, [role~=navigation i]``).
 
+use std::borrow::Cow;
+
 use crate::lexbor::{self, Api, Attr, Document, Node, NODE_ELEMENT};
 use crate::py;
 use crate::rules::{self, Rel};
@@ -41,10 +43,12 @@ pub enum Context {
 pub const CONTEXT_NAMES: [&str; 8] =
     ["nav", "header", "footer", "aside", "body", "head", "http", "unknown"];
 
+/// A link as the page gives it. The WAT path borrows `href` and `anchor` from the parsed
+/// JSON when they need no change (most do), so a link costs no string of its own.
 #[derive(Clone, Debug)]
-pub struct RawLink {
-    pub href: String,
-    pub anchor: String,
+pub struct RawLink<'a> {
+    pub href: Cow<'a, str>,
+    pub anchor: Cow<'a, str>,
     pub kind: Kind,
     pub nofollow: bool,
     pub ugc: bool,
@@ -54,7 +58,7 @@ pub struct RawLink {
 
 #[derive(Default)]
 pub struct Extracted {
-    pub links: Vec<RawLink>,
+    pub links: Vec<RawLink<'static>>,
     pub base_href: Option<String>,
     pub robots: bool,
 }
@@ -114,9 +118,19 @@ unsafe fn first_img(api: &Api, node: *mut Node) -> *mut Node {
 }
 
 pub fn anchor_text(raw: &str) -> String {
-    let mut out = String::new();
+    // the collapsed text is never longer than the raw text: one allocation, no regrowth
+    let mut out = String::with_capacity(raw.len().min(4 * MAX_ANCHOR_CHARS));
     py::collapse_into(raw, MAX_ANCHOR_CHARS, &mut out);
     out
+}
+
+/// [`anchor_text`], borrowing `raw` when collapsing would not change it (most anchors).
+pub fn anchor_text_cow(raw: &str) -> Cow<'_, str> {
+    if py::is_collapsed(raw, MAX_ANCHOR_CHARS) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(anchor_text(raw))
+    }
 }
 
 /// The links of a parsed page. `robots` is what the headers said (X-Robots-Tag).
@@ -239,8 +253,8 @@ pub fn extract(api: &Api, document: &Document<'_>, header_robots: bool) -> Extra
     let links = found
         .into_iter()
         .map(|(href, anchor, kind, rel, context)| RawLink {
-            href,
-            anchor,
+            href: Cow::Owned(href),
+            anchor: Cow::Owned(anchor),
             kind,
             nofollow: robots || rel.nofollow,
             ugc: rel.ugc,

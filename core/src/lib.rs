@@ -89,6 +89,8 @@ pub struct Engine {
     tables: HashMap<String, Option<[char; 256]>>,
     epoch: Py<PyAny>,
     one_us: Py<PyAny>,
+    /// The size of the last batch's link columns, reserved for the next batch.
+    link_sizes: arrow_out::Sizes,
 }
 
 fn fetch_time_us(engine: &Engine, py: Python<'_>, dt: &Bound<'_, PyAny>) -> PyResult<i64> {
@@ -278,7 +280,8 @@ impl Engine {
     }
 
     /// A Python event (from the fallback) as an [`wat::Event`].
-    fn event_from_python(&self, py: Python<'_>, got: &Bound<'_, PyAny>) -> PyResult<wat::Event> {
+    fn event_from_python(&self, py: Python<'_>, got: &Bound<'_, PyAny>)
+        -> PyResult<wat::Event<'static>> {
         if let Ok(s) = got.cast::<PyString>() {
             return Ok(wat::Event::Warcinfo(s.to_str()?.to_string()));
         }
@@ -300,8 +303,8 @@ impl Engine {
             let kind: String = link.getattr("link_type")?.extract()?;
             let context: String = link.getattr("context")?.extract()?;
             links.push(RawLink {
-                href: url_text(&link.getattr("href")?)?,
-                anchor: link.getattr("anchor")?.extract()?,
+                href: url_text(&link.getattr("href")?)?.into(),
+                anchor: link.getattr("anchor")?.extract::<String>()?.into(),
                 kind: match extract::KIND_NAMES.iter().position(|k| *k == kind) {
                     Some(0) => Kind::A, Some(1) => Kind::Img, Some(2) => Kind::Area,
                     Some(3) => Kind::Canonical, Some(4) => Kind::Refresh, Some(5) => Kind::Redirect,
@@ -332,7 +335,7 @@ impl Engine {
     fn wat_event(
         &mut self,
         py: Python<'_>,
-        event: wat::Event,
+        event: wat::Event<'_>,
         crawl: &mut Option<String>,
         fallback_crawl: &str,
         out: &mut pages::Output,
@@ -393,14 +396,14 @@ impl Engine {
 pub enum PyEvent {
     Skipped(String),
     Redirect { url: String, fetch_time: i64, status: i64, location: String },
-    Page { url: String, fetch_time: i64, status: i64, links: Vec<RawLink>,
+    Page { url: String, fetch_time: i64, status: i64, links: Vec<RawLink<'static>>,
            base_href: Option<String>, robots: bool },
 }
 
-fn redirect_link(location: String) -> RawLink {
+fn redirect_link(location: String) -> RawLink<'static> {
     RawLink {
-        href: location,
-        anchor: String::new(),
+        href: location.into(),
+        anchor: "".into(),
         kind: Kind::Redirect,
         nofollow: false,
         ugc: false,
@@ -511,6 +514,7 @@ impl Engine {
             tables: HashMap::new(),
             epoch,
             one_us,
+            link_sizes: arrow_out::Sizes::default(),
         })
     }
 
@@ -524,7 +528,7 @@ impl Engine {
         events: &Bound<'_, PyList>,
         fallback_crawl: &str,
     ) -> PyResult<(arrow_out::Table, arrow_out::Table, Py<PyDict>)> {
-        let mut out = pages::Output::default();
+        let mut out = pages::Output::with_capacity(&self.link_sizes);
         for event in events.iter() {
             let url: String = event.getattr("url")?.extract()?;
             let crawl = opt_string(&event.getattr("crawl")?)?
@@ -544,8 +548,8 @@ impl Engine {
                 let location: String = location.extract()?;
                 counters.add("redirects", 1);
                 let links = vec![RawLink {
-                    href: location,
-                    anchor: String::new(),
+                    href: location.into(),
+                    anchor: "".into(),
                     kind: Kind::Redirect,
                     nofollow: false,
                     ugc: false,
@@ -569,6 +573,7 @@ impl Engine {
             self.assembler.assemble(&page, Source(source), extracted.links,
                                     extracted.base_href, extracted.robots, counters, &mut out);
         }
+        self.link_sizes = out.links.sizes();
         out.finish(py)
     }
 
@@ -589,7 +594,7 @@ impl Engine {
         fallback_crawl: &str,
         fallback: &Bound<'_, PyAny>,
     ) -> PyResult<(arrow_out::Table, arrow_out::Table, Py<PyDict>, Option<String>)> {
-        let mut out = pages::Output::default();
+        let mut out = pages::Output::with_capacity(&self.link_sizes);
         let mut crawl = crawl;
         let unescape_fn = py.import("html")?.getattr("unescape")?;
         for payload in payloads.iter() {
@@ -597,7 +602,9 @@ impl Engine {
             let mut unescape = |s: &str| -> Result<String, wat::Fallback> {
                 unescape_fn.call1((s,)).and_then(|r| r.extract()).map_err(|_| wat::Fallback)
             };
-            let event = match wat::event(payload.as_bytes(), &mut unescape) {
+            let document = wat::parse(payload.as_bytes());
+            let event = match document.as_ref().map_err(|_| wat::Fallback)
+                .and_then(|document| wat::event(document, &mut unescape)) {
                 Ok(event) => event,
                 Err(wat::Fallback) => {
                     self.fallbacks += 1;
@@ -607,6 +614,7 @@ impl Engine {
             };
             self.wat_event(py, event, &mut crawl, fallback_crawl, &mut out)?;
         }
+        self.link_sizes = out.links.sizes();
         let (links, pages, counters) = out.finish(py)?;
         Ok((links, pages, counters, crawl))
     }

@@ -11,7 +11,7 @@ use crate::arrow_out::{LinksBuilder, PagesBuilder, Table};
 use crate::extract::RawLink;
 use crate::psl::PublicSuffixList;
 use crate::py;
-use crate::urls::{self, Resolved};
+use crate::urls::{self, Resolved, Resolver};
 
 #[derive(Clone, Copy)]
 pub struct Limits {
@@ -80,6 +80,11 @@ pub struct Output {
 }
 
 impl Output {
+    /// An output whose link columns have room for about `sizes` (the last batch's).
+    pub fn with_capacity(sizes: &crate::arrow_out::Sizes) -> Self {
+        Output { links: LinksBuilder::with_capacity(sizes), ..Output::default() }
+    }
+
     pub fn finish(self, py: Python<'_>) -> PyResult<(Table, Table, Py<PyDict>)> {
         Ok((self.links.finish()?, self.pages.finish()?, self.counters.to_dict(py)?))
     }
@@ -88,11 +93,12 @@ impl Output {
 pub struct Assembler {
     pub psl: PublicSuffixList,
     pub limits: Limits,
+    resolver: Resolver,
 }
 
 impl Assembler {
     pub fn new(psl: PublicSuffixList, limits: Limits) -> Self {
-        Assembler { psl, limits }
+        Assembler { psl, limits, resolver: Resolver::default() }
     }
 
     /// ``_assemble``; `counters` are the page's own so far, merged into `out` at the end.
@@ -101,7 +107,7 @@ impl Assembler {
         &mut self,
         page: &PageIn,
         source: Source,
-        mut links: Vec<RawLink>,
+        mut links: Vec<RawLink<'_>>,
         base_href: Option<String>,
         robots_nofollow: bool,
         mut counters: Counters,
@@ -117,17 +123,15 @@ impl Assembler {
             counters.add("links_over_limit", (links.len() - limits.links_per_page) as i64);
             links.truncate(limits.links_per_page);
         }
-        let base = match base_href {
-            None => src.url.clone(),
-            Some(href) => match urls::resolve_link(&href, &src.url) {
-                Ok(resolved) => resolved.url,
-                Err(_) => src.url.clone(),
-            },
-        };
+        let base_href = base_href.and_then(|href| {
+            self.resolver.resolve(&href, &mut urls::Base::new(&src.url)).ok()
+                .map(|resolved| resolved.url.to_string())
+        });
+        let mut base = urls::Base::new(base_href.as_deref().unwrap_or(&src.url));
         let (mut internal, mut external, mut stored) = (0i64, 0i64, 0i64);
         let page_index = out.pages.len();
         for link in links {
-            let target = match urls::resolve_link(&link.href, &base) {
+            let target = match self.resolver.resolve(&link.href, &mut base) {
                 Ok(target) => target,
                 Err(reason) => {
                     counters.add(&format!("links_rejected_{reason}"), 1);
@@ -139,7 +143,12 @@ impl Assembler {
                 counters.add("links_rejected_url_too_long", 1);
                 continue;
             }
-            let dst_host = target.host();
+            let dst_host = target.host;
+            if dst_host == src_host {
+                // the page's own host folds to the page's domain: internal, and not stored
+                internal += 1;
+                continue;
+            }
             let dst_domain = self.psl.fold(dst_host);
             let is_external = dst_domain != src_domain;
             if is_external {
@@ -147,16 +156,13 @@ impl Assembler {
             } else {
                 internal += 1;
             }
-            if dst_host == src_host {
-                continue;
-            }
             let mut anchor: &str = &link.anchor;
             if py::char_len(anchor) > limits.anchor_chars {
                 counters.add("anchors_cut", 1);
                 anchor = py::rstrip(py::prefix_chars(anchor, limits.anchor_chars));
             }
             out.links.push(
-                page_index, &page.crawl, &src.url, &src_host, &src_domain, &target.url,
+                page_index, &page.crawl, &src.url, &src_host, &src_domain, target.url,
                 dst_host, &dst_domain, anchor, link.kind, link.context, link.nofollow, link.ugc,
                 link.sponsored, is_external, page.fetch_time,
             );

@@ -67,6 +67,20 @@ pub fn is_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn is_collapsed_is_collapse_into_unchanged() {
+        let cases = ["", " ", "a", "a b", "a  b", " a", "a ", "a\tb", "a\x1cb", "é b", "é  b",
+                     "é\u{a0}b", "é\u{3000}", "abc", "ab c d", "é", "a\x01b", "a \x01 b",
+                     "\x01", "a\x1f", "ab  c\x01", " a\x01"];
+        for text in cases {
+            for limit in [0, 1, 2, 3, 4, 100] {
+                let mut out = String::new();
+                super::collapse_into(text, limit, &mut out);
+                assert_eq!(super::is_collapsed(text, limit), out == text, "{text:?} {limit}");
+            }
+        }
+    }
+
+    #[test]
     fn is_space_is_the_table() {
         for cp in 0..0x110000u32 {
             if let Some(c) = char::from_u32(cp) {
@@ -133,6 +147,58 @@ pub fn collapse_into(text: &str, limit: usize, out: &mut String) {
             count += 1;
         }
     }
+}
+
+static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+
+/// Whether ``" ".join(text.split())[:limit] == text``: no whitespace at either end, each
+/// run of whitespace a single ' ', at most ``limit`` code points.
+pub fn is_collapsed(text: &str, limit: usize) -> bool {
+    if text.is_ascii() {
+        let b = text.as_bytes();
+        if b.len() > limit {
+            return false;
+        }
+        // Most anchors have no control character: then whitespace is only ' ', and passes
+        // that vectorise say it all.
+        let controls = b.iter().fold(false, |any, &c| any | (c < b' '));
+        if !controls {
+            return b.first() != Some(&b' ')
+                && b.last() != Some(&b' ')
+                && DOUBLE_SPACE.find(b).is_none();
+        }
+        let mut previous_space = true; // no whitespace at the start
+        for &c in b {
+            // ASCII whitespace: \t \n \x0b \x0c \r \x1c-\x1f and space
+            if matches!(c, b'\t'..=b'\r' | 0x1c..=b' ') {
+                if c != b' ' || previous_space {
+                    return false;
+                }
+                previous_space = true;
+            } else {
+                previous_space = false;
+            }
+        }
+        return !previous_space || b.is_empty();
+    }
+    let mut count = 0usize;
+    let mut previous_space = true;
+    for c in text.chars() {
+        count += 1;
+        if count > limit {
+            return false;
+        }
+        if is_space(c) {
+            if c != ' ' || previous_space {
+                return false;
+            }
+            previous_space = true;
+        } else {
+            previous_space = false;
+        }
+    }
+    !previous_space
 }
 
 /// The first ``n`` code points of ``s``.
