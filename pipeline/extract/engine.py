@@ -27,7 +27,11 @@ if TYPE_CHECKING:  # the command line asks engine_name before anything heavy is 
     from pipeline.read.warc import HtmlPage, Redirect
 
 ENGINES = ("auto", "python", "rust")
-BATCH_PAGES = 64  # pages handed to the core in one call
+# A batch handed to the core in one call: up to BATCH_PAGES pages or WAT records, or fewer
+# when their bytes (HTML or JSON) reach BATCH_BYTES, so that a batch of large pages holds
+# no more memory than a batch of small ones.
+BATCH_PAGES = 256
+BATCH_BYTES = 16 << 20
 
 
 def core_module() -> ModuleType | None:

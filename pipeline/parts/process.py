@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, TypeGuard
 
 from pipeline.config import Settings
 from pipeline.extract.domains import PublicSuffixList
-from pipeline.extract.engine import BATCH_PAGES, CoreEngine, engine_name
+from pipeline.extract.engine import BATCH_BYTES, BATCH_PAGES, CoreEngine, engine_name
 from pipeline.extract.page import Limits, page_rows
 from pipeline.extract.wat import WatPage, WatPayload, iter_wat_payloads, iter_wat_records
 from pipeline.parts.layout import data_layout
@@ -85,6 +85,13 @@ def _is_page(event: object, counters: Counter[str],
     return True
 
 
+def _held_bytes(event: object) -> int:
+    """The bytes a batch holds for an event: a page's HTML, a WAT record's JSON."""
+    if isinstance(event, WatPayload):
+        return len(event.payload)
+    return len(event.body) if isinstance(event, HtmlPage) else 0  # a redirect: its URLs
+
+
 def _through_core(
     core: CoreEngine, source: InputFile, stream: BinaryIO, settings: Settings,
     writer: PartWriter, counters: Counter[str], damage: list[str],
@@ -94,9 +101,11 @@ def _through_core(
     fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
     crawl, records = fallback_crawl, 0
     pending: list[Any] = []
+    pending_bytes = 0
 
     def flush() -> None:
-        nonlocal crawl
+        nonlocal crawl, pending_bytes
+        pending_bytes = 0
         if not pending:
             return
         if source.format == WAT:
@@ -120,7 +129,8 @@ def _through_core(
             continue
         records += 1
         pending.append(event.payload if isinstance(event, WatPayload) else event)
-        if len(pending) >= BATCH_PAGES:
+        pending_bytes += _held_bytes(event)
+        if len(pending) >= BATCH_PAGES or pending_bytes >= BATCH_BYTES:
             flush()
     flush()
     return records, crawl
