@@ -12,9 +12,19 @@ Python's own start-up), the peak RSS (VmHWM) of the largest task, and the task c
         --rows 3200000 --factors 1 4 16 [--partitions 16] [--memory-mb 1024]
     python3 -m uv run --frozen --extra bench python bench/scale.py --overhead-parts 1000
 
+``--s3`` measures bytes as they leave the data location instead: the parts go into a local
+S3 server (moto, the ``test`` extra) that counts the bytes of every object it serves, and each
+task reads them from there as an S3 data location would. ``rchar`` (the default) also counts
+what Polars reads that is not data: /sys/devices/system/cpu/online, read again by each of its
+queries, and the Python modules a step imports lazily, so it overstates the bytes a task reads
+the more queries it runs; and it misses what Polars reads of a local file through mmap.
+
 ``--overhead-parts N`` instead runs ``backlinks run`` over N one-page WARC files with the
 local runner and with Dask, and reports what each task costs (wall time over files).
 Generated folders are kept in ``--data`` and reused.
+
+    python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
+        --rows 400000 --factors 1 4 16
 """
 
 from __future__ import annotations
@@ -41,15 +51,17 @@ def io_read():
     return int(next(l.split()[1] for l in open("/proc/self/io") if l.startswith("rchar")))
 before = io_read()
 from pipeline.graph import aggregate as agg
-from pipeline.storage import LocalData
-step, data, plan_file, memory_mb = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+from pipeline.storage import open_store
+import os
+step, data, plan_file, memory_mb = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
 ranks = sys.argv[5] == "1"
 group = [int(p) for p in sys.argv[6].split(",") if p] if len(sys.argv) > 6 else []
 options = agg.GraphOptions(aggregate_memory_mb=memory_mb, harmonic_samples=16, ranks=ranks)
 started_io = io_read()
 started = time.perf_counter()
 if step == "plan":
-    plan = agg.plan_aggregation(LocalData(data), options)
+    plan = agg.plan_aggregation(open_store(data, os.environ.get("SCALE_S3_ENDPOINT", "")),
+                                options)
     plan_file.write_bytes(pickle.dumps(plan))
 else:
     plan = pickle.loads(plan_file.read_bytes())
@@ -67,33 +79,97 @@ print(f"{time.perf_counter() - started:.3f} {peak / 1024:.0f} {io_read() - start
 STAGES = ("plan", "pages", "links", "hosts", "domains", "finish")
 
 
-def run_step(step: str, data: Path, plan_file: Path, memory_mb: int, ranks: bool,
-             group: list[int] | None = None) -> tuple[float, int, int]:
-    """(seconds, peak MiB, bytes read) of one task in a fresh process."""
+class CountingS3:
+    """A local S3 server (moto) that counts the bytes of the objects it serves (GET bodies;
+    listings and HEADs are not data): what tasks read from an S3 data location."""
+
+    BUCKET = "scale"
+
+    def __init__(self) -> None:
+        import logging
+        import threading
+
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self.served = 0
+        lock = threading.Lock()
+
+        def counting(environ: dict, start_response: object) -> object:
+            body = app(environ, start_response)
+            query = environ.get("QUERY_STRING", "")
+            if environ["REQUEST_METHOD"] != "GET" or "list-type" in query or "prefix=" in query:
+                return body
+
+            def counted() -> object:
+                for chunk in body:
+                    with lock:
+                        self.served += len(chunk)
+                    yield chunk
+            return counted()
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self.server = make_server("127.0.0.1", 0, counting, threaded=True)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        os.environ.update(AWS_ACCESS_KEY_ID="scale", AWS_SECRET_ACCESS_KEY="scale",
+                          AWS_DEFAULT_REGION="us-east-1", SCALE_S3_ENDPOINT=self.endpoint)
+        from pipeline.storage import open_store
+
+        open_store(f"s3://{self.BUCKET}/x", self.endpoint).client.create_bucket(  # type: ignore[attr-defined]
+            Bucket=self.BUCKET)
+
+    def upload(self, data: Path) -> str:
+        """The parts of a local data folder copied into the bucket (as the S3 store lays them
+        out and checks them); the S3 location."""
+        import hashlib
+
+        from pipeline.storage import open_store
+
+        location = f"s3://{self.BUCKET}/{data.name}"
+        store = open_store(location, self.endpoint)
+        for path in sorted((data / "parts").rglob("*")):
+            name = path.relative_to(data).as_posix()
+            if path.name == "part.json":
+                store.write_text(name, path.read_text())
+            elif path.is_file():
+                store.put_file(path, name, hashlib.sha256(path.read_bytes()).hexdigest())
+        return location
+
+
+def run_step(step: str, data: Path | str, plan_file: Path, memory_mb: int, ranks: bool,
+             group: list[int] | None = None,
+             s3: CountingS3 | None = None) -> tuple[float, int, int]:
+    """(seconds, peak MiB, bytes read) of one task in a fresh process: bytes by ``rchar``,
+    or with ``s3`` the bytes the server sent it."""
     arguments = [sys.executable, "-c", CHILD, step, str(data), str(plan_file), str(memory_mb),
                  "1" if ranks else "0"]
     if group is not None:
         arguments.append(",".join(map(str, group)) or ",")
+    served = s3.served if s3 else 0
     out = subprocess.run(arguments, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"step {step} of {data} failed (exit {out.returncode}):\n{out.stderr}")
     seconds, peak, read = out.stdout.split()[-3:]
-    return float(seconds), int(peak), int(read)
+    return float(seconds), int(peak), s3.served - served if s3 else int(read)
 
 
 def input_bytes(data: Path) -> int:
     return sum(p.stat().st_size for p in (data / "parts").rglob("*.parquet"))
 
 
-def measure(data: Path, memory_mb: int, ranks: bool) -> dict[str, tuple[float, int, int, int]]:
+def measure(data: Path, memory_mb: int, ranks: bool,
+            s3: CountingS3 | None = None) -> dict[str, tuple[float, int, int, int]]:
     """Stage -> (seconds summed over tasks, largest peak MiB, bytes read, tasks)."""
     import shutil
 
     for leftover in data.glob(".graph-*"):
         shutil.rmtree(leftover)
     plan_file = data / "plan.pickle"
+    location = s3.upload(data) if s3 else data
     results: dict[str, tuple[float, int, int, int]] = {}
-    seconds, peak, read = run_step("plan", data, plan_file, memory_mb, ranks)
+    seconds, peak, read = run_step("plan", location, plan_file, memory_mb, ranks, s3=s3)
     results["plan"] = (seconds, peak, read, 1)
     plan = pickle.loads(plan_file.read_bytes())
     for stage in ("pages", "links", "hosts", "domains"):
@@ -101,20 +177,23 @@ def measure(data: Path, memory_mb: int, ranks: bool) -> dict[str, tuple[float, i
         groups = plan.groups(stage)
         # what a task reads that is not data (modules Python and Polars load on first use):
         # a task of no partition, subtracted from each task
-        _, _, fixed = run_step(stage, data, plan_file, memory_mb, ranks, [])
+        _, _, fixed = run_step(stage, location, plan_file, memory_mb, ranks, [], s3=s3)
         for group in groups:
-            seconds, peak, read = run_step(stage, data, plan_file, memory_mb, ranks, group)
+            seconds, peak, read = run_step(stage, location, plan_file, memory_mb, ranks, group,
+                                           s3=s3)
             total_s, top = total_s + seconds, max(top, peak)
             total_read += max(0, read - fixed)
         results[stage] = (total_s, top, total_read, len(groups))
-    seconds, peak, read = run_step("finish", data, plan_file, memory_mb, ranks)
+    seconds, peak, read = run_step("finish", location, plan_file, memory_mb, ranks, s3=s3)
     results["finish"] = (seconds, peak, read, 1)
     return results
 
 
 def scale(args: argparse.Namespace) -> None:
+    s3 = CountingS3() if args.s3 else None
     print(f"partitions {args.partitions}, aggregate_memory_mb {args.memory_mb}, ranks "
-          f"{'on' if args.ranks else 'off (issue 16: in one process)'}; "
+          f"{'on' if args.ranks else 'off (issue 16: in one process)'}, bytes read "
+          f"{'from a local S3 server' if s3 else 'by rchar'}; "
           "per stage: s per M link rows | bytes read / input bytes | largest task MiB | tasks")
     print("| link rows | input MiB | " + " | ".join(STAGES) + " |")
     print("|---:|---:|" + "---|" * len(STAGES))
@@ -123,7 +202,7 @@ def scale(args: argparse.Namespace) -> None:
         data = args.data / f"scale-{rows}-p{args.partitions}"
         build_parts(data, rows, args.partitions)
         size = input_bytes(data)
-        results = measure(data, args.memory_mb, args.ranks)
+        results = measure(data, args.memory_mb, args.ranks, s3)
         cells = [f"{s / rows * 1e6:.2f} s | {read / size:.2f} | {peak} | {tasks}"
                  for s, peak, read, tasks in (results[stage] for stage in STAGES)]
         print(f"| {rows:,} | {size / 2**20:,.1f} | " + " | ".join(
@@ -183,6 +262,8 @@ def main() -> None:
     parser.add_argument("--overhead-parts", type=int, default=0,
                         help="instead: per-task cost over this many one-page files")
     parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument("--s3", action="store_true",
+                        help="read the parts from a local S3 server that counts the bytes")
     args = parser.parse_args()
     if args.overhead_parts:
         overhead(args)
