@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import pytest
 
 from pipeline.errors import GraphError
 from pipeline.extract.rows import LinkRow, PageRow
-from pipeline.graph.aggregate import GraphOptions, aggregate, graph_dir, read_table
+from pipeline.graph.aggregate import (
+    MANIFEST,
+    TABLES,
+    GraphOptions,
+    aggregate,
+    graph_dir,
+    read_table,
+)
 from pipeline.parts.part import PartWriter
 from pipeline.storage import Folder, LocalData
 
@@ -71,6 +79,15 @@ def graph(tmp_path: Path) -> dict[str, pl.DataFrame]:
     assert summary.parts == 2
     return {t: read_table(tmp_path, t) for t in
             ("pages", "links", "host_edges", "domain_edges", "hosts", "domains")}
+
+
+def assert_counts_are_the_tables(data_dir: Path) -> None:
+    """The manifest's row counts (the steps' own tallies, not a second read of the
+    tables) are the rows of the published tables, every table."""
+    manifest = json.loads((graph_dir(data_dir) / MANIFEST).read_text())
+    assert set(manifest["tables"]) == set(TABLES)
+    for table in TABLES:
+        assert manifest["tables"][table] == read_table(data_dir, table).height, table
 
 
 def row(df: pl.DataFrame, **where: str) -> dict:
@@ -251,9 +268,11 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
 
     one = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=1))
     expected = read_all()
+    assert_counts_are_the_tables(tmp_path)
     many = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
+    assert_counts_are_the_tables(tmp_path)  # sub-buckets: several files a partition
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
     from_site5 = [row for row in expected["links"] if row[1] == "https://site5.example/"]
     assert [row[5] for row in from_site5] == ["late.org"]
@@ -341,6 +360,7 @@ def test_the_partition_count_changes_no_row(tmp_path: Path) -> None:
         summary = aggregate(LocalData(data))
         assert summary.partitions == partitions
         assert len(list((graph_dir(data) / "links").glob("*.parquet"))) == partitions
+        assert_counts_are_the_tables(data)
         found[partitions] = {t: sorted(read_table(data, t).rows()) for t in tables}
     assert found[1]["links"] and found[1]["hosts"]
     assert found[5] == found[1]

@@ -259,16 +259,48 @@ def _scan_pieces(work: Folder, pieces: dict[str, list[str]], kind: str, partitio
     return work.scan(names, schema) if names else pl.LazyFrame(schema=schema)
 
 
+class _Written:
+    """The rows one task wrote to each graph table, recorded in the work folder for the
+    finish step, which would otherwise read every table's files again to count them (over
+    S3 that is all of a small file: bench/scale.py --s3)."""
+
+    def __init__(self, work: Folder, step: str, partitions: Iterable[int]) -> None:
+        self.work, self.step = work, step
+        self.partitions = list(partitions)
+        self.rows: dict[str, int] = {}
+
+    def add(self, table: str, rows: int) -> None:
+        self.rows[table] = self.rows.get(table, 0) + rows
+
+    def record(self) -> None:
+        if self.partitions:  # named by the task's first partition: tasks' groups are disjoint
+            self.work.write(
+                pl.DataFrame({"table": list(self.rows), "rows": list(self.rows.values())},
+                             schema={"table": pl.String(), "rows": pl.Int64()}),
+                f"counts/{self.step}-{partition_name(self.partitions[0])}.parquet")
+
+
+def _written_rows(work: Folder) -> dict[str, int]:
+    """The rows written to each table by the steps' tasks (their ``_Written`` records)."""
+    files = work.files_in("counts")
+    if not files:
+        return {}
+    counted = work.scan(files).group_by("table").agg(pl.col("rows").sum()).collect()
+    return dict(zip(counted["table"].to_list(), counted["rows"].to_list(), strict=True))
+
+
 def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
                  options: GraphOptions = GraphOptions()) -> None:  # noqa: B008
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts."""
     graph, work = plan.graph, plan.work
-    for partition in partitions:
+    written = _Written(work, "pages", partitions)
+    for partition in written.partitions:
         raw = plan.read_partition("pages", partition)  # read once, used twice
         kept = distinct_pages(raw.lazy()).collect()
         name = f"{partition_name(partition)}.parquet"
         graph.write(kept.drop(CAPTURE_PART), f"pages/{name}", compression="zstd")
+        written.add("pages", kept.height)
         work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
                    f"superseded/{name}")
         crawled = kept.group_by("host").agg(
@@ -287,6 +319,7 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
             pl.col("fetch_time").min().alias("first_fetch"),
             pl.col("fetch_time").max().alias("last_fetch"),
         ), f"crawl_pages/{name}")
+    written.record()
 
 
 _CRAWLED = pl.Schema({"host": pl.String(), "domain": pl.String(),
@@ -300,7 +333,8 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     superseded = work.scan(work.files_in("superseded"))
     crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
-    for partition in partitions:
+    written = _Written(work, "links", partitions)
+    for partition in written.partitions:
         buckets = options.aggregate_buckets or sub_bucket_count(
             plan.link_bytes.get(partition, 0), options.aggregate_memory_mb)
         for bucket in range(buckets):
@@ -309,14 +343,16 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                 links = links.filter(
                     (pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket)
             _reduce_link_bucket(plan, partition, bucket, buckets, links, superseded, crawled,
-                                options)
+                                options, written)
             reduced += 1
+    written.record()
     return reduced
 
 
 def _reduce_link_bucket(
     plan: AggregationPlan, partition: int, bucket: int, buckets: int, links: pl.LazyFrame,
     superseded: pl.LazyFrame, crawled: pl.LazyFrame, options: GraphOptions,
+    written: _Written,
 ) -> None:
     graph, work = plan.graph, plan.work
     kept = links.join(superseded, on=list(CAPTURE), how="anti").drop(CAPTURE_PART).collect()
@@ -337,8 +373,12 @@ def _reduce_link_bucket(
     between = domain_edges(pairs).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
-    graph.write(domain_profiles(pairs, anchors).collect(), f"domain_profiles/{stem}.parquet",
-                compression="zstd")
+    profiles = domain_profiles(pairs, anchors).collect()
+    graph.write(profiles, f"domain_profiles/{stem}.parquet", compression="zstd")
+    written.add("links", final.height)
+    written.add("host_edges", edges.height)
+    written.add("domain_edges", between.height)
+    written.add("domain_profiles", profiles.height)
     # the pieces hosts and domains need, addressed to their own partitions
     prefix = (partition, bucket) if buckets > 1 else (partition,)
     p = plan.partitions
@@ -375,7 +415,8 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3 for some host partitions: one row per host (tables.hosts, from pieces)."""
     graph, work = plan.graph, plan.work
     pieces = _pieces(work, "out_hosts", "in_hosts")
-    for partition in partitions:
+    written = _Written(work, "hosts", partitions)
+    for partition in written.partitions:
         name = f"{partition_name(partition)}.parquet"
         crawled = work.scan(f"crawled/{name}").select("host", "domain", "pages_crawled")
         out_degree = (_scan_pieces(work, pieces, "out_hosts", partition, _OUT_HOSTS)
@@ -400,16 +441,19 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
             .collect()
         )
         graph.write(rows.with_columns(*NO_RANKS), f"hosts/{name}", compression="zstd")
+        written.add("hosts", rows.height)
         _write_split(work, rows.group_by("domain").agg(
             pl.len().alias("hosts"), pl.col("pages_crawled").sum()),
             "domain_hosts", "domain", (partition,), plan.partitions)
+    written.record()
 
 
 def reduce_domains(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3b for some domain partitions: one row per registered domain of the hosts."""
     graph, work = plan.graph, plan.work
     pieces = _pieces(work, "domain_hosts", "out_domains", "in_domains")
-    for partition in partitions:
+    written = _Written(work, "domains", partitions)
+    for partition in written.partitions:
         per_domain = (_scan_pieces(work, pieces, "domain_hosts", partition, _DOMAIN_HOSTS)
                       .group_by("domain").agg(pl.col("hosts").sum(),
                                               pl.col("pages_crawled").sum()))
@@ -430,6 +474,8 @@ def reduce_domains(plan: AggregationPlan, partitions: Iterable[int]) -> None:
         )
         graph.write(rows.with_columns(*NO_RANKS), f"domains/{partition_name(partition)}.parquet",
                     compression="zstd")
+        written.add("domains", rows.height)
+    written.record()
 
 
 def scan_table(graph: Folder, table: str) -> pl.LazyFrame:
@@ -514,23 +560,28 @@ def _complete_tables(plan: AggregationPlan, options: GraphOptions,
     ranked them), the referrals; the row count of every table."""
     graph, work = plan.graph, plan.work
     _check_complete(plan)
-    graph.write(_crawls(work), "crawls/p0000.parquet", compression="zstd")
+    crawls = _crawls(work)
+    graph.write(crawls, "crawls/p0000.parquet", compression="zstd")
     if ranked is None:
         ranked = rank_graph(plan, options, settings)
-    _write_referrals(graph, work)
+    rows = {**_written_rows(work), "crawls": crawls.height,
+            "referrals": _write_referrals(graph, work)}
     work.delete_all()
-    return {**{table: scan_table(graph, table).select(pl.len()).collect().item()
-               for table in TABLES}, **ranked}
+    return {**{table: rows.get(table, 0) for table in TABLES}, **ranked}
 
 
-def _write_referrals(graph: Folder, work: Folder) -> None:
+def _write_referrals(graph: Folder, work: Folder) -> int:
     """Each link task's referrals with the referring domains' authority, one file each
-    (named as the task's links file): the finish step's join of the ranked domains."""
+    (named as the task's links file): the finish step's join of the ranked domains. Returns
+    the rows written."""
     authority = scan_table(graph, "domains").select("domain", "authority").collect()
+    written = 0
     for name in work.files_in("referrals"):
         rows = with_authority(work.scan([name]), authority.lazy()).collect()
         graph.write(rows, f"referrals/{name.rsplit('/', 1)[-1]}", compression="zstd",
                     row_group_size=_ROW_GROUP)
+        written += rows.height
+    return written
 
 
 def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
