@@ -231,3 +231,21 @@ def test_stream_memory() -> None:
 def test_same_answers_command_line() -> None:
     """Imports (digest, generate) and arguments only; the scenarios need `backlinks run`."""
     assert "--corpora" in bench("same_answers.py", "--help")
+
+
+def test_scale_counts_the_bytes_that_leave_an_s3_data_location(data: Path) -> None:
+    """bench/scale.py --s3 on a small input: one row, every stage measured; the pages step
+    reads each pages file of the parts once, so its bytes over the input's are the pages'
+    share of the parts (the server counts what it sends)."""
+    out = bench("scale.py", "--s3", "--rows", 20_000, "--factors", 1, "--partitions", 2,
+                "--memory-mb", 500, "--data", data)
+    assert "from a local S3 server" in out
+    header, rows = markdown_table(out)
+    assert header[:2] == ["link rows", "input MiB"] and len(rows) == 1
+    stages = dict(zip(header[2:], rows[0][2:], strict=True))
+    ratio = {stage: float(cell.split(" · ")[1]) for stage, cell in stages.items()}
+    parts = data / "scale-20000-p2" / "parts"
+    pages = sum(p.stat().st_size for p in parts.rglob("pages-*.parquet"))
+    total = sum(p.stat().st_size for p in parts.rglob("*.parquet"))
+    assert abs(ratio["pages"] - pages / total) <= 0.011, (ratio, pages / total)
+    assert ratio["links"] >= (total - pages) / total - 0.011  # every link file, at least once
