@@ -173,9 +173,10 @@ class PartWriter:
     """Collect the rows of one input in batches in a scratch folder; ``commit`` publishes.
 
     Rows are flushed every ``batch_rows`` link rows, each batch split into the location's
-    ``partitions`` (one scratch file per non-empty partition and batch, Arrow IPC with LZ4:
-    cheap to write and to read back), so memory stays bounded whatever the size of the
-    input; ``commit`` encodes each partition's batches into its one Parquet file, streamed.
+    ``partitions`` (one scratch file per non-empty partition and batch, uncompressed Arrow
+    IPC: cheap to write and to read back, about 270 bytes a link row on disk until the
+    commit), so memory stays bounded whatever the size of the input; ``commit`` encodes each
+    partition's batches into its one Parquet file, streamed when they are large.
     Every row is encoded as Parquet once (before, each batch was Parquet already and the
     batches of a partition were decoded and encoded again to join them). Use as a context
     manager: leaving the block without ``commit`` (an exception, a kill) leaves no part

@@ -200,7 +200,7 @@ def plain_block(record: RawRecord, block_types: frozenset[str]) -> Block | None:
     """The record's type and block when its header is plain, its ``WARC-Type`` (one,
     exactly as written) is one of ``block_types`` and its one ``Content-Length`` is digits;
     None otherwise, and the record is left to warcio. What it gives is what warcio's parse
-    and :func:`read_payload` give for such a record (tests/test_records.py holds it to
+    and :func:`read_payload` give for such a record (tests/test_plain_block.py holds it to
     that): a type warcio reads no HTTP message for, so the block is the payload, and the
     framing already cut the record at its Content-Length. About 3x cheaper than warcio for
     a WAT record."""
