@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from pathlib import Path
 
 from conftest import DATA
 from hypothesis import given, settings
