@@ -147,13 +147,16 @@ class AggregationPlan:
     def work(self) -> Folder:
         return self.graph.sub(WORK)
 
-    def read_partition(self, table: str, partition: int) -> pl.DataFrame:
+    def read_partition(self, table: str, partition: int,
+                       keep: pl.Expr | None = None) -> pl.DataFrame:
         """Every part's ``pages`` or ``links`` rows of one partition, read where they are
-        (disk or S3), each file once."""
+        (disk or S3), each file once; with ``keep`` only the rows it selects (a sub-bucket),
+        each file filtered as it is read, so that memory never holds the whole partition."""
         schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
         if self.rows is not None:
-            return self.rows[table].with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
-        frames = [self.store.read_parquet(names, schema)
+            rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
+            return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
+        frames = [self.store.read_parquet(names, schema, keep)
                   .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART))
                   for ordinal, info in enumerate(self.parts)
                   if (names := partition_files(info, table, partition))]
@@ -338,10 +341,10 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
         buckets = options.aggregate_buckets or sub_bucket_count(
             plan.link_bytes.get(partition, 0), options.aggregate_memory_mb)
         for bucket in range(buckets):
-            links = plan.read_partition("links", partition).lazy()
-            if buckets > 1:  # each sub-bucket reads the partition again, and keeps its share
-                links = links.filter(
-                    (pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket)
+            # each sub-bucket reads the partition again, and keeps its share as it reads
+            share = ((pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket
+                     if buckets > 1 else None)
+            links = plan.read_partition("links", partition, share).lazy()
             _reduce_link_bucket(plan, partition, bucket, buckets, links, superseded, crawled,
                                 options, written)
             reduced += 1

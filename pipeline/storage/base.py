@@ -102,13 +102,25 @@ class DataStore:
         return pl.scan_parquet([self.url(name) for name in names], schema=schema,
                                storage_options=self._polars_options())
 
-    def read_parquet(self, names: list[str], schema: pl.Schema) -> pl.DataFrame:
+    def read_parquet(self, names: list[str], schema: pl.Schema,
+                     keep: pl.Expr | None = None) -> pl.DataFrame:
         """The Parquet files ``names`` read whole, one after the other: each byte once (a
-        lazy scan of many small files reads their footers twice)."""
-        if not names:
-            return pl.DataFrame(schema=schema)
-        return pl.concat([pl.read_parquet(self.url(name), storage_options=self._polars_options())
-                          .cast(schema) for name in names], how="vertical")
+        lazy scan of many small files reads their footers twice). With ``keep``, only the
+        rows it selects, each file filtered before the next is read: memory holds one
+        file's rows beside what is kept."""
+        return self._stacked([self._kept(pl.read_parquet(self.url(name),
+                                                         storage_options=self._polars_options()),
+                                         schema, keep) for name in names], schema)
+
+    @staticmethod
+    def _kept(frame: pl.DataFrame, schema: pl.Schema, keep: pl.Expr | None) -> pl.DataFrame:
+        """A file's rows in ``schema``, only those ``keep`` selects (all without it)."""
+        frame = frame.cast(schema)
+        return frame if keep is None else frame.filter(keep)
+
+    @staticmethod
+    def _stacked(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+        return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
 
     def sink_parquet(self, frame: pl.LazyFrame, name: str, **options: Any) -> None:
         frame.sink_parquet(self.url(name), storage_options=self._polars_options(), **options)

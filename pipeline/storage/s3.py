@@ -133,20 +133,21 @@ class S3Data(DataStore):
 
         return (BotoCoreError, ClientError)
 
-    def read_parquet(self, names: list[str], schema: pl.Schema) -> pl.DataFrame:
-        """The Parquet objects ``names`` read whole, each in one GET: Polars' own reader
+    def read_parquet(self, names: list[str], schema: pl.Schema,
+                     keep: pl.Expr | None = None) -> pl.DataFrame:
+        """The Parquet objects ``names`` read whole, each in one GET (Polars' own reader
         fetches an object's tail for its footer, then its row groups, which for the small
-        files of a partition is about twice the bytes (bench/scale.py --s3)."""
-        if not names:
-            return pl.DataFrame(schema=schema)
+        files of a partition is about twice the bytes: bench/scale.py --s3); with ``keep``,
+        each filtered before the next is read, as the base class does."""
         frames = []
         for name in names:
             try:
                 body = self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"]
-                frames.append(pl.read_parquet(io.BytesIO(body.read())).cast(schema))
+                data = body.read()
             except self._errors() as exc:
                 raise self._fail("read", name, exc) from exc
-        return pl.concat(frames, how="vertical")
+            frames.append(self._kept(pl.read_parquet(io.BytesIO(data)), schema, keep))
+        return self._stacked(frames, schema)
 
     def read_text(self, name: str) -> str | None:
         try:
