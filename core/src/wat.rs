@@ -105,83 +105,47 @@ fn items(m: &Map) -> Vec<(&str, &Value)> {
 /// Python's json gives up (RecursionError) somewhere near 1,000 levels, where exactly
 /// depends on its call stack, so past `limit` Python is asked.
 fn deeper_than(payload: &[u8], limit: usize) -> bool {
-    let mut scan = DepthScan { depth: 0, limit, in_string: false, skip_to: 0 };
+    let mut depth = 0usize;
     let mut i = 0;
-    // Sixteen bytes at a time, only the bytes that matter visited (most bytes are the text
-    // of strings: URLs, anchors).
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86_64; every load reads 16 bytes within `payload`.
-        unsafe {
-            let splat = |b: u8| _mm_set1_epi8(b as i8);
-            let wanted = [splat(b'"'), splat(b'\\'), splat(b'['), splat(b'{'), splat(b']'),
-                          splat(b'}')];
-            while i + 16 <= payload.len() {
-                let block = _mm_loadu_si128(payload.as_ptr().add(i) as *const __m128i);
-                let mut hits = _mm_setzero_si128();
-                for w in wanted {
-                    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, w));
-                }
-                let mut mask = _mm_movemask_epi8(hits) as u32;
-                while mask != 0 {
-                    let at = i + mask.trailing_zeros() as usize;
-                    mask &= mask - 1;
-                    if scan.visit(payload, at) {
-                        return true;
+    let n = payload.len();
+    while i < n {
+        match payload[i] {
+            b'"' => {
+                // a string: jump to its closing quote (memchr over the text)
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &payload[i..]) {
+                        None => return false,
+                        Some(j) if payload[i + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                    }
+                    if i >= n {
+                        return false;
                     }
                 }
-                i += 16;
+                continue;
             }
-        }
-    }
-    while i < payload.len() {
-        if scan.visit(payload, i) {
-            return true;
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
         i += 1;
     }
     false
 }
 
-/// The state of [`deeper_than`]'s scan, visited at each byte that may matter (any other byte
-/// changes nothing).
-struct DepthScan {
-    depth: usize,
-    limit: usize,
-    in_string: bool,
-    /// The byte after a backslash in a string is not looked at.
-    skip_to: usize,
-}
-
-impl DepthScan {
-    /// Visit the byte at `i`: whether the depth is now past the limit.
-    #[inline(always)]
-    fn visit(&mut self, payload: &[u8], i: usize) -> bool {
-        if i < self.skip_to {
-            return false;
-        }
-        match (self.in_string, payload[i]) {
-            (true, b'"') => self.in_string = false,
-            (true, b'\\') => self.skip_to = i + 2,
-            (true, _) => {}
-            (false, b'"') => self.in_string = true,
-            (false, b'[' | b'{') => {
-                self.depth += 1;
-                if self.depth > self.limit {
-                    return true;
-                }
-            }
-            (false, b']' | b'}') => self.depth = self.depth.saturating_sub(1),
-            (false, _) => {}
-        }
-        false
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    /// The scan as it was first written, byte by byte: the reference for [`super::deeper_than`].
+    /// The scan byte by byte: the reference for [`super::deeper_than`] (which skips strings
+    /// with memchr).
     fn deeper_than_bytewise(payload: &[u8], limit: usize) -> bool {
         let mut depth = 0usize;
         let mut i = 0;
