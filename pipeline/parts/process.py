@@ -97,7 +97,7 @@ def _through_core(
     writer: PartWriter, counters: Counter[str], damage: list[str],
 ) -> tuple[int, str]:
     """The input's records through the Rust core, a batch of pages at a time: the same
-    rows and counters as the Python loop of process_input. Returns (records, crawl)."""
+    rows and counters as :func:`_through_python`. Returns (records, crawl)."""
     fallback_crawl = source.crawl_from_path or LOCAL_CRAWL
     crawl, records = fallback_crawl, 0
     pending: list[Any] = []
