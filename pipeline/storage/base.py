@@ -106,17 +106,22 @@ class DataStore:
                      keep: pl.Expr | None = None) -> pl.DataFrame:
         """The Parquet files ``names`` read whole, one after the other: each byte once (a
         lazy scan of many small files reads their footers twice). With ``keep``, only the
-        rows it selects, each file filtered before the next is read: memory holds one
-        file's rows beside what is kept."""
-        return self._stacked([self._kept(pl.read_parquet(self.url(name),
-                                                         storage_options=self._polars_options()),
+        rows it selects, each file filtered as it is decoded, before the next is read:
+        memory holds what is kept and one file's share."""
+        options = self._polars_options()
+        return self._stacked([self._kept(pl.scan_parquet(self.url(name), storage_options=options),
                                          schema, keep) for name in names], schema)
 
     @staticmethod
-    def _kept(frame: pl.DataFrame, schema: pl.Schema, keep: pl.Expr | None) -> pl.DataFrame:
-        """A file's rows in ``schema``, only those ``keep`` selects (all without it)."""
-        frame = frame.cast(schema)
-        return frame if keep is None else frame.filter(keep)
+    def _kept(file: pl.LazyFrame, schema: pl.Schema, keep: pl.Expr | None) -> pl.DataFrame:
+        """One file's rows in ``schema``, only those ``keep`` selects (all without it).
+
+        The filter goes into the Parquet reader, which decodes the ``keep`` column, then the
+        other columns of the kept rows only. Filtering a frame already read would keep every
+        string of the file alive: Polars' filtered string columns point into the buffers they
+        came from (a sub-bucket of a 3 M-row partition held the whole partition's strings,
+        590 against 260 MiB)."""
+        return (file if keep is None else file.filter(keep)).collect().cast(schema)
 
     @staticmethod
     def _stacked(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:

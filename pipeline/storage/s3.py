@@ -146,7 +146,7 @@ class S3Data(DataStore):
                 data = body.read()
             except self._errors() as exc:
                 raise self._fail("read", name, exc) from exc
-            frames.append(self._kept(pl.read_parquet(io.BytesIO(data)), schema, keep))
+            frames.append(self._kept(pl.scan_parquet(io.BytesIO(data)), schema, keep))
         return self._stacked(frames, schema)
 
     def read_text(self, name: str) -> str | None:
