@@ -179,7 +179,7 @@ def main() -> None:
             seconds, peak = step(name, data, plan_file, args.memory_mb, args.buckets)
             bucket_s, bucket_peak = bucket_s + seconds, max(bucket_peak, peak)
         from pipeline.graph.aggregate import sub_bucket_count
-        buckets = args.buckets or sub_bucket_count(plan.link_bytes.get(0, 0), args.memory_mb)
+        buckets = args.buckets or sub_bucket_count(plan.link_rows.get(0, 0), args.memory_mb)
         # the same buckets finished twice, with and without ranks: a copy of the plan's folder
         copy = replace(plan, folder=plan.folder + "-copy")
         shutil.copytree(data / plan.folder, data / copy.folder)

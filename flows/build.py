@@ -126,10 +126,10 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
                 last: int, options: GraphOptions) -> int:
     """One step of the aggregation for a group of partitions; the sub-buckets reduced."""
     if step == "pages":
-        reduce_pages(plan, partitions, options)
-    elif step == "links":
+        return reduce_pages(plan, partitions, options)
+    if step == "links":
         return reduce_links(plan, partitions, options)
-    elif step == "hosts":
+    if step == "hosts":
         reduce_hosts(plan, partitions)
     else:
         reduce_domains(plan, partitions)

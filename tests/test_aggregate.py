@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -279,19 +281,53 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".graph-*"))
 
 
-def test_bucket_count_follows_the_memory_setting() -> None:
+def test_sub_bucket_count_follows_the_memory_setting_and_the_rows() -> None:
     from pipeline.errors import ConfigError
-    from pipeline.graph.aggregate import BUCKET_BASE_MB, MEMORY_PER_LINK_BYTE, bucket_count
+    from pipeline.graph.aggregate import (
+        BUCKET_BASE_MB,
+        LINK_ROW_MEMORY,
+        PAGE_ROW_MEMORY,
+        sub_bucket_count,
+    )
 
-    assert bucket_count(0, 2048) == 1
-    one_bucket = int((2048 - BUCKET_BASE_MB) * 2**20 / MEMORY_PER_LINK_BYTE)
-    assert bucket_count(one_bucket, 2048) == 1
-    assert bucket_count(one_bucket + 1, 2048) == 2
-    assert bucket_count(10 * one_bucket, 2048) == 10
+    assert sub_bucket_count(0, 2048) == 1
+    one_bucket = int((2048 - BUCKET_BASE_MB) * 2**20 / LINK_ROW_MEMORY)
+    assert sub_bucket_count(one_bucket, 2048) == 1
+    assert sub_bucket_count(one_bucket + 1, 2048) == 2
+    assert sub_bucket_count(10 * one_bucket, 2048) == 10
     smaller = BUCKET_BASE_MB + (2048 - BUCKET_BASE_MB) // 2
-    assert bucket_count(10 * one_bucket, smaller) == 20
+    assert sub_bucket_count(10 * one_bucket, smaller) == 20
+    # a page row needs less than a link row: more of them fit in one sub-bucket
+    assert PAGE_ROW_MEMORY < LINK_ROW_MEMORY
+    assert sub_bucket_count(10 * one_bucket, 2048, PAGE_ROW_MEMORY) == math.ceil(
+        10 * one_bucket * PAGE_ROW_MEMORY / ((2048 - BUCKET_BASE_MB) * 2**20))
     with pytest.raises(ConfigError, match="aggregate_memory_mb must be more than"):
-        bucket_count(1, BUCKET_BASE_MB)
+        sub_bucket_count(1, BUCKET_BASE_MB)
+
+
+def test_the_plan_counts_each_partitions_rows_from_the_parts(tmp_path: Path) -> None:
+    from pipeline.graph.aggregate import plan_aggregation
+    from pipeline.partitions import partition_of
+
+    for key, sites in (("one", range(12)), ("two", range(8, 30))):
+        write(tmp_path, key, [
+            (page("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example"),
+             [link("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example",
+                   f"t{m}.org", f"t{m}.org") for m in range(n % 7)])
+            for n in sites
+        ], partitions=5)
+    plan = plan_aggregation(LocalData(tmp_path))
+    try:
+        parts = sorted((tmp_path / "parts").rglob("*.parquet"))
+        pages = pl.concat([pl.read_parquet(p) for p in parts if p.name.startswith("pages-")])
+        links = pl.concat([pl.read_parquet(p) for p in parts if p.name.startswith("links-")])
+        for rows, frame, column in ((plan.page_rows, pages, "host"),
+                                    (plan.link_rows, links, "dst_domain")):
+            counted = Counter(partition_of(name, plan.partitions) for name in frame[column])
+            assert rows == dict(counted) and sum(rows.values()) == frame.height > 0
+            assert len(rows) > 1  # several partitions, each counted apart
+    finally:
+        plan.graph.delete_all()
 
 
 def test_without_ranks_every_table_is_the_same_and_the_rank_columns_are_null(

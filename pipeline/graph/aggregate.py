@@ -21,13 +21,15 @@ each table a folder of one Parquet file per partition (``links/p0007.parquet``):
 The steps, each a task per group of partitions (the flow runs them on its task runner):
 
 1. ``reduce_pages`` (partition = host): distinct pages, the captures they supersede, each
-   host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet.
+   host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet;
+   a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
+   hosts, each re-reading that partition only.
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
    only), host and domain edges, domain profiles, the referrals (without authority yet),
    and the degree pieces each host and domain needs, split by the host's or domain's own
-   partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets, each
-   re-reading that partition only.
+   partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in
+   sub-buckets of its target domains, each re-reading that partition only.
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
@@ -78,18 +80,29 @@ from pipeline.graph.tables import (
     with_authority,
 )
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
-from pipeline.parts.part import PartInfo, complete_parts, partition_bytes, partition_files
+from pipeline.parts.part import (
+    PartInfo,
+    complete_parts,
+    partition_bytes,
+    partition_files,
+    partition_rows,
+)
 from pipeline.storage import DataStore, Folder
 
 __all__ = ["GraphOptions"]
 
 _ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)
 _SUB_BUCKET_SEED = 20_241_122
-# A link task's peak memory is about BUCKET_BASE_MB (Python, Polars, the small page pieces)
-# plus MEMORY_PER_LINK_BYTE per compressed byte of the links it reduces at once: measured by
-# bench/aggregate_memory.py (docs/benchmarks.md), rounded up. Sub-buckets are sized from it.
+# A task's peak memory is about BUCKET_BASE_MB (Python, Polars, the pieces every link task
+# reads: superseded captures, hosts that could be sitewide) plus, per row it reduces at once,
+# LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY of a page row. Measured on the 50 M
+# link-row input of bench/scale.py (docs/scale.md: one link sub-bucket of 269k rows held
+# 710 MiB above Python's own 85, one of 640k rows 1,450; a pages partition of 3.1 M rows
+# 1,610), rounded up. Sub-buckets are sized from them, by the rows part.json records: a row
+# count, unlike compressed bytes, does not depend on how well the strings compress.
 BUCKET_BASE_MB = 400
-MEMORY_PER_LINK_BYTE = 20.0
+LINK_ROW_MEMORY = 2_000
+PAGE_ROW_MEMORY = 600
 # Partitions grouped into one task until the group holds this many compressed bytes: a task
 # costs a fixed overhead (a process pool or Dask round trip), worth paying for real work.
 TASK_BYTES = 32 * 2**20
@@ -137,6 +150,8 @@ class AggregationPlan:
     partitions: int
     link_bytes: dict[int, int] = field(default_factory=dict)  # partition -> compressed bytes
     page_bytes: dict[int, int] = field(default_factory=dict)
+    link_rows: dict[int, int] = field(default_factory=dict)  # partition -> rows
+    page_rows: dict[int, int] = field(default_factory=dict)
     rows: dict[str, pl.LazyFrame] | None = None  # write_graph: raw rows instead of parts
 
     @property
@@ -188,19 +203,16 @@ class AggregationPlan:
         return tasks
 
 
-def sub_bucket_count(link_bytes: int, memory_mb: int) -> int:
-    """Sub-buckets enough that reducing one fits in ``memory_mb`` (see BUCKET_BASE_MB)."""
+def sub_bucket_count(rows: int, memory_mb: int, row_memory: int = LINK_ROW_MEMORY) -> int:
+    """Sub-buckets enough that reducing one fits in ``memory_mb`` (see BUCKET_BASE_MB):
+    ``rows`` link rows (or page rows, with ``row_memory=PAGE_ROW_MEMORY``)."""
     if memory_mb <= BUCKET_BASE_MB + 64:
         raise ConfigError(
             f"aggregate_memory_mb must be more than {BUCKET_BASE_MB + 64}, got {memory_mb}: "
-            f"a link task needs about {BUCKET_BASE_MB} MiB before its share of the links"
+            f"a task needs about {BUCKET_BASE_MB} MiB before its share of the rows"
         )
     usable = (memory_mb - BUCKET_BASE_MB) * 2**20
-    return max(1, math.ceil(link_bytes * MEMORY_PER_LINK_BYTE / usable))
-
-
-# Kept for callers of the bucketed design (bench/aggregate_memory.py): the same sizing.
-bucket_count = sub_bucket_count
+    return max(1, math.ceil(rows * row_memory / usable))
 
 
 def plan_aggregation(
@@ -218,15 +230,18 @@ def plan_aggregation(
             f"the parts of {store.location!r} are split into {splits} partitions; delete the "
             "parts of the other split (or the data location) and run again"
         )
-    link_bytes: dict[int, int] = {}
-    page_bytes: dict[int, int] = {}
+    sums: dict[tuple[str, str], dict[int, int]] = {}
     for info in parts:
-        for sizes, table in ((link_bytes, "links"), (page_bytes, "pages")):
-            for partition, size in partition_bytes(info, table).items():
-                sizes[partition] = sizes.get(partition, 0) + size
+        for table in ("links", "pages"):
+            for measure, of_part in (("bytes", partition_bytes), ("rows", partition_rows)):
+                into = sums.setdefault((table, measure), {})
+                for partition, value in of_part(info, table).items():
+                    into[partition] = into.get(partition, 0) + value
     sub_bucket_count(0, options.aggregate_memory_mb)  # a bad memory setting fails now
-    plan = AggregationPlan(store, store.new_graph_folder(), parts, splits[0], link_bytes,
-                           page_bytes)
+    plan = AggregationPlan(
+        store, store.new_graph_folder(), parts, splits[0],
+        link_bytes=sums.get(("links", "bytes"), {}), page_bytes=sums.get(("pages", "bytes"), {}),
+        link_rows=sums.get(("links", "rows"), {}), page_rows=sums.get(("pages", "rows"), {}))
     for table in (*TABLES, WORK):
         store.prepare(f"{plan.folder}/{table}")
     return plan
@@ -293,36 +308,54 @@ def _written_rows(work: Folder) -> dict[str, int]:
 
 
 def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
-                 options: GraphOptions = GraphOptions()) -> None:  # noqa: B008
+                 options: GraphOptions = GraphOptions()) -> int:  # noqa: B008
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
-    pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts."""
-    graph, work = plan.graph, plan.work
-    written = _Written(work, "pages", partitions)
+    pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts; return the
+    sub-buckets reduced. A partition whose pages need more than ``aggregate_memory_mb`` is
+    reduced in sub-buckets of its hosts (each re-reading that partition only): every capture
+    of a URL, and every page of a host, meet in one sub-bucket."""
+    written = _Written(plan.work, "pages", partitions)
+    reduced = 0
     for partition in written.partitions:
-        raw = plan.read_partition("pages", partition)  # read once, used twice
-        kept = distinct_pages(raw.lazy()).collect()
-        name = f"{partition_name(partition)}.parquet"
-        graph.write(kept.drop(CAPTURE_PART), f"pages/{name}", compression="zstd")
-        written.add("pages", kept.height)
-        work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
-                   f"superseded/{name}")
-        crawled = kept.group_by("host").agg(
-            pl.col("domain").first(),
-            pl.len().alias("pages_crawled"),
-            pl.col("url").n_unique().alias("host_pages"),
-        )
-        work.write(crawled, f"crawled/{name}")
-        # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
-        # from that many; every link task reads these, so they are kept small
-        work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
-                   .select("host", "host_pages").sort("host"), f"sitewide_hosts/{name}")
-        work.write(kept.group_by("crawl").agg(
-            pl.len().alias("pages"),
-            pl.col("host").n_unique().alias("hosts"),
-            pl.col("fetch_time").min().alias("first_fetch"),
-            pl.col("fetch_time").max().alias("last_fetch"),
-        ), f"crawl_pages/{name}")
+        buckets = options.aggregate_buckets or sub_bucket_count(
+            plan.page_rows.get(partition, 0), options.aggregate_memory_mb, PAGE_ROW_MEMORY)
+        for bucket in range(buckets):
+            share = ((pl.col("host").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket
+                     if buckets > 1 else None)
+            _reduce_page_bucket(plan, partition, bucket, buckets,
+                                plan.read_partition("pages", partition, share), options, written)
+            reduced += 1
     written.record()
+    return reduced
+
+
+def _reduce_page_bucket(plan: AggregationPlan, partition: int, bucket: int, buckets: int,
+                        raw: pl.DataFrame, options: GraphOptions, written: _Written) -> None:
+    graph, work = plan.graph, plan.work
+    kept = distinct_pages(raw.lazy()).collect()  # raw read once, used twice
+    stem = partition_name(partition) + (f"-s{bucket:03d}" if buckets > 1 else "")
+    graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
+    written.add("pages", kept.height)
+    work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
+               f"superseded/{stem}.parquet")
+    crawled = kept.group_by("host").agg(
+        pl.col("domain").first(),
+        pl.len().alias("pages_crawled"),
+        pl.col("url").n_unique().alias("host_pages"),
+    )
+    # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
+    work.write(crawled, _piece("crawled", *((bucket,) if buckets > 1 else ()), partition))
+    # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
+    # from that many; every link task reads these, so they are kept small
+    work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
+               .select("host", "host_pages").sort("host"), f"sitewide_hosts/{stem}.parquet")
+    # sub-buckets hold disjoint hosts, so the finish step adds their host counts up
+    work.write(kept.group_by("crawl").agg(
+        pl.len().alias("pages"),
+        pl.col("host").n_unique().alias("hosts"),
+        pl.col("fetch_time").min().alias("first_fetch"),
+        pl.col("fetch_time").max().alias("last_fetch"),
+    ), f"crawl_pages/{stem}.parquet")
 
 
 _CRAWLED = pl.Schema({"host": pl.String(), "domain": pl.String(),
@@ -339,7 +372,7 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
         buckets = options.aggregate_buckets or sub_bucket_count(
-            plan.link_bytes.get(partition, 0), options.aggregate_memory_mb)
+            plan.link_rows.get(partition, 0), options.aggregate_memory_mb)
         for bucket in range(buckets):
             # each sub-bucket reads the partition again, and keeps its share as it reads
             share = ((pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket
@@ -417,11 +450,12 @@ _IN_DOMAINS = pl.Schema({"dst_domain": pl.String(), "in_domains": pl.UInt32()})
 def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3 for some host partitions: one row per host (tables.hosts, from pieces)."""
     graph, work = plan.graph, plan.work
-    pieces = _pieces(work, "out_hosts", "in_hosts")
+    pieces = _pieces(work, "out_hosts", "in_hosts", "crawled")
     written = _Written(work, "hosts", partitions)
     for partition in written.partitions:
         name = f"{partition_name(partition)}.parquet"
-        crawled = work.scan(f"crawled/{name}").select("host", "domain", "pages_crawled")
+        crawled = _scan_pieces(work, pieces, "crawled", partition, _CRAWLED).select(
+            "host", "domain", "pages_crawled")
         out_degree = (_scan_pieces(work, pieces, "out_hosts", partition, _OUT_HOSTS)
                       .group_by("src_host", maintain_order=True)
                       .agg(pl.col("domain").first(), pl.col("out_hosts").sum()))

@@ -137,12 +137,21 @@ def partition_files(info: PartInfo, table: str, partition: int) -> list[str]:
 
 def partition_bytes(info: PartInfo, table: str) -> dict[int, int]:
     """Compressed bytes of the part's ``table`` rows per partition (from part.json)."""
-    sizes: dict[int, int] = {}
+    return _per_partition(info, table, "bytes")
+
+
+def partition_rows(info: PartInfo, table: str) -> dict[int, int]:
+    """Rows of the part's ``table`` per partition (from part.json)."""
+    return _per_partition(info, table, "rows")
+
+
+def _per_partition(info: PartInfo, table: str, field: str) -> dict[int, int]:
+    sums: dict[int, int] = {}
     for name, described in info.files.items():
         if name.rsplit("/", 1)[-1].startswith(f"{table}-"):
             partition = file_partition(name)
-            sizes[partition] = sizes.get(partition, 0) + int(described["bytes"])
-    return sizes
+            sums[partition] = sums.get(partition, 0) + int(described[field])
+    return sums
 
 
 def _part_keys(store: DataStore) -> list[str]:
