@@ -188,7 +188,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "aggregate_memory_mb",
         2048,
         "Memory one aggregation task may use (MiB): a partition larger than this allows is "
-        "reduced in sub-buckets of target domains, one after the other.",
+        "reduced in sub-buckets (of target domains for links, of hosts for pages), one after "
+        "the other.",
     ),
     SettingSpec(
         "partitions",
@@ -202,7 +203,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "aggregate_buckets",
         0,
         "Sub-buckets each partition is reduced in, one after the other in its task; 0 chooses "
-        "them from aggregate_memory_mb and the partition's size.",
+        "them from aggregate_memory_mb and the partition's rows.",
     ),
     SettingSpec(
         "sitewide_share",

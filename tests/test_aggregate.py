@@ -305,6 +305,66 @@ def test_sub_bucket_count_follows_the_memory_setting_and_the_rows() -> None:
         sub_bucket_count(1, BUCKET_BASE_MB)
 
 
+def test_slots_are_packed_into_sub_buckets_by_their_rows() -> None:
+    from pipeline.graph.aggregate import pack_slots
+
+    rows = {0: 50, 1: 400, 2: 30, 3: 40, 4: 70, 5: 50, 6: 60}  # slot 1: a popular domain
+    packed = pack_slots(rows, capacity=100)
+    assert sorted(slot for bucket in packed for slot in bucket) == sorted(rows)  # each once
+    loads = [sum(rows[slot] for slot in bucket) for bucket in packed]
+    assert [1] in packed  # over the capacity by itself: alone
+    assert all(load <= 100 for bucket, load in zip(packed, loads, strict=True)
+               if bucket != [1])
+    assert len(packed) == 1 + math.ceil((sum(rows.values()) - 400) / 100)  # 3 more, full
+    # a forced count: exactly that many, the largest slots spread first
+    forced = pack_slots(rows, capacity=100, bins=3)
+    assert len(forced) == 3 and sorted(sum(forced, [])) == sorted(rows)
+    assert [1] in forced and sorted(sum(rows[s] for s in b) for b in forced) == [150, 150, 400]
+    assert pack_slots({}, capacity=100) == [[]]
+    assert pack_slots({}, capacity=100, bins=2) == [[], []]
+
+
+def test_the_memory_setting_splits_a_partition_by_rows_and_changes_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.graph import aggregate as module
+
+    # one popular target (120 links) among 60 small ones (2 each), from pages of 24 hosts
+    pages = []
+    for n in range(120):
+        url = f"https://site{n % 24}.example/{n}"
+        host = f"site{n % 24}.example"
+        links = [link("c", url, host, host, "popular.org", "popular.org")]
+        if n < 60:
+            links += [link("c", url, host, host, f"t{n}.org", f"t{n}.org", when=T1)] * 2
+        pages.append((page("c", url, host, host), links))
+    write(tmp_path, "one", pages, partitions=2)
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
+              "referrals", "domain_profiles")
+
+    def read_all() -> dict[str, list[tuple]]:
+        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in tables}
+
+    whole = aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    expected = read_all()
+    assert whole.buckets == 2  # one per partition
+    # as if a link row needed 1/60 of the memory setting (a page row 1/300): sub-buckets
+    # of about 50 link rows, and the popular target's 120 in one of its own
+    monkeypatch.setattr(module, "LINK_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 50)
+    monkeypatch.setattr(module, "PAGE_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 30)
+    split = aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    assert read_all() == expected
+    assert_counts_are_the_tables(tmp_path)
+    link_files = sorted(p.name for p in (graph_dir(tmp_path) / "links").glob("*.parquet"))
+    assert split.buckets == len(link_files) >= 1 + math.ceil(120 / 50)
+    sizes = [pl.read_parquet(graph_dir(tmp_path) / "links" / f) for f in link_files]
+    popular = [f for f in sizes if "popular.org" in f["dst_domain"].to_list()]
+    assert len(popular) == 1 and popular[0]["dst_domain"].n_unique() == 1  # alone
+    assert all(f.height <= 50 for f in sizes if f is not popular[0])
+    page_files = list((graph_dir(tmp_path) / "pages").glob("*-s*.parquet"))
+    assert len(page_files) > 2  # the pages step was split too
+
+
 def test_the_plan_counts_each_partitions_rows_from_the_parts(tmp_path: Path) -> None:
     from pipeline.graph.aggregate import plan_aggregation
     from pipeline.partitions import partition_of

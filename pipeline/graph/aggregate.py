@@ -93,6 +93,11 @@ __all__ = ["GraphOptions"]
 
 _ROW_GROUP = 122_880  # rows per Parquet row group of links (DuckDB's own row group size)
 _SUB_BUCKET_SEED = 20_241_122
+# A partition to be reduced in sub-buckets has its keys (target domains, hosts) hashed into
+# SLOTS slots, counted, and the slots packed into sub-buckets by their rows: a popular
+# domain's slot then shares its sub-bucket with few others (hashing domains straight into
+# the sub-buckets put 710k rows in one of 11 where the mean was 327k: bench/scale.py).
+SLOTS = 4096
 # A task's peak memory is about BUCKET_BASE_MB (Python, Polars, the pieces every link task
 # reads: superseded captures, hosts that could be sitewide) plus, per row it reduces at once,
 # LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY of a page row. Measured on the 50 M
@@ -179,6 +184,20 @@ class AggregationPlan:
             return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
 
+    def slot_rows(self, table: str, partition: int, key: str) -> dict[int, int]:
+        """Rows per slot of ``key`` (``slot_of``) in one partition, reading that column of
+        its files only."""
+        if self.rows is not None:
+            source = self.rows[table]
+        else:
+            names = [name for info in self.parts
+                     for name in partition_files(info, table, partition)]
+            if not names:
+                return {}
+            source = self.store.scan_parquet(names).select(key)
+        counted = source.group_by(slot_of(key)).agg(pl.len()).collect(engine="streaming")
+        return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
         or of a ``workers``-th of the step's bytes when that is less (a small step still
@@ -201,6 +220,52 @@ class AggregationPlan:
         tasks = list(groups.values()) or [[]]
         tasks[0][:0] = leading
         return tasks
+
+
+def slot_of(key: str) -> pl.Expr:
+    """The sub-bucket slot of each row's ``key`` (a stable hash within one Polars version,
+    which is all a task needs: every sub-bucket of a partition is read by the same task)."""
+    return (pl.col(key).hash(seed=_SUB_BUCKET_SEED) % SLOTS).alias("slot")
+
+
+def pack_slots(slot_rows: dict[int, int], capacity: int, bins: int = 0) -> list[list[int]]:
+    """The slots packed into sub-buckets: with ``bins``, exactly that many, each slot (the
+    largest first) into the one holding the fewest rows; without, first fit, largest first,
+    into as many as keep every sub-bucket within ``capacity`` rows. A slot over
+    ``capacity`` by itself gets a sub-bucket of its own. Each sub-bucket's slots in order."""
+    largest_first = sorted(slot_rows.items(), key=lambda item: (-item[1], item[0]))
+    packed: list[list[int]] = [[] for _ in range(bins)]
+    held = [0] * bins
+    for slot, rows in largest_first:
+        if bins:
+            target = min(range(bins), key=lambda index: (held[index], index))
+        else:
+            target = next((index for index, load in enumerate(held)
+                           if load + rows <= capacity), len(held))
+            if target == len(held):
+                packed.append([])
+                held.append(0)
+        packed[target].append(slot)
+        held[target] += rows
+    return [sorted(slots) for slots in packed] or [[]]
+
+
+def sub_buckets(plan: AggregationPlan, table: str, partition: int, options: GraphOptions,
+                ) -> list[pl.Expr | None]:
+    """The sub-buckets of one partition of ``table`` (links by target domain, pages by
+    host), each as the filter that keeps its rows; ``[None]`` when the partition is
+    reduced whole. Sized from the rows part.json records, then packed by the rows of each
+    slot, read from the partition's key column."""
+    key, rows, row_memory = (("dst_domain", plan.link_rows, LINK_ROW_MEMORY) if table == "links"
+                             else ("host", plan.page_rows, PAGE_ROW_MEMORY))
+    count = options.aggregate_buckets or sub_bucket_count(
+        rows.get(partition, 0), options.aggregate_memory_mb, row_memory)
+    if count == 1:
+        return [None]
+    capacity = (options.aggregate_memory_mb - BUCKET_BASE_MB) * 2**20 // row_memory
+    packed = pack_slots(plan.slot_rows(table, partition, key), capacity,
+                        options.aggregate_buckets)
+    return [slot_of(key).is_in(slots) for slots in packed]
 
 
 def sub_bucket_count(rows: int, memory_mb: int, row_memory: int = LINK_ROW_MEMORY) -> int:
@@ -317,12 +382,9 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
-        buckets = options.aggregate_buckets or sub_bucket_count(
-            plan.page_rows.get(partition, 0), options.aggregate_memory_mb, PAGE_ROW_MEMORY)
-        for bucket in range(buckets):
-            share = ((pl.col("host").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket
-                     if buckets > 1 else None)
-            _reduce_page_bucket(plan, partition, bucket, buckets,
+        shares = sub_buckets(plan, "pages", partition, options)
+        for bucket, share in enumerate(shares):
+            _reduce_page_bucket(plan, partition, bucket, len(shares),
                                 plan.read_partition("pages", partition, share), options, written)
             reduced += 1
     written.record()
@@ -371,15 +433,12 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     reduced = 0
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
-        buckets = options.aggregate_buckets or sub_bucket_count(
-            plan.link_rows.get(partition, 0), options.aggregate_memory_mb)
-        for bucket in range(buckets):
+        shares = sub_buckets(plan, "links", partition, options)
+        for bucket, share in enumerate(shares):
             # each sub-bucket reads the partition again, and keeps its share as it reads
-            share = ((pl.col("dst_domain").hash(seed=_SUB_BUCKET_SEED) % buckets) == bucket
-                     if buckets > 1 else None)
             links = plan.read_partition("links", partition, share).lazy()
-            _reduce_link_bucket(plan, partition, bucket, buckets, links, superseded, crawled,
-                                options, written)
+            _reduce_link_bucket(plan, partition, bucket, len(shares), links, superseded,
+                                crawled, options, written)
             reduced += 1
     written.record()
     return reduced
