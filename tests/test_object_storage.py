@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import duckdb
+import polars as pl
 import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 from test_rank_tables import assert_same_ranks, random_crawl
@@ -391,3 +392,50 @@ def test_the_store_travels_to_workers_without_secrets(
     assert received._polars_options()["aws_secret_access_key"] == SECRET
     received.write_text("hello.txt", "hi")  # and it works there
     assert received.read_text("hello.txt") == "hi"
+
+
+class _FetchCounting(S3Data):
+    """The S3 store, noting which objects it hands out and how (the server is real)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.copied: list[str] = []
+        self.read: list[str] = []
+
+    def get_file(self, name: str, local: Path) -> None:
+        self.copied.append(name)
+        super().get_file(name, local)
+
+    def read_parquet(self, names: list[str], schema: Any, keep: Any = None) -> Any:
+        self.read.extend(names)
+        return super().read_parquet(names, schema, keep)
+
+
+def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path,
+) -> None:
+    """Sub-buckets re-read their partition: from a local copy, so that each part object
+    leaves the bucket once however many sub-buckets there are; the tables are the same."""
+    s3 = _FetchCounting(f"s3://{BUCKET}/sub-buckets", endpoint, "us-east-1")
+    random_crawl(s3, 2)
+    whole = aggregate(s3, GraphOptions(aggregate_buckets=1, ranks=False))
+    assert s3.copied == [] and s3.read  # one sub-bucket: read from the bucket, once
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "referrals")
+
+    def rows(folder: str, table: str) -> pl.DataFrame:
+        frame = scan_table(Folder(s3, folder), table).collect()
+        return frame.sort([c for c, kind in frame.schema.items() if kind != pl.List])
+
+    expected = {table: rows(whole.folder, table) for table in tables}
+    s3.copied.clear()
+    s3.read.clear()
+    before = set(Path(tempfile.gettempdir()).glob("backlinks-partition-*"))
+    split = aggregate(s3, GraphOptions(aggregate_buckets=3, ranks=False))
+    assert split.buckets == 6  # 3 in each of 2 partitions
+    part_files = [name for name in keys(endpoint, "sub-buckets")
+                  if name.startswith("parts/") and name.endswith(".parquet")]
+    assert sorted(s3.copied) == sorted(part_files)  # every part file copied once
+    assert not [name for name in s3.read if name.startswith("parts/")]  # never re-read
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-partition-*")) == before
+    for table in tables:
+        assert rows(split.folder, table).equals(expected[table]), table

@@ -50,8 +50,9 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ from pipeline.parts.part import (
     partition_files,
     partition_rows,
 )
-from pipeline.storage import DataStore, Folder
+from pipeline.storage import DataStore, Folder, LocalData
 
 __all__ = ["GraphOptions"]
 
@@ -158,6 +159,7 @@ class AggregationPlan:
     link_rows: dict[int, int] = field(default_factory=dict)  # partition -> rows
     page_rows: dict[int, int] = field(default_factory=dict)
     rows: dict[str, pl.LazyFrame] | None = None  # write_graph: raw rows instead of parts
+    parts_store: DataStore | None = None  # where the parts are read, if not from ``store``
 
     @property
     def graph(self) -> Folder:
@@ -176,7 +178,7 @@ class AggregationPlan:
         if self.rows is not None:
             rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
-        frames = [self.store.read_parquet(names, schema, keep)
+        frames = [(self.parts_store or self.store).read_parquet(names, schema, keep)
                   .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART))
                   for ordinal, info in enumerate(self.parts)
                   if (names := partition_files(info, table, partition))]
@@ -194,9 +196,29 @@ class AggregationPlan:
                      for name in partition_files(info, table, partition)]
             if not names:
                 return {}
-            source = self.store.scan_parquet(names).select(key)
+            source = (self.parts_store or self.store).scan_parquet(names).select(key)
         counted = source.group_by(slot_of(key)).agg(pl.len()).collect(engine="streaming")
         return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+
+    @contextmanager
+    def read_once(self, table: str, partition: int,
+                  options: GraphOptions) -> Iterator[AggregationPlan]:
+        """This plan, reading the partition's part files of ``table`` from a local copy
+        when they are remote and will be read more than once (a partition reduced in
+        sub-buckets): each object leaves the data location once, whatever the number of
+        sub-buckets. The copy, in the system's temporary folder, holds the partition's
+        compressed rows and is deleted at the end."""
+        if self.rows is not None or self.store.is_local or len(
+                sub_buckets(self, table, partition, options, counted=False)) == 1:
+            yield self
+            return
+        with tempfile.TemporaryDirectory(prefix="backlinks-partition-") as scratch:
+            local = LocalData(Path(scratch))
+            for info in self.parts:
+                for name in partition_files(info, table, partition):
+                    local.path(name).parent.mkdir(parents=True, exist_ok=True)
+                    self.store.get_file(name, local.path(name))
+            yield replace(self, parts_store=local)
 
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
@@ -251,17 +273,18 @@ def pack_slots(slot_rows: dict[int, int], capacity: int, bins: int = 0) -> list[
 
 
 def sub_buckets(plan: AggregationPlan, table: str, partition: int, options: GraphOptions,
-                ) -> list[pl.Expr | None]:
+                counted: bool = True) -> list[pl.Expr | None]:
     """The sub-buckets of one partition of ``table`` (links by target domain, pages by
     host), each as the filter that keeps its rows; ``[None]`` when the partition is
     reduced whole. Sized from the rows part.json records, then packed by the rows of each
-    slot, read from the partition's key column."""
+    slot, read from the partition's key column (``counted=False``: the estimate, unpacked,
+    without reading anything)."""
     key, rows, row_memory = (("dst_domain", plan.link_rows, LINK_ROW_MEMORY) if table == "links"
                              else ("host", plan.page_rows, PAGE_ROW_MEMORY))
     count = options.aggregate_buckets or sub_bucket_count(
         rows.get(partition, 0), options.aggregate_memory_mb, row_memory)
-    if count == 1:
-        return [None]
+    if count == 1 or not counted:
+        return [None] * count
     capacity = (options.aggregate_memory_mb - BUCKET_BASE_MB) * 2**20 // row_memory
     packed = pack_slots(plan.slot_rows(table, partition, key), capacity,
                         options.aggregate_buckets)
@@ -382,11 +405,13 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
-        shares = sub_buckets(plan, "pages", partition, options)
-        for bucket, share in enumerate(shares):
-            _reduce_page_bucket(plan, partition, bucket, len(shares),
-                                plan.read_partition("pages", partition, share), options, written)
-            reduced += 1
+        with plan.read_once("pages", partition, options) as reader:
+            shares = sub_buckets(reader, "pages", partition, options)
+            for bucket, share in enumerate(shares):
+                _reduce_page_bucket(plan, partition, bucket, len(shares),
+                                    reader.read_partition("pages", partition, share), options,
+                                    written)
+                reduced += 1
     written.record()
     return reduced
 
@@ -433,13 +458,14 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     reduced = 0
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
-        shares = sub_buckets(plan, "links", partition, options)
-        for bucket, share in enumerate(shares):
-            # each sub-bucket reads the partition again, and keeps its share as it reads
-            links = plan.read_partition("links", partition, share).lazy()
-            _reduce_link_bucket(plan, partition, bucket, len(shares), links, superseded,
-                                crawled, options, written)
-            reduced += 1
+        with plan.read_once("links", partition, options) as reader:
+            shares = sub_buckets(reader, "links", partition, options)
+            for bucket, share in enumerate(shares):
+                # each sub-bucket reads the partition again, and keeps its share as it reads
+                links = reader.read_partition("links", partition, share).lazy()
+                _reduce_link_bucket(plan, partition, bucket, len(shares), links, superseded,
+                                    crawled, options, written)
+                reduced += 1
     written.record()
     return reduced
 

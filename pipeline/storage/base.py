@@ -81,6 +81,16 @@ class DataStore:
         """Copy a local file to ``name``, checked against its SHA-256."""
         raise NotImplementedError
 
+    def get_file(self, name: str, local: Path) -> None:
+        """Copy ``name`` to the local file ``local`` (a folder it is in must exist)."""
+        raise NotImplementedError
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the files are on this machine's disk (reading one again costs no
+        transfer)."""
+        return False
+
     def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
         """Whether ``name`` exists with this size and SHA-256. A backend may trust a
         cheaper proof (a local file's size and modification time as recorded at write,

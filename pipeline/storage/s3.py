@@ -188,6 +188,12 @@ class S3Data(DataStore):
         except self._errors() as exc:
             raise self._fail("upload", name, exc) from exc
 
+    def get_file(self, name: str, local: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, self.key(name), str(local))
+        except self._errors() as exc:
+            raise self._fail("download", name, exc) from exc
+
     def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
         """Checked with S3's own SHA-256 of the object (computed at upload): no download.
         A store that keeps no checksums is trusted on the size and the digest recorded in
