@@ -250,6 +250,13 @@ def test_sitewide_needs_the_share_and_the_minimum_pages(
 
 def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     sitewide_graph(tmp_path, 6, 10)  # one bucket: the reference
+    # a host whose 4 linking pages of 10 are too few for sitewide: its page count decides
+    write(tmp_path, "few", [
+        (page("c", f"https://forum.example/{n}", "forum.example", "forum.example"),
+         [link("c", f"https://forum.example/{n}", "forum.example", "forum.example",
+               "ads.test", "ads.test", context="footer")] if n < 4 else [])
+        for n in range(10)
+    ])
     write(tmp_path, "more", [
         (page("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example"),
          [link("c", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example",
@@ -270,6 +277,9 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
 
     one = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=1))
     expected = read_all()
+    flags = (read_table(tmp_path, "links").filter(pl.col("dst_host").is_in(["shop.test", "ads.test"]))
+             .select("dst_host", "sitewide").unique().rows())
+    assert sorted(flags) == [("ads.test", False), ("shop.test", True)]
     assert_counts_are_the_tables(tmp_path)
     many = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)

@@ -29,7 +29,8 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    only), host and domain edges, domain profiles, the referrals (without authority yet),
    and the degree pieces each host and domain needs, split by the host's or domain's own
    partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in
-   sub-buckets of its target domains, each re-reading that partition only.
+   sub-buckets of its target domains, each re-reading that partition only (and the
+   source hosts' page counts read once for all of them: those of its source hosts).
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
@@ -186,19 +187,25 @@ class AggregationPlan:
             return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
 
-    def slot_rows(self, table: str, partition: int, key: str) -> dict[int, int]:
-        """Rows per slot of ``key`` (``slot_of``) in one partition, reading that column of
-        its files only."""
+    def _column(self, table: str, partition: int, column: str) -> pl.LazyFrame:
+        """One column of one partition's rows, read alone."""
         if self.rows is not None:
-            source = self.rows[table]
-        else:
-            names = [name for info in self.parts
-                     for name in partition_files(info, table, partition)]
-            if not names:
-                return {}
-            source = (self.parts_store or self.store).scan_parquet(names).select(key)
-        counted = source.group_by(slot_of(key)).agg(pl.len()).collect(engine="streaming")
+            return self.rows[table].select(column)
+        names = [name for info in self.parts for name in partition_files(info, table, partition)]
+        if not names:
+            return pl.LazyFrame(schema={column: pl.String()})
+        return (self.parts_store or self.store).scan_parquet(names).select(column)
+
+    def slot_rows(self, table: str, partition: int, key: str) -> dict[int, int]:
+        """Rows per slot of ``key`` (``slot_of``) in one partition."""
+        counted = (self._column(table, partition, key).group_by(slot_of(key)).agg(pl.len())
+                   .collect(engine="streaming"))
         return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+
+    def distinct(self, table: str, partition: int, column: str) -> pl.Series:
+        """The distinct values of ``column`` in one partition."""
+        return (self._column(table, partition, column).unique().collect(engine="streaming")
+                .to_series())
 
     @contextmanager
     def read_once(self, table: str, partition: int,
@@ -460,11 +467,15 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     for partition in written.partitions:
         with plan.read_once("links", partition, options) as reader:
             shares = sub_buckets(reader, "links", partition, options)
+            sources = crawled
+            if len(shares) > 1:  # every host partition's candidates read once, not per share
+                sources = crawled.filter(pl.col("host").is_in(
+                    reader.distinct("links", partition, "src_host").implode())).collect().lazy()
             for bucket, share in enumerate(shares):
                 # each sub-bucket reads the partition again, and keeps its share as it reads
                 links = reader.read_partition("links", partition, share).lazy()
                 _reduce_link_bucket(plan, partition, bucket, len(shares), links, superseded,
-                                    crawled, options, written)
+                                    sources, options, written)
                 reduced += 1
     written.record()
     return reduced
