@@ -473,9 +473,9 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                     reader.distinct("links", partition, "src_host").implode())).collect().lazy()
             for bucket, share in enumerate(shares):
                 # each sub-bucket reads the partition again, and keeps its share as it reads
-                links = reader.read_partition("links", partition, share).lazy()
-                _reduce_link_bucket(plan, partition, bucket, len(shares), links, superseded,
-                                    sources, options, written)
+                _reduce_link_bucket(plan, partition, bucket, len(shares),
+                                    reader.read_partition("links", partition, share).lazy(),
+                                    superseded, sources, options, written)
                 reduced += 1
     written.record()
     return reduced
@@ -488,6 +488,7 @@ def _reduce_link_bucket(
 ) -> None:
     graph, work = plan.graph, plan.work
     kept = links.join(superseded, on=list(CAPTURE), how="anti").drop(CAPTURE_PART).collect()
+    del links  # the partition's rows as read: only the kept ones from here on
     # sitewide needs the crawled pages of the source hosts that could be sitewide only
     candidates = (kept.lazy().group_by("src_host", "dst_domain")
                   .agg(pl.col("src_url").n_unique().alias("linking_pages"))
@@ -497,17 +498,25 @@ def _reduce_link_bucket(
                   .select("host", "host_pages").collect())
     final = links_of_pages(kept.lazy(), superseded.clear(), host_pages.lazy(),
                            options).collect()
+    del kept
     stem = partition_name(partition) + (f"-s{bucket:03d}" if buckets > 1 else "")
     graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
+    written.add("links", final.height)
+    work.write(final.group_by("crawl").agg(
+        pl.len().alias("links"), pl.col("external").sum().alias("external_links")),
+        f"crawl_links/{stem}.parquet")
     edges = host_edges(final.lazy()).collect()
     pairs = domain_pairs(final.lazy()).collect().lazy()  # one grouping for the next three
     anchors = pair_anchors(final.lazy()).collect().lazy()
+    del final  # each frame is let go once the last table made from it is written
     between = domain_edges(pairs).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
     profiles = domain_profiles(pairs, anchors).collect()
     graph.write(profiles, f"domain_profiles/{stem}.parquet", compression="zstd")
-    written.add("links", final.height)
+    # referring domains per target domain, given their authority by the finish step
+    work.write(referrals(pairs, anchors).collect(), f"referrals/{stem}.parquet")
+    del pairs, anchors
     written.add("host_edges", edges.height)
     written.add("domain_edges", between.height)
     written.add("domain_profiles", profiles.height)
@@ -526,11 +535,6 @@ def _reduce_link_bucket(
                  "out_domains", "src_domain", prefix, p)
     _write_split(work, between.group_by("dst_domain").agg(pl.len().alias("in_domains")),
                  "in_domains", "dst_domain", prefix, p)
-    work.write(final.group_by("crawl").agg(
-        pl.len().alias("links"), pl.col("external").sum().alias("external_links")),
-        f"crawl_links/{stem}.parquet")
-    # referring domains per target domain, given their authority by the finish step
-    work.write(referrals(pairs, anchors).collect(), f"referrals/{stem}.parquet")
 
 
 _OUT_HOSTS = pl.Schema({"src_host": pl.String(), "domain": pl.String(),
