@@ -358,19 +358,22 @@ def test_the_memory_setting_splits_a_partition_by_rows_and_changes_no_row(
     whole = aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
     expected = read_all()
     assert whole.buckets == 2  # one per partition
-    # as if a link row needed 1/60 of the memory setting (a page row 1/300): sub-buckets
-    # of about 50 link rows, and the popular target's 120 in one of its own
+    # as if a link row needed 1/50 of the memory setting (a page row 1/30): sub-buckets of
+    # at most 50 link rows, the popular target's 120 split by their 24 source domains
     monkeypatch.setattr(module, "LINK_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 50)
     monkeypatch.setattr(module, "PAGE_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 30)
     split = aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
     assert read_all() == expected
     assert_counts_are_the_tables(tmp_path)
     link_files = sorted(p.name for p in (graph_dir(tmp_path) / "links").glob("*.parquet"))
-    assert split.buckets == len(link_files) >= 1 + math.ceil(120 / 50)
-    sizes = [pl.read_parquet(graph_dir(tmp_path) / "links" / f) for f in link_files]
-    popular = [f for f in sizes if "popular.org" in f["dst_domain"].to_list()]
-    assert len(popular) == 1 and popular[0]["dst_domain"].n_unique() == 1  # alone
-    assert all(f.height <= 50 for f in sizes if f is not popular[0])
+    assert split.buckets == len(link_files) >= math.ceil(120 / 50) + math.ceil(120 / 50)
+    files = [pl.read_parquet(graph_dir(tmp_path) / "links" / f) for f in link_files]
+    assert max(f.height for f in files) <= 50  # every sub-bucket within the setting
+    popular = [f for f in files if "popular.org" in f["dst_domain"].to_list()]
+    assert len(popular) >= math.ceil(120 / 50)  # split by source domain
+    assert all(f["dst_domain"].n_unique() == 1 for f in popular)  # and alone in each split
+    profiles = sorted((graph_dir(tmp_path) / "domain_profiles").glob("*.parquet"))
+    assert len(profiles) == len(link_files) - len(popular) + 1  # one profile of its splits
     page_files = list((graph_dir(tmp_path) / "pages").glob("*-s*.parquet"))
     assert len(page_files) > 2  # the pages step was split too
 

@@ -187,19 +187,25 @@ class AggregationPlan:
             return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
 
-    def _column(self, table: str, partition: int, column: str) -> pl.LazyFrame:
-        """One column of one partition's rows, read alone."""
+    def _column(self, table: str, partition: int, column: str,
+                keep: pl.Expr | None = None) -> pl.LazyFrame:
+        """One column of one partition's rows (those ``keep`` selects), read alone."""
         if self.rows is not None:
-            return self.rows[table].select(column)
-        names = [name for info in self.parts for name in partition_files(info, table, partition)]
-        if not names:
-            return pl.LazyFrame(schema={column: pl.String()})
-        return (self.parts_store or self.store).scan_parquet(names).select(column)
+            source = self.rows[table]
+        else:
+            names = [name for info in self.parts
+                     for name in partition_files(info, table, partition)]
+            if not names:
+                return pl.LazyFrame(schema={column: pl.String()})
+            source = (self.parts_store or self.store).scan_parquet(names)
+        return (source if keep is None else source.filter(keep)).select(column)
 
-    def slot_rows(self, table: str, partition: int, key: str) -> dict[int, int]:
-        """Rows per slot of ``key`` (``slot_of``) in one partition."""
-        counted = (self._column(table, partition, key).group_by(slot_of(key)).agg(pl.len())
-                   .collect(engine="streaming"))
+    def slot_rows(self, table: str, partition: int, key: str,
+                  keep: pl.Expr | None = None) -> dict[int, int]:
+        """Rows per slot of ``key`` (``slot_of``) in one partition (of its rows ``keep``
+        selects)."""
+        counted = (self._column(table, partition, key, keep).group_by(slot_of(key))
+                   .agg(pl.len()).collect(engine="streaming"))
         return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
 
     def distinct(self, table: str, partition: int, column: str) -> pl.Series:
@@ -286,16 +292,45 @@ def sub_buckets(plan: AggregationPlan, table: str, partition: int, options: Grap
     reduced whole. Sized from the rows part.json records, then packed by the rows of each
     slot, read from the partition's key column (``counted=False``: the estimate, unpacked,
     without reading anything)."""
+    return [keep for keep, _ in _packed(plan, table, partition, options, counted)]
+
+
+def _packed(plan: AggregationPlan, table: str, partition: int, options: GraphOptions,
+            counted: bool = True) -> list[tuple[pl.Expr | None, int]]:
+    """``sub_buckets`` with the rows of each (0 where not counted)."""
     key, rows, row_memory = (("dst_domain", plan.link_rows, LINK_ROW_MEMORY) if table == "links"
                              else ("host", plan.page_rows, PAGE_ROW_MEMORY))
     count = options.aggregate_buckets or sub_bucket_count(
         rows.get(partition, 0), options.aggregate_memory_mb, row_memory)
     if count == 1 or not counted:
-        return [None] * count
-    capacity = (options.aggregate_memory_mb - BUCKET_BASE_MB) * 2**20 // row_memory
-    packed = pack_slots(plan.slot_rows(table, partition, key), capacity,
-                        options.aggregate_buckets)
-    return [slot_of(key).is_in(slots) for slots in packed]
+        return [(None, 0)] * count
+    slots = plan.slot_rows(table, partition, key)
+    return [(slot_of(key).is_in(packed), sum(slots.get(slot, 0) for slot in packed))
+            for packed in pack_slots(slots, _capacity(options, row_memory),
+                                     options.aggregate_buckets)]
+
+
+def link_sub_buckets(plan: AggregationPlan, partition: int,
+                     options: GraphOptions) -> list[list[pl.Expr | None]]:
+    """The sub-buckets of a links partition, as ``sub_buckets``, each a list of splits: one,
+    or, for a sub-bucket over the memory setting by itself (its slot's target domains have
+    more links than one sub-bucket holds), its links split by source domain, each split
+    within the setting unless one source domain's links into it are over it too."""
+    capacity = _capacity(options, LINK_ROW_MEMORY)
+    splits: list[list[pl.Expr | None]] = []
+    for keep, rows in _packed(plan, "links", partition, options):
+        if keep is None or rows <= capacity or options.aggregate_buckets:
+            splits.append([keep])
+        else:
+            by_source = plan.slot_rows("links", partition, "src_domain", keep)
+            splits.append([keep & slot_of("src_domain").is_in(slots)
+                           for slots in pack_slots(by_source, capacity)])
+    return splits
+
+
+def _capacity(options: GraphOptions, row_memory: int) -> int:
+    """The rows of one sub-bucket within the memory setting."""
+    return (options.aggregate_memory_mb - BUCKET_BASE_MB) * 2**20 // row_memory
 
 
 def sub_bucket_count(rows: int, memory_mb: int, row_memory: int = LINK_ROW_MEMORY) -> int:
@@ -342,19 +377,20 @@ def plan_aggregation(
     return plan
 
 
-def _piece(kind: str, *keys: int) -> str:
-    """The name of a piece in the work folder: ``out_hosts/p0003-p0011.parquet``."""
-    return f"{kind}/{'-'.join(partition_name(key) for key in keys)}.parquet"
+def _piece(kind: str, stem: str, partition: int) -> str:
+    """The name of a piece in the work folder, addressed to ``partition`` by a sub-bucket
+    (``stem``, or none): ``out_hosts/p0003-s001-p0011.parquet``."""
+    return f"{kind}/{stem + '-' if stem else ''}{partition_name(partition)}.parquet"
 
 
 def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
-                 prefix: tuple[int, ...], partitions: int) -> None:
+                 prefix: str, partitions: int) -> None:
     """Write ``frame`` split by the partition of ``key_column``: one piece per non-empty
     partition, so the task of partition q reads ``kind/<prefix>-q`` pieces only."""
     split = frame.with_columns(partition_column(frame, key_column, partitions)).partition_by(
         PARTITION_COLUMN, as_dict=True, include_key=False)
     for (partition,), piece in sorted(split.items()):
-        work.write(piece, _piece(kind, *prefix, int(partition)))
+        work.write(piece, _piece(kind, prefix, int(partition)))
 
 
 def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
@@ -414,8 +450,8 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     for partition in written.partitions:
         with plan.read_once("pages", partition, options) as reader:
             shares = sub_buckets(reader, "pages", partition, options)
-            for bucket, share in enumerate(shares):
-                _reduce_page_bucket(plan, partition, bucket, len(shares),
+            for stem, share in zip(_stems(partition, len(shares)), shares, strict=True):
+                _reduce_page_bucket(plan, partition, stem,
                                     reader.read_partition("pages", partition, share), options,
                                     written)
                 reduced += 1
@@ -423,11 +459,10 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     return reduced
 
 
-def _reduce_page_bucket(plan: AggregationPlan, partition: int, bucket: int, buckets: int,
-                        raw: pl.DataFrame, options: GraphOptions, written: _Written) -> None:
+def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: pl.DataFrame,
+                        options: GraphOptions, written: _Written) -> None:
     graph, work = plan.graph, plan.work
     kept = distinct_pages(raw.lazy()).collect()  # raw read once, used twice
-    stem = partition_name(partition) + (f"-s{bucket:03d}" if buckets > 1 else "")
     graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
     work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
@@ -438,7 +473,7 @@ def _reduce_page_bucket(plan: AggregationPlan, partition: int, bucket: int, buck
         pl.col("url").n_unique().alias("host_pages"),
     )
     # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
-    work.write(crawled, _piece("crawled", *((bucket,) if buckets > 1 else ()), partition))
+    work.write(crawled, _piece("crawled", stem, partition))
     # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
     # from that many; every link task reads these, so they are kept small
     work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
@@ -466,26 +501,56 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
         with plan.read_once("links", partition, options) as reader:
-            shares = sub_buckets(reader, "links", partition, options)
+            splits = link_sub_buckets(reader, partition, options)
+            stems = iter(_stems(partition, sum(len(parts) for parts in splits)))
             sources = crawled
-            if len(shares) > 1:  # every host partition's candidates read once, not per share
+            if len(splits) > 1:  # every host partition's candidates read once, not per share
                 sources = crawled.filter(pl.col("host").is_in(
                     reader.distinct("links", partition, "src_host").implode())).collect().lazy()
-            for bucket, share in enumerate(shares):
-                # each sub-bucket reads the partition again, and keeps its share as it reads
-                _reduce_link_bucket(plan, partition, bucket, len(shares),
-                                    reader.read_partition("links", partition, share).lazy(),
-                                    superseded, sources, options, written)
-                reduced += 1
+            for parts in splits:
+                # a target split by source domain: its profiles add up from every split's
+                profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = (
+                    [] if len(parts) > 1 else None)
+                first = ""
+                for share in parts:
+                    stem = next(stems)
+                    first = first or stem
+                    # each sub-bucket reads the partition again, and keeps its share as it
+                    # reads
+                    _reduce_link_bucket(plan, stem, reader.read_partition(
+                        "links", partition, share).lazy(), superseded, sources, options,
+                        written, profiled)
+                    reduced += 1
+                if profiled is not None:
+                    _write_profiles(plan.graph, first, written,
+                                    pl.concat([pairs for pairs, _ in profiled]),
+                                    pl.concat([anchors for _, anchors in profiled]))
     written.record()
     return reduced
 
 
+def _stems(partition: int, buckets: int) -> list[str]:
+    """The file names (without .parquet) of a partition's sub-buckets in a graph table."""
+    if buckets == 1:
+        return [partition_name(partition)]
+    return [f"{partition_name(partition)}-s{bucket:03d}" for bucket in range(buckets)]
+
+
+def _write_profiles(graph: Folder, stem: str, written: _Written, pairs: pl.LazyFrame,
+                    anchors: pl.LazyFrame) -> None:
+    profiles = domain_profiles(pairs, anchors).collect()
+    graph.write(profiles, f"domain_profiles/{stem}.parquet", compression="zstd")
+    written.add("domain_profiles", profiles.height)
+
+
 def _reduce_link_bucket(
-    plan: AggregationPlan, partition: int, bucket: int, buckets: int, links: pl.LazyFrame,
-    superseded: pl.LazyFrame, crawled: pl.LazyFrame, options: GraphOptions,
-    written: _Written,
+    plan: AggregationPlan, stem: str, links: pl.LazyFrame, superseded: pl.LazyFrame,
+    crawled: pl.LazyFrame, options: GraphOptions, written: _Written,
+    profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = None,
 ) -> None:
+    """One sub-bucket of a links partition (``stem`` names its files); with ``profiled``
+    (a split of one target's links by source domain) its domain pairs and anchors are
+    handed on there for the targets' profiles instead of written as profiles."""
     graph, work = plan.graph, plan.work
     kept = links.join(superseded, on=list(CAPTURE), how="anti").drop(CAPTURE_PART).collect()
     del links  # the partition's rows as read: only the kept ones from here on
@@ -499,7 +564,6 @@ def _reduce_link_bucket(
     final = links_of_pages(kept.lazy(), superseded.clear(), host_pages.lazy(),
                            options).collect()
     del kept
-    stem = partition_name(partition) + (f"-s{bucket:03d}" if buckets > 1 else "")
     graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
     written.add("links", final.height)
     work.write(final.group_by("crawl").agg(
@@ -512,16 +576,18 @@ def _reduce_link_bucket(
     between = domain_edges(pairs).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
-    profiles = domain_profiles(pairs, anchors).collect()
-    graph.write(profiles, f"domain_profiles/{stem}.parquet", compression="zstd")
+    if profiled is None:
+        _write_profiles(graph, stem, written, pairs, anchors)
+    else:
+        profiled.append((pairs, anchors))
     # referring domains per target domain, given their authority by the finish step
     work.write(referrals(pairs, anchors).collect(), f"referrals/{stem}.parquet")
     del pairs, anchors
     written.add("host_edges", edges.height)
     written.add("domain_edges", between.height)
-    written.add("domain_profiles", profiles.height)
-    # the pieces hosts and domains need, addressed to their own partitions
-    prefix = (partition, bucket) if buckets > 1 else (partition,)
+    # the pieces hosts and domains need, addressed to their own partitions (a piece's name
+    # starts with its sub-bucket's stem: p0003 or p0003-s001)
+    prefix = stem
     p = plan.partitions
     _write_split(work, edges.group_by("src_host").agg(
         pl.col("src_domain").first().alias("domain"), pl.len().alias("out_hosts")),
@@ -559,7 +625,12 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
         out_degree = (_scan_pieces(work, pieces, "out_hosts", partition, _OUT_HOSTS)
                       .group_by("src_host", maintain_order=True)
                       .agg(pl.col("domain").first(), pl.col("out_hosts").sum()))
-        in_degree = _scan_pieces(work, pieces, "in_hosts", partition, _IN_HOSTS)
+        # a target host's in-degree comes in pieces when its domain was split by source
+        # domain (disjoint sources: the pieces add up)
+        in_degree = (_scan_pieces(work, pieces, "in_hosts", partition, _IN_HOSTS)
+                     .group_by("dst_host", maintain_order=True)
+                     .agg(pl.col("domain").first(), pl.col("in_hosts").sum(),
+                          pl.col("in_domains").sum()))
         names = pl.concat([
             crawled.select("host", "domain"),
             out_degree.select(pl.col("src_host").alias("host"), "domain"),
@@ -581,7 +652,7 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
         written.add("hosts", rows.height)
         _write_split(work, rows.group_by("domain").agg(
             pl.len().alias("hosts"), pl.col("pages_crawled").sum()),
-            "domain_hosts", "domain", (partition,), plan.partitions)
+            "domain_hosts", "domain", partition_name(partition), plan.partitions)
     written.record()
 
 
