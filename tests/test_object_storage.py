@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -402,9 +403,11 @@ class _FetchCounting(S3Data):
         self.copied: list[str] = []
         self.read: list[str] = []
 
-    def get_file(self, name: str, local: Path) -> None:
-        self.copied.append(name)
-        super().get_file(name, local)
+    @contextmanager
+    def read_locally(self, names: list[str]) -> Iterator[Any]:
+        self.copied.extend(names)
+        with super().read_locally(names) as local:
+            yield local
 
     def read_parquet(self, names: list[str], schema: Any, keep: Any = None) -> Any:
         self.read.extend(names)

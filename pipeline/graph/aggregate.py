@@ -89,7 +89,7 @@ from pipeline.parts.part import (
     partition_files,
     partition_rows,
 )
-from pipeline.storage import DataStore, Folder, LocalData
+from pipeline.storage import DataStore, Folder
 
 __all__ = ["GraphOptions"]
 
@@ -216,21 +216,16 @@ class AggregationPlan:
     @contextmanager
     def read_once(self, table: str, partition: int,
                   options: GraphOptions) -> Iterator[AggregationPlan]:
-        """This plan, reading the partition's part files of ``table`` from a local copy
-        when they are remote and will be read more than once (a partition reduced in
-        sub-buckets): each object leaves the data location once, whatever the number of
-        sub-buckets. The copy, in the system's temporary folder, holds the partition's
-        compressed rows and is deleted at the end."""
-        if self.rows is not None or self.store.is_local or len(
+        """This plan, reading the partition's part files of ``table`` from this machine's
+        disk when they will be read more than once (a partition reduced in sub-buckets): a
+        remote data location's files are copied to a temporary folder first
+        (``DataStore.read_locally``), so each leaves the location once."""
+        if self.rows is not None or len(
                 sub_buckets(self, table, partition, options, counted=False)) == 1:
             yield self
             return
-        with tempfile.TemporaryDirectory(prefix="backlinks-partition-") as scratch:
-            local = LocalData(Path(scratch))
-            for info in self.parts:
-                for name in partition_files(info, table, partition):
-                    local.path(name).parent.mkdir(parents=True, exist_ok=True)
-                    self.store.get_file(name, local.path(name))
+        names = [name for info in self.parts for name in partition_files(info, table, partition)]
+        with self.store.read_locally(names) as local:
             yield replace(self, parts_store=local)
 
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:

@@ -23,8 +23,8 @@ What the interface offers:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,15 +81,13 @@ class DataStore:
         """Copy a local file to ``name``, checked against its SHA-256."""
         raise NotImplementedError
 
-    def get_file(self, name: str, local: Path) -> None:
-        """Copy ``name`` to the local file ``local`` (a folder it is in must exist)."""
-        raise NotImplementedError
-
-    @property
-    def is_local(self) -> bool:
-        """Whether the files are on this machine's disk (reading one again costs no
-        transfer)."""
-        return False
+    @contextmanager
+    def read_locally(self, names: list[str]) -> Iterator[DataStore]:
+        """A store that holds ``names`` on this machine's disk under the same names, for a
+        reader that reads them more than once: this store when it is local; a remote one
+        copies them to a temporary folder first (deleted at the end), so that each leaves
+        the location once."""
+        yield self
 
     def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
         """Whether ``name`` exists with this size and SHA-256. A backend may trust a

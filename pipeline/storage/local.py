@@ -90,16 +90,6 @@ class LocalData(DataStore):
                 found[name if relative == "." else f"{relative}/{name}"] = status.st_size
         return dict(sorted(found.items(), key=lambda item: item[0].split("/")))  # path order
 
-    def get_file(self, name: str, local: Path) -> None:
-        try:
-            shutil.copyfile(self.path(name), local)
-        except OSError as exc:
-            raise StorageError(f"cannot copy {self.url(name)!r} to {str(local)!r}: {exc}") from exc
-
-    @property
-    def is_local(self) -> bool:
-        return True
-
     def put_file(self, local: Path, name: str, sha256: str) -> None:
         target = self.path(name)
         try:

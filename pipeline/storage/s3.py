@@ -47,6 +47,7 @@ import polars as pl
 
 from pipeline.errors import ConfigError, DataFolderBusy, GraphError, LockError, StorageError
 from pipeline.storage.base import LEASE_SECONDS, LOCK_NAME, DataStore, Manifest, NamedFiles
+from pipeline.storage.local import LocalData
 
 GRAPH_POINTER = "graph.json"  # names the current graph folder
 # What an S3 prefix may contain: the views of a `database = "views"` file hold these URLs as
@@ -188,11 +189,17 @@ class S3Data(DataStore):
         except self._errors() as exc:
             raise self._fail("upload", name, exc) from exc
 
-    def get_file(self, name: str, local: Path) -> None:
-        try:
-            self.client.download_file(self.bucket, self.key(name), str(local))
-        except self._errors() as exc:
-            raise self._fail("download", name, exc) from exc
+    @contextmanager
+    def read_locally(self, names: list[str]) -> Iterator[DataStore]:
+        with tempfile.TemporaryDirectory(prefix="backlinks-partition-") as scratch:
+            local = LocalData(Path(scratch))
+            for name in names:
+                local.path(name).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.client.download_file(self.bucket, self.key(name), str(local.path(name)))
+                except self._errors() as exc:
+                    raise self._fail("download", name, exc) from exc
+            yield local
 
     def has_file(self, name: str, size: int, sha256: str, mtime_ns: int | None = None) -> bool:
         """Checked with S3's own SHA-256 of the object (computed at upload): no download.
