@@ -39,10 +39,16 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    file at a time, beside the domains' names and authority), the manifest, and the graph
    made current in one step.
 
-Bytes read: each part file once (a sub-bucketed partition once per sub-bucket), plus the
-small pieces of steps 1-3. No task holds more than its partition, except the ranks of a
-graph that fits the memory setting, and the finish step: the domains' names and authority
-the referrals are joined with.
+Sub-buckets: a partition's keys are hashed into SLOTS slots, counted, and packed by their
+rows into sub-buckets within ``aggregate_memory_mb`` (``pack_slots``); a links sub-bucket
+over the setting by itself (a target domain more linked than one holds) is split by source
+domain, its targets' ``domain_profiles`` made from every split's domain pairs.
+
+Bytes read: each part file once from the data location (a sub-bucketed partition is read
+from a local copy once per sub-bucket), plus the small pieces of steps 1-3. No task holds
+more than one sub-bucket of its partition, except one source domain's links into one target
+(kept together), the ranks of a graph that fits the memory setting, and the finish step:
+the domains' names and authority the referrals are joined with.
 """
 
 from __future__ import annotations
@@ -582,20 +588,19 @@ def _reduce_link_bucket(
     written.add("domain_edges", between.height)
     # the pieces hosts and domains need, addressed to their own partitions (a piece's name
     # starts with its sub-bucket's stem: p0003 or p0003-s001)
-    prefix = stem
     p = plan.partitions
     _write_split(work, edges.group_by("src_host").agg(
         pl.col("src_domain").first().alias("domain"), pl.len().alias("out_hosts")),
-        "out_hosts", "src_host", prefix, p)
+        "out_hosts", "src_host", stem, p)
     _write_split(work, edges.group_by("dst_host").agg(
         pl.col("dst_domain").first().alias("domain"),
         pl.len().alias("in_hosts"),
         pl.col("src_domain").filter(pl.col("src_domain") != pl.col("dst_domain"))
-        .n_unique().alias("in_domains")), "in_hosts", "dst_host", prefix, p)
+        .n_unique().alias("in_domains")), "in_hosts", "dst_host", stem, p)
     _write_split(work, between.group_by("src_domain").agg(pl.len().alias("out_domains")),
-                 "out_domains", "src_domain", prefix, p)
+                 "out_domains", "src_domain", stem, p)
     _write_split(work, between.group_by("dst_domain").agg(pl.len().alias("in_domains")),
-                 "in_domains", "dst_domain", prefix, p)
+                 "in_domains", "dst_domain", stem, p)
 
 
 _OUT_HOSTS = pl.Schema({"src_host": pl.String(), "domain": pl.String(),

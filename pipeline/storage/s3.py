@@ -191,13 +191,15 @@ class S3Data(DataStore):
 
     @contextmanager
     def read_locally(self, names: list[str]) -> Iterator[DataStore]:
+        from boto3.exceptions import Boto3Error
+
         with tempfile.TemporaryDirectory(prefix="backlinks-partition-") as scratch:
             local = LocalData(Path(scratch))
             for name in names:
                 local.path(name).parent.mkdir(parents=True, exist_ok=True)
                 try:
                     self.client.download_file(self.bucket, self.key(name), str(local.path(name)))
-                except self._errors() as exc:
+                except (*self._errors(), Boto3Error) as exc:  # the transfer's own failures too
                     raise self._fail("download", name, exc) from exc
             yield local
 
