@@ -185,7 +185,7 @@ class AggregationPlan:
         if self.rows is not None:
             rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
-        frames = [(self.parts_store or self.store).read_parquet(names, schema, keep)
+        frames = [self._parts_from.read_parquet(names, schema, keep)
                   .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART))
                   for ordinal, info in enumerate(self.parts)
                   if (names := partition_files(info, table, partition))]
@@ -193,17 +193,23 @@ class AggregationPlan:
             return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
 
+    @property
+    def _parts_from(self) -> DataStore:
+        return self.parts_store or self.store
+
+    def _partition_names(self, table: str, partition: int) -> list[str]:
+        """The part files of one partition of ``table``, every part's."""
+        return [name for info in self.parts for name in partition_files(info, table, partition)]
+
     def _column(self, table: str, partition: int, column: str,
                 keep: pl.Expr | None = None) -> pl.LazyFrame:
         """One column of one partition's rows (those ``keep`` selects), read alone."""
         if self.rows is not None:
             source = self.rows[table]
+        elif names := self._partition_names(table, partition):
+            source = self._parts_from.scan_parquet(names)
         else:
-            names = [name for info in self.parts
-                     for name in partition_files(info, table, partition)]
-            if not names:
-                return pl.LazyFrame(schema={column: pl.String()})
-            source = (self.parts_store or self.store).scan_parquet(names)
+            return pl.LazyFrame(schema={column: pl.String()})
         return (source if keep is None else source.filter(keep)).select(column)
 
     def slot_rows(self, table: str, partition: int, key: str,
@@ -226,12 +232,10 @@ class AggregationPlan:
         disk when they will be read more than once (a partition reduced in sub-buckets): a
         remote data location's files are copied to a temporary folder first
         (``DataStore.read_locally``), so each leaves the location once."""
-        if self.rows is not None or len(
-                sub_buckets(self, table, partition, options, counted=False)) == 1:
+        if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
             yield self
             return
-        names = [name for info in self.parts for name in partition_files(info, table, partition)]
-        with self.store.read_locally(names) as local:
+        with self.store.read_locally(self._partition_names(table, partition)) as local:
             yield replace(self, parts_store=local)
 
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
@@ -286,25 +290,34 @@ def pack_slots(slot_rows: dict[int, int], capacity: int, bins: int = 0) -> list[
     return [sorted(slots) for slots in packed] or [[]]
 
 
-def sub_buckets(plan: AggregationPlan, table: str, partition: int, options: GraphOptions,
-                counted: bool = True) -> list[pl.Expr | None]:
+def sub_buckets(plan: AggregationPlan, table: str, partition: int,
+                options: GraphOptions) -> list[pl.Expr | None]:
     """The sub-buckets of one partition of ``table`` (links by target domain, pages by
     host), each as the filter that keeps its rows; ``[None]`` when the partition is
     reduced whole. Sized from the rows part.json records, then packed by the rows of each
-    slot, read from the partition's key column (``counted=False``: the estimate, unpacked,
-    without reading anything)."""
-    return [keep for keep, _ in _packed(plan, table, partition, options, counted)]
+    slot, read from the partition's key column."""
+    return [keep for keep, _ in _packed(plan, table, partition, options)]
 
 
-def _packed(plan: AggregationPlan, table: str, partition: int, options: GraphOptions,
-            counted: bool = True) -> list[tuple[pl.Expr | None, int]]:
-    """``sub_buckets`` with the rows of each (0 where not counted)."""
-    key, rows, row_memory = (("dst_domain", plan.link_rows, LINK_ROW_MEMORY) if table == "links"
-                             else ("host", plan.page_rows, PAGE_ROW_MEMORY))
-    count = options.aggregate_buckets or sub_bucket_count(
-        rows.get(partition, 0), options.aggregate_memory_mb, row_memory)
-    if count == 1 or not counted:
-        return [(None, 0)] * count
+def _key_and_row_memory(table: str) -> tuple[str, int]:
+    return ("dst_domain", LINK_ROW_MEMORY) if table == "links" else ("host", PAGE_ROW_MEMORY)
+
+
+def sub_bucket_estimate(plan: AggregationPlan, table: str, partition: int,
+                        options: GraphOptions) -> int:
+    """The sub-buckets a partition needs by the rows part.json records (or the forced
+    count), before any is packed: 1 when it is reduced whole."""
+    rows = plan.link_rows if table == "links" else plan.page_rows
+    return options.aggregate_buckets or sub_bucket_count(
+        rows.get(partition, 0), options.aggregate_memory_mb, _key_and_row_memory(table)[1])
+
+
+def _packed(plan: AggregationPlan, table: str, partition: int,
+            options: GraphOptions) -> list[tuple[pl.Expr | None, int]]:
+    """``sub_buckets`` with the rows of each (0 for a partition reduced whole)."""
+    if sub_bucket_estimate(plan, table, partition, options) == 1:
+        return [(None, 0)]
+    key, row_memory = _key_and_row_memory(table)
     slots = plan.slot_rows(table, partition, key)
     return [(slot_of(key).is_in(packed), sum(slots.get(slot, 0) for slot in packed))
             for packed in pack_slots(slots, _capacity(options, row_memory),
@@ -385,13 +398,13 @@ def _piece(kind: str, stem: str, partition: int) -> str:
 
 
 def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
-                 prefix: str, partitions: int) -> None:
+                 stem: str, partitions: int) -> None:
     """Write ``frame`` split by the partition of ``key_column``: one piece per non-empty
-    partition, so the task of partition q reads ``kind/<prefix>-q`` pieces only."""
+    partition, so the task of partition q reads ``kind/<stem>-q`` pieces only."""
     split = frame.with_columns(partition_column(frame, key_column, partitions)).partition_by(
         PARTITION_COLUMN, as_dict=True, include_key=False)
     for (partition,), piece in sorted(split.items()):
-        work.write(piece, _piece(kind, prefix, int(partition)))
+        work.write(piece, _piece(kind, stem, int(partition)))
 
 
 def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
