@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import polars as pl
@@ -15,8 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.cli import _print_summary
+from pipeline.compiled import core_module
 from pipeline.errors import ConfigError
-from pipeline.partitions import partition_map, partition_of, partition_series
+from pipeline.partitions import (
+    compiled_partitions,
+    partition_map,
+    partition_of,
+    partition_series,
+    python_partitions,
+)
 from pipeline.parts.layout import (
     BYTES_PER_PARTITION,
     LAYOUT,
@@ -40,10 +48,33 @@ def test_duckdb_computes_the_same_partition(names: list[str], partitions: int) -
         [partitions, names]).fetchall()]
     assert found == [partition_of(name, partitions) for name in names]
     assert partition_map(names, partitions) == {n: partition_of(n, partitions) for n in names}
-    # the Series form (the ranks' edges), names repeated, in the names' order
+    # the Series form (the ranks' edges, the pieces), names repeated, in the names' order:
+    # the compiled core's and the Python path's
     repeated = pl.Series("name", names + names[::-1])
-    assert partition_series(repeated, partitions).to_list() == [
-        partition_of(name, partitions) for name in repeated]
+    expected = [partition_of(name, partitions) for name in repeated]
+    assert partition_series(repeated, partitions).to_list() == expected
+    assert python_partitions(repeated, partitions).to_list() == expected
+    assert compiled_partitions(core(), repeated, partitions).to_list() == expected
+
+
+def core() -> ModuleType:
+    found = core_module()
+    assert found is not None, "the compiled core is not installed: see the README's commands"
+    return found
+
+
+def test_the_compiled_partitions_take_any_string_column_and_refuse_a_null() -> None:
+    names = pl.Series("name", [f"host{number}.example" for number in range(5000)])
+    chunked = pl.concat([names[:7], names[7:].str.to_uppercase()], rechunk=False)
+    assert chunked.n_chunks() == 2
+    assert compiled_partitions(core(), chunked, 13).to_list() == [
+        partition_of(name, 13) for name in chunked]
+    assert compiled_partitions(core(), chunked.cast(pl.String).slice(100, 50), 5).to_list() == [
+        partition_of(name, 5) for name in chunked[100:150]]
+    with pytest.raises(ValueError, match="row 1 has no name"):
+        compiled_partitions(core(), pl.Series("name", ["a.example", None]), 4)
+    with pytest.raises(TypeError, match="needs a string column, got Int64"):
+        compiled_partitions(core(), pl.Series("name", [1, 2]), 4)
 
 
 def test_a_location_records_its_partitions_and_refuses_another(tmp_path: Path) -> None:

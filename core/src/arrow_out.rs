@@ -340,7 +340,7 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(schema: SchemaRef, columns: Vec<ArrayRef>) -> PyResult<Self> {
+    pub(crate) fn new(schema: SchemaRef, columns: Vec<ArrayRef>) -> PyResult<Self> {
         let batch = RecordBatch::try_new(schema, columns)
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         Ok(Table { batch })

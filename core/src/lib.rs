@@ -17,6 +17,7 @@ pub mod charset;
 pub mod extract;
 pub mod lexbor;
 pub mod pages;
+pub mod partitions;
 pub mod psl;
 pub mod py;
 #[allow(dead_code)]
@@ -707,6 +708,7 @@ fn backlinks_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(resolve_page_url, m)?)?;
     m.add_function(wrap_pyfunction!(host_reject_reason, m)?)?;
     m.add_function(wrap_pyfunction!(check_lexbor, m)?)?;
+    m.add_function(wrap_pyfunction!(partitions::md5_partitions, m)?)?;
 
     Ok(())
 }

@@ -10,14 +10,13 @@ says how to build it).
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from collections import Counter
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pipeline import bundled
+from pipeline.compiled import core_module
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 
@@ -32,14 +31,6 @@ ENGINES = ("auto", "python", "rust")
 # no more memory than a batch of small ones.
 BATCH_PAGES = 256
 BATCH_BYTES = 16 << 20
-
-
-def core_module() -> ModuleType | None:
-    """The compiled core, or None when it is not installed."""
-    try:
-        return importlib.import_module("backlinks_core")
-    except ImportError:
-        return None
 
 
 def engine_name(setting: str) -> str:
