@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import polars as pl
@@ -281,9 +283,16 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
              .select("dst_host", "sitewide").unique().rows())
     assert sorted(flags) == [("ads.test", False), ("shop.test", True)]
     assert_counts_are_the_tables(tmp_path)
-    many = aggregate(LocalData(tmp_path), GraphOptions(aggregate_buckets=7))
+    store = _ReadCounting(tmp_path)
+    spills_before = set(Path(tempfile.gettempdir()).glob("backlinks-spill-*"))
+    many = aggregate(store, GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
+    # each part file decoded once, sorted into the 7 sub-buckets on disk, none left there
+    part_files = sorted(str(path.relative_to(tmp_path))
+                        for path in (tmp_path / "parts").rglob("*.parquet"))
+    assert sorted(store.read) == part_files
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-spill-*")) == spills_before
     assert_counts_are_the_tables(tmp_path)  # sub-buckets: several files a partition
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
     from_site5 = [row for row in expected["links"] if row[1] == "https://site5.example/"]
@@ -332,6 +341,18 @@ def test_slots_are_packed_into_sub_buckets_by_their_rows() -> None:
     assert [1] in forced and sorted(sum(rows[s] for s in b) for b in forced) == [150, 150, 400]
     assert pack_slots({}, capacity=100) == [[]]
     assert pack_slots({}, capacity=100, bins=2) == [[], []]
+
+
+class _ReadCounting(LocalData):
+    """A local data folder noting each Parquet file it reads whole (the rows of a part)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read: list[str] = []
+
+    def read_parquet(self, names: list[str], schema: Any, keep: Any = None) -> Any:
+        self.read.extend(names)
+        return super().read_parquet(names, schema, keep)
 
 
 def test_the_memory_setting_splits_a_partition_by_rows_and_changes_no_row(

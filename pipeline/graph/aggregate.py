@@ -23,14 +23,14 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 1. ``reduce_pages`` (partition = host): distinct pages, the captures they supersede, each
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet;
    a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
-   hosts, each re-reading that partition only.
+   hosts (below).
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
    only), host and domain edges, domain profiles, the referrals (without authority yet),
    and the degree pieces each host and domain needs, split by the host's or domain's own
    partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in
-   sub-buckets of its target domains, each re-reading that partition only (and the
-   source hosts' page counts read once for all of them: those of its source hosts).
+   sub-buckets of its target domains (below; the source hosts' page counts read once for
+   all of them: those of its source hosts).
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
@@ -42,10 +42,12 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 Sub-buckets: a partition's keys are hashed into SLOTS slots, counted, and packed by their
 rows into sub-buckets within ``aggregate_memory_mb`` (``pack_slots``); a links sub-bucket
 over the setting by itself (a target domain more linked than one holds) is split by source
-domain, its targets' ``domain_profiles`` made from every split's domain pairs.
+domain, its targets' ``domain_profiles`` made from every split's domain pairs. The
+partition's files are read once and each row written to its sub-bucket's file on the task's
+disk (spill.py); each sub-bucket then reads its own rows only.
 
-Bytes read: each part file once from the data location (a sub-bucketed partition is read
-from a local copy once per sub-bucket), plus the small pieces of steps 1-3. No task holds
+Bytes read: each part file once from the data location (a sub-bucketed partition of a
+remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No task holds
 more than one sub-bucket of its partition, except one source domain's links into one target
 (kept together), the ranks of a graph that fits the memory setting, and the finish step:
 the domains' names and authority the referrals are joined with.
@@ -71,6 +73,7 @@ from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.partitioned_rank import MapFn, run_here
 from pipeline.graph.rank_tables import DOMAINS, HOSTS, rank_table, table_files
 from pipeline.graph.ranks_file import ranks_files
+from pipeline.graph.spill import Spill
 from pipeline.graph.tables import (
     CAPTURE,
     CAPTURE_PART,
@@ -226,17 +229,22 @@ class AggregationPlan:
                 .to_series())
 
     @contextmanager
-    def read_once(self, table: str, partition: int,
-                  options: GraphOptions) -> Iterator[AggregationPlan]:
-        """This plan, reading the partition's part files of ``table`` from this machine's
-        disk when they will be read more than once (a partition reduced in sub-buckets): a
-        remote data location's files are copied to a temporary folder first
-        (``DataStore.read_locally``), so each leaves the location once."""
+    def sub_bucket_rows(self, table: str, partition: int,
+                        options: GraphOptions) -> Iterator[SubBucketRows]:
+        """The rows of one partition of ``table`` in its sub-buckets (``sub_buckets``). One
+        is read when it is reduced. Several are read once and sorted into their sub-buckets
+        on this machine's disk (spill.py), a remote data location's files copied here first
+        (``DataStore.read_locally``), so that each leaves the location once and the
+        partition is decoded once however many sub-buckets it has."""
         if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
-            yield self
+            yield SubBucketRows(self, table, partition, _packed(self, table, partition, options))
             return
-        with self.store.read_locally(self._partition_names(table, partition)) as local:
-            yield replace(self, parts_store=local)
+        with self.store.read_locally(self._partition_names(table, partition)) as local, \
+                tempfile.TemporaryDirectory(prefix="backlinks-spill-") as scratch:
+            reader = replace(self, parts_store=local)
+            shares = _packed(reader, table, partition, options)
+            yield SubBucketRows(reader, table, partition, shares,
+                                _spill(reader, table, partition, shares, options, Path(scratch)))
 
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
@@ -296,7 +304,7 @@ def sub_buckets(plan: AggregationPlan, table: str, partition: int,
     host), each as the filter that keeps its rows; ``[None]`` when the partition is
     reduced whole. Sized from the rows part.json records, then packed by the rows of each
     slot, read from the partition's key column."""
-    return [keep for keep, _ in _packed(plan, table, partition, options)]
+    return [share.keep for share in _packed(plan, table, partition, options)]
 
 
 def _key_and_row_memory(table: str) -> tuple[str, int]:
@@ -312,32 +320,115 @@ def sub_bucket_estimate(plan: AggregationPlan, table: str, partition: int,
         rows.get(partition, 0), options.aggregate_memory_mb, _key_and_row_memory(table)[1])
 
 
+@dataclass(frozen=True)
+class Share:
+    """One sub-bucket of a partition: its slots of the partition's key (None: the whole
+    partition) and their rows."""
+
+    key: str
+    slots: list[int] | None
+    rows: int
+
+    @property
+    def keep(self) -> pl.Expr | None:
+        """The filter that keeps the sub-bucket's rows (None: every row)."""
+        return None if self.slots is None else slot_of(self.key).is_in(self.slots)
+
+
 def _packed(plan: AggregationPlan, table: str, partition: int,
-            options: GraphOptions) -> list[tuple[pl.Expr | None, int]]:
-    """``sub_buckets`` with the rows of each (0 for a partition reduced whole)."""
-    if sub_bucket_estimate(plan, table, partition, options) == 1:
-        return [(None, 0)]
+            options: GraphOptions) -> list[Share]:
+    """The sub-buckets of ``sub_buckets``, with their slots and rows."""
     key, row_memory = _key_and_row_memory(table)
+    if sub_bucket_estimate(plan, table, partition, options) == 1:
+        return [Share(key, None, 0)]
     slots = plan.slot_rows(table, partition, key)
-    return [(slot_of(key).is_in(packed), sum(slots.get(slot, 0) for slot in packed))
+    return [Share(key, packed, sum(slots.get(slot, 0) for slot in packed))
             for packed in pack_slots(slots, _capacity(options, row_memory),
                                      options.aggregate_buckets)]
 
 
-def link_sub_buckets(plan: AggregationPlan, partition: int,
-                     options: GraphOptions) -> list[list[pl.Expr | None]]:
-    """The sub-buckets of a links partition, as ``sub_buckets``, each a list of splits: one,
-    or, for a sub-bucket over the memory setting by itself (its slot's target domains have
-    more links than one sub-bucket holds), its links split by source domain, each split
-    within the setting unless one source domain's links into it are over it too."""
+@dataclass
+class SubBucketRows:
+    """The rows of one partition of ``table`` in its sub-buckets (``shares``), read from
+    ``plan``'s parts, or from ``spill`` (spill.py) when there are several of them."""
+
+    plan: AggregationPlan
+    table: str
+    partition: int
+    shares: list[Share]
+    spill: Spill | None = None
+
+    def __len__(self) -> int:
+        return len(self.shares)
+
+    def read(self, index: int, split: pl.Expr | None = None) -> pl.DataFrame:
+        """Sub-bucket ``index``'s rows (of them, those ``split`` selects)."""
+        if self.spill is not None:
+            return self.spill.read(index, split)
+        keep = self.shares[index].keep
+        if split is not None:
+            keep = split if keep is None else keep & split
+        return self.plan.read_partition(self.table, self.partition, keep)
+
+    def slot_rows(self, index: int, key: str) -> dict[int, int]:
+        """Rows per slot of ``key`` in sub-bucket ``index``."""
+        if self.spill is None:
+            return self.plan.slot_rows(self.table, self.partition, key, self.shares[index].keep)
+        counted = (self.spill.scan(index).select(key).group_by(slot_of(key)).agg(pl.len())
+                   .collect())
+        return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+
+    def done(self, index: int) -> None:
+        """Sub-bucket ``index`` is reduced: its spilled rows are let go."""
+        if self.spill is not None:
+            self.spill.drop(index)
+
+
+def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share],
+           options: GraphOptions, folder: Path) -> Spill:
+    """The partition's rows, each part's files read once (in the parts' order, as
+    ``read_partition`` reads them) and sorted into the sub-buckets of ``shares`` under
+    ``folder``. A part whose rows in this partition are more than a sub-bucket holds is read
+    once per sub-bucket instead, keeping that sub-bucket's share: memory never holds more
+    than one sub-bucket's rows."""
+    schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
+    key, row_memory = _key_and_row_memory(table)
+    capacity = _capacity(options, row_memory)
+    bucket_of_slot = [0] * SLOTS
+    for index, share in enumerate(shares):
+        for slot in share.slots or ():
+            bucket_of_slot[slot] = index
+    lookup = pl.Series("bucket", bucket_of_slot, dtype=pl.UInt32)
+    spill = Spill(folder, len(shares), pl.Schema({**schema, CAPTURE_PART: pl.UInt32()}))
+    store = plan._parts_from
+    for ordinal, info in enumerate(plan.parts):
+        if not (names := partition_files(info, table, partition)):
+            continue
+        ordinal_column = pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)
+        if partition_rows(info, table).get(partition, 0) <= capacity:
+            rows = store.read_parquet(names, schema).with_columns(ordinal_column)
+            spill.add(rows, lookup.gather(rows.select(slot_of(key))["slot"]))
+            del rows
+        else:
+            for index, share in enumerate(shares):
+                spill.add_to(index, store.read_parquet(names, schema, share.keep)
+                             .with_columns(ordinal_column))
+    return spill
+
+
+def link_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl.Expr | None]]:
+    """The splits of each sub-bucket of a links partition: one (no filter), or, for a
+    sub-bucket over the memory setting by itself (its slot's target domains have more links
+    than one sub-bucket holds), its links split by source domain, each split within the
+    setting unless one source domain's links into it are over it too."""
     capacity = _capacity(options, LINK_ROW_MEMORY)
     splits: list[list[pl.Expr | None]] = []
-    for keep, rows in _packed(plan, "links", partition, options):
-        if keep is None or rows <= capacity or options.aggregate_buckets:
-            splits.append([keep])
+    for index, share in enumerate(rows.shares):
+        if share.slots is None or share.rows <= capacity or options.aggregate_buckets:
+            splits.append([None])
         else:
-            by_source = plan.slot_rows("links", partition, "src_domain", keep)
-            splits.append([keep & slot_of("src_domain").is_in(slots)
+            by_source = rows.slot_rows(index, "src_domain")
+            splits.append([slot_of("src_domain").is_in(slots)
                            for slots in pack_slots(by_source, capacity)])
     return splits
 
@@ -457,17 +548,15 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts; return the
     sub-buckets reduced. A partition whose pages need more than ``aggregate_memory_mb`` is
-    reduced in sub-buckets of its hosts (each re-reading that partition only): every capture
-    of a URL, and every page of a host, meet in one sub-bucket."""
+    reduced in sub-buckets of its hosts (the partition read once, its rows sorted into them
+    on the task's disk): every capture of a URL, and every page of a host, meet in one sub-bucket."""
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
-        with plan.read_once("pages", partition, options) as reader:
-            shares = sub_buckets(reader, "pages", partition, options)
-            for stem, share in zip(_stems(partition, len(shares)), shares, strict=True):
-                _reduce_page_bucket(plan, partition, stem,
-                                    reader.read_partition("pages", partition, share), options,
-                                    written)
+        with plan.sub_bucket_rows("pages", partition, options) as rows:
+            for index, stem in enumerate(_stems(partition, len(rows))):
+                _reduce_page_bucket(plan, partition, stem, rows.read(index), options, written)
+                rows.done(index)
                 reduced += 1
     written.record()
     return reduced
@@ -514,27 +603,26 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     reduced = 0
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
-        with plan.read_once("links", partition, options) as reader:
-            splits = link_sub_buckets(reader, partition, options)
+        with plan.sub_bucket_rows("links", partition, options) as rows:
+            splits = link_sub_buckets(rows, options)
             stems = iter(_stems(partition, sum(len(parts) for parts in splits)))
             sources = crawled
             if len(splits) > 1:  # every host partition's candidates read once, not per share
                 sources = crawled.filter(pl.col("host").is_in(
-                    reader.distinct("links", partition, "src_host").implode())).collect().lazy()
-            for parts in splits:
+                    rows.plan.distinct("links", partition, "src_host").implode())
+                ).collect().lazy()
+            for index, parts in enumerate(splits):
                 # a target split by source domain: its profiles add up from every split's
                 profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = (
                     [] if len(parts) > 1 else None)
                 first = ""
-                for share in parts:
+                for split in parts:
                     stem = next(stems)
                     first = first or stem
-                    # each sub-bucket reads the partition again, and keeps its share as it
-                    # reads
-                    _reduce_link_bucket(plan, stem, reader.read_partition(
-                        "links", partition, share).lazy(), superseded, sources, options,
-                        written, profiled)
+                    _reduce_link_bucket(plan, stem, rows.read(index, split).lazy(), superseded,
+                                        sources, options, written, profiled)
                     reduced += 1
+                rows.done(index)
                 if profiled is not None:
                     _write_profiles(plan.graph, first, written,
                                     pl.concat([pairs for pairs, _ in profiled]),
