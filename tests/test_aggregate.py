@@ -293,6 +293,11 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
                         for path in (tmp_path / "parts").rglob("*.parquet"))
     assert sorted(store.read) == part_files
     assert set(Path(tempfile.gettempdir()).glob("backlinks-spill-*")) == spills_before
+    # fewer sub-buckets than SPILL_SUB_BUCKETS: each re-reads the partition's files
+    store.read.clear()
+    assert aggregate(store, GraphOptions(aggregate_buckets=3)).buckets == 3
+    assert read_all() == expected
+    assert sorted(store.read) == sorted(part_files * 3)
     assert_counts_are_the_tables(tmp_path)  # sub-buckets: several files a partition
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
     from_site5 = [row for row in expected["links"] if row[1] == "https://site5.example/"]
@@ -355,10 +360,13 @@ class _ReadCounting(LocalData):
         return super().read_parquet(names, schema, keep)
 
 
+@pytest.mark.parametrize("spill_from", [2, 1000])  # sorted onto disk, or re-read a share
 def test_the_memory_setting_splits_a_partition_by_rows_and_changes_no_row(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int,
 ) -> None:
     from pipeline.graph import aggregate as module
+
+    monkeypatch.setattr(module, "SPILL_SUB_BUCKETS", spill_from)
 
     # one popular target (120 links) among 60 small ones (2 each), from pages of 24 hosts
     pages = []

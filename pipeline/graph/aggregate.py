@@ -42,9 +42,11 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 Sub-buckets: a partition's keys are hashed into SLOTS slots, counted, and packed by their
 rows into sub-buckets within ``aggregate_memory_mb`` (``pack_slots``); a links sub-bucket
 over the setting by itself (a target domain more linked than one holds) is split by source
-domain, its targets' ``domain_profiles`` made from every split's domain pairs. The
-partition's files are read once and each row written to its sub-bucket's file on the task's
-disk (spill.py); each sub-bucket then reads its own rows only.
+domain, its targets' ``domain_profiles`` made from every split's domain pairs. A partition
+in SPILL_SUB_BUCKETS sub-buckets or more is read once, each row written to its sub-bucket's
+file on the task's disk (spill.py), and each sub-bucket reads its own rows only; with fewer,
+each sub-bucket re-reads the partition (cheaper then: a filtered read decodes the key
+column, then the kept rows).
 
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
 remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No task holds
@@ -119,6 +121,12 @@ SLOTS = 4096
 BUCKET_BASE_MB = 400
 LINK_ROW_MEMORY = 2_000
 PAGE_ROW_MEMORY = 600
+# A partition in this many sub-buckets or more is read once and its rows sorted into them on
+# the task's disk (spill.py); with fewer, each sub-bucket re-reads it and keeps its share.
+# A 3.3 M-row links partition (bench/scale.py, 50 M rows): 4 sub-buckets 32.3 s spilled
+# against 31.8 s re-read, 6: 32.3 against 33.7, 11: 31 against 38; 3.1 M pages in 3: 7.8
+# against 6.7-7.2 s.
+SPILL_SUB_BUCKETS = 5
 # Partitions grouped into one task until the group holds this many compressed bytes: a task
 # costs a fixed overhead (a process pool or Dask round trip), worth paying for real work.
 TASK_BYTES = 32 * 2**20
@@ -232,10 +240,11 @@ class AggregationPlan:
     def sub_bucket_rows(self, table: str, partition: int,
                         options: GraphOptions) -> Iterator[SubBucketRows]:
         """The rows of one partition of ``table`` in its sub-buckets (``sub_buckets``). One
-        is read when it is reduced. Several are read once and sorted into their sub-buckets
-        on this machine's disk (spill.py), a remote data location's files copied here first
-        (``DataStore.read_locally``), so that each leaves the location once and the
-        partition is decoded once however many sub-buckets it has."""
+        is read when it is reduced. Several are read from this machine's disk, a remote
+        data location's files copied here first (``DataStore.read_locally``), so that each
+        leaves the location once: at least SPILL_SUB_BUCKETS of them are read once and
+        sorted into their sub-buckets there (spill.py); fewer re-read the partition, each
+        keeping its share."""
         if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
             yield SubBucketRows(self, table, partition, _packed(self, table, partition, options))
             return
@@ -243,8 +252,9 @@ class AggregationPlan:
                 tempfile.TemporaryDirectory(prefix="backlinks-spill-") as scratch:
             reader = replace(self, parts_store=local)
             shares = _packed(reader, table, partition, options)
-            yield SubBucketRows(reader, table, partition, shares,
-                                _spill(reader, table, partition, shares, options, Path(scratch)))
+            spill = (_spill(reader, table, partition, shares, options, Path(scratch))
+                     if len(shares) >= SPILL_SUB_BUCKETS else None)
+            yield SubBucketRows(reader, table, partition, shares, spill)
 
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
@@ -548,8 +558,7 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts; return the
     sub-buckets reduced. A partition whose pages need more than ``aggregate_memory_mb`` is
-    reduced in sub-buckets of its hosts (the partition read once, its rows sorted into them
-    on the task's disk): every capture of a URL, and every page of a host, meet in one sub-bucket."""
+    reduced in sub-buckets of its hosts (``sub_bucket_rows``): every capture of a URL, and every page of a host, meet in one sub-bucket."""
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
