@@ -45,13 +45,13 @@ over the setting by itself (a target domain more linked than one holds) is split
 domain, its targets' ``domain_profiles`` made from every split's domain pairs. A partition
 in SPILL_SUB_BUCKETS sub-buckets or more is read once, each row written to its sub-bucket's
 file on the task's disk (spill.py), and each sub-bucket reads its own rows only; with fewer,
-each sub-bucket re-reads the partition (cheaper then: a filtered read decodes the key
-column, then the kept rows).
+each sub-bucket re-reads the partition (cheaper then: writing the sub-buckets' files costs
+about as much as three or four reads).
 
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
-remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No task holds
-more than one sub-bucket of its partition, except one source domain's links into one target
-(kept together), the ranks of a graph that fits the memory setting, and the finish step:
+remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No
+task holds more than one sub-bucket of its partition, except one source domain's links into
+one target (kept together), the ranks of a graph that fits the memory setting, and the finish step:
 the domains' names and authority the referrals are joined with.
 """
 
@@ -239,7 +239,7 @@ class AggregationPlan:
     @contextmanager
     def sub_bucket_rows(self, table: str, partition: int,
                         options: GraphOptions) -> Iterator[SubBucketRows]:
-        """The rows of one partition of ``table`` in its sub-buckets (``sub_buckets``). One
+        """The rows of one partition of ``table`` in its sub-buckets (``_packed``). One
         is read when it is reduced. Several are read from this machine's disk, a remote
         data location's files copied here first (``DataStore.read_locally``), so that each
         leaves the location once: at least SPILL_SUB_BUCKETS of them are read once and
@@ -308,15 +308,6 @@ def pack_slots(slot_rows: dict[int, int], capacity: int, bins: int = 0) -> list[
     return [sorted(slots) for slots in packed] or [[]]
 
 
-def sub_buckets(plan: AggregationPlan, table: str, partition: int,
-                options: GraphOptions) -> list[pl.Expr | None]:
-    """The sub-buckets of one partition of ``table`` (links by target domain, pages by
-    host), each as the filter that keeps its rows; ``[None]`` when the partition is
-    reduced whole. Sized from the rows part.json records, then packed by the rows of each
-    slot, read from the partition's key column."""
-    return [share.keep for share in _packed(plan, table, partition, options)]
-
-
 def _key_and_row_memory(table: str) -> tuple[str, int]:
     return ("dst_domain", LINK_ROW_MEMORY) if table == "links" else ("host", PAGE_ROW_MEMORY)
 
@@ -347,7 +338,10 @@ class Share:
 
 def _packed(plan: AggregationPlan, table: str, partition: int,
             options: GraphOptions) -> list[Share]:
-    """The sub-buckets of ``sub_buckets``, with their slots and rows."""
+    """The sub-buckets of one partition of ``table`` (links by target domain, pages by
+    host): ``[Share(key, None, 0)]`` when the partition is reduced whole, else sized from
+    the rows part.json records, then packed by the rows of each slot, read from the
+    partition's key column."""
     key, row_memory = _key_and_row_memory(table)
     if sub_bucket_estimate(plan, table, partition, options) == 1:
         return [Share(key, None, 0)]
@@ -558,7 +552,8 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     """Step 1 for some host partitions: kept pages, superseded captures, each host's crawled
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts; return the
     sub-buckets reduced. A partition whose pages need more than ``aggregate_memory_mb`` is
-    reduced in sub-buckets of its hosts (``sub_bucket_rows``): every capture of a URL, and every page of a host, meet in one sub-bucket."""
+    reduced in sub-buckets of its hosts (``sub_bucket_rows``): every capture of a URL, and
+    every page of a host, meet in one sub-bucket."""
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
