@@ -292,7 +292,7 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     part_files = sorted(str(path.relative_to(tmp_path))
                         for path in (tmp_path / "parts").rglob("*.parquet"))
     assert sorted(store.read) == part_files
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-spill-*")) == spills_before
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-spill-*")) - spills_before == set()
     # fewer sub-buckets than SPILL_SUB_BUCKETS: each re-reads the partition's files
     store.read.clear()
     assert aggregate(store, GraphOptions(aggregate_buckets=3)).buckets == 3

@@ -15,7 +15,7 @@ from conftest import REPO
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
     ("pipeline.errors", "pipeline.counters", "pipeline.bundled", "pipeline.rules",
-     "pipeline.partitions", "pipeline.compiled"),
+     "pipeline.partitions", "pipeline.compiled", "pipeline.scratch"),
     ("pipeline.storage",),
     ("pipeline.config",),
     ("pipeline.read",),

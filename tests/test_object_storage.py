@@ -368,7 +368,7 @@ def test_ranks_over_partitions_with_the_data_in_s3(
     random_crawl(s3, 4)
     before = set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*"))
     summary = aggregate(s3, replace(options, rank_method="partitions"))
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*")) == before
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*")) - before == set()
     local = LocalData(tmp_path / "local")
     random_crawl(local, 4)
     aggregate(local, replace(options, rank_method="memory"))
@@ -441,7 +441,7 @@ def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
                   if name.startswith("parts/") and name.endswith(".parquet")]
     assert sorted(s3.copied) == sorted(part_files)  # every part file copied once
     assert not [name for name in s3.read if name.startswith("parts/")]  # never re-read
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-partition-*")) | set(
-        Path(tempfile.gettempdir()).glob("backlinks-spill-*")) == before
+    assert (set(Path(tempfile.gettempdir()).glob("backlinks-partition-*")) | set(
+        Path(tempfile.gettempdir()).glob("backlinks-spill-*"))) - before == set()
     for table in tables:
         assert rows(split.folder, table).equals(expected[table]), table

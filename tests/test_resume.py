@@ -134,3 +134,40 @@ def test_a_second_run_on_a_busy_data_folder_fails_at_once(tmp_path: Path) -> Non
     assert busy.returncode == 1
     assert "another `backlinks run` is using the data folder" in busy.stderr
     assert not (data / "parts").exists()
+
+
+def test_a_killed_task_leaves_no_scratch_folder_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task killed while it holds a partition's sub-buckets on the worker's disk cannot
+    remove them; the next scratch folder made on that machine does, and keeps the folders of
+    processes that still run."""
+    import tempfile
+
+    from pipeline.scratch import scratch_folder, sweep_orphans
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, tempfile\n"
+         f"tempfile.tempdir = {str(tmp_path)!r}\n"
+         "from pipeline.scratch import scratch_folder\n"
+         "with scratch_folder('spill') as folder:\n"
+         "    (folder / '0000-000000.arrow').write_bytes(bytes(4096))\n"
+         "    print(folder, flush=True)\n"
+         "    time.sleep(120)\n"],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        killed = Path(child.stdout.readline().strip()) if child.stdout else Path()
+    finally:
+        child.kill()
+        child.wait()
+    assert killed.parent == tmp_path and (killed / "0000-000000.arrow").exists()
+    unrelated = tmp_path / "backlinks-notes"  # not a scratch folder's name: never touched
+    unrelated.mkdir()
+    with scratch_folder("spill") as mine:
+        assert not killed.exists()  # swept: its process is gone
+        assert sweep_orphans(tmp_path) == [] and mine.is_dir()  # this process's is kept
+        assert unrelated.is_dir()
+    assert not mine.exists()

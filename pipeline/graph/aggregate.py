@@ -60,7 +60,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -100,6 +99,7 @@ from pipeline.parts.part import (
     partition_files,
     partition_rows,
 )
+from pipeline.scratch import new_scratch, scratch_folder
 from pipeline.storage import DataStore, Folder
 
 __all__ = ["GraphOptions"]
@@ -249,10 +249,10 @@ class AggregationPlan:
             yield SubBucketRows(self, table, partition, _packed(self, table, partition, options))
             return
         with self.store.read_locally(self._partition_names(table, partition)) as local, \
-                tempfile.TemporaryDirectory(prefix="backlinks-spill-") as scratch:
+                scratch_folder("spill") as scratch:
             reader = replace(self, parts_store=local)
             shares = _packed(reader, table, partition, options)
-            spill = (_spill(reader, table, partition, shares, options, Path(scratch))
+            spill = (_spill(reader, table, partition, shares, options, scratch)
                      if len(shares) >= SPILL_SUB_BUCKETS else None)
             yield SubBucketRows(reader, table, partition, shares, spill)
 
@@ -863,7 +863,7 @@ def _rank_work_dir(plan: AggregationPlan) -> tuple[Path, bool]:
     try:
         return plan.store.local_path(plan.work.name_of("ranks")), False
     except StorageError:
-        return Path(tempfile.mkdtemp(prefix="backlinks-ranks-")), True
+        return new_scratch("ranks"), True
 
 
 def _complete_tables(plan: AggregationPlan, options: GraphOptions,

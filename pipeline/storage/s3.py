@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from pipeline.errors import ConfigError, DataFolderBusy, GraphError, LockError, StorageError
+from pipeline.scratch import new_scratch, scratch_folder
 from pipeline.storage.base import LEASE_SECONDS, LOCK_NAME, DataStore, Manifest, NamedFiles
 from pipeline.storage.local import LocalData
 
@@ -193,8 +193,8 @@ class S3Data(DataStore):
     def read_locally(self, names: list[str]) -> Iterator[DataStore]:
         from boto3.exceptions import Boto3Error
 
-        with tempfile.TemporaryDirectory(prefix="backlinks-partition-") as scratch:
-            local = LocalData(Path(scratch))
+        with scratch_folder("partition") as scratch:
+            local = LocalData(scratch)
             for name in names:
                 local.path(name).parent.mkdir(parents=True, exist_ok=True)
                 try:
@@ -246,7 +246,7 @@ class S3Data(DataStore):
 
     # -- atomic folders: files under <folder>/<write id>/, the manifest last ------------
     def begin_folder(self, folder: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=f"cc-backlinks-{folder.replace('/', '-')}-"))
+        return new_scratch("upload")
 
     def commit_folder(self, scratch: Path, folder: str, files: Mapping[str, str],
                       manifest_name: str, manifest: Manifest) -> None:
