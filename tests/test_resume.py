@@ -166,8 +166,11 @@ def test_a_killed_task_leaves_no_scratch_folder_behind(
     assert killed.parent == tmp_path and (killed / "0000-000000.arrow").exists()
     unrelated = tmp_path / "backlinks-notes"  # not a scratch folder's name: never touched
     unrelated.mkdir()
+    # another machine's (a shared TMPDIR): its process ids are not this machine's
+    elsewhere = tmp_path / killed.name.replace(killed.name.split("-")[2], "0" * 8)
+    elsewhere.mkdir()
     with scratch_folder("spill") as mine:
         assert not killed.exists()  # swept: its process is gone
         assert sweep_orphans(tmp_path) == [] and mine.is_dir()  # this process's is kept
-        assert unrelated.is_dir()
+        assert unrelated.is_dir() and elsewhere.is_dir()
     assert not mine.exists()
