@@ -561,3 +561,14 @@ def test_partitions_are_grouped_into_tasks_by_bytes_and_workers(tmp_path: Path,
             assert len(groups) == min(workers, len([s for s in sizes.values() if s]))
         else:
             assert len(groups) == 1
+
+
+def test_a_sub_bucket_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    from pipeline.graph.spill import Spill
+
+    gone = tmp_path / "scratch-removed"  # as if TMPDIR were full or gone under the task
+    spill = Spill(gone, 2, pl.Schema({"dst_domain": pl.String()}))
+    with pytest.raises(GraphError, match="could not write the sub-bucket file .*TMPDIR"):
+        spill.add(pl.DataFrame({"dst_domain": ["a.org", "b.org"]}),
+                  pl.Series([0, 1], dtype=pl.UInt32))
+    assert not gone.exists()

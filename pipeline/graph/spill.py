@@ -20,6 +20,8 @@ from typing import Final
 
 import polars as pl
 
+from pipeline.errors import GraphError
+
 _BUCKET = "_sub_bucket"
 COMPRESSION: Final = "lz4"
 
@@ -50,7 +52,18 @@ class Spill:
         if rows.height == 0:
             return
         path = self.folder / f"{index:04d}-{self._written:06d}.arrow"
-        rows.write_ipc(path, compression=COMPRESSION)
+        try:
+            rows.write_ipc(path, compression=COMPRESSION)
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            if not isinstance(exc, OSError) and "IO error" not in str(exc):
+                raise  # polars reports IO errors as ComputeError; others are not ours
+            path.unlink(missing_ok=True)
+            raise GraphError(
+                f"could not write the sub-bucket file {str(path)!r} ({exc}): a partition "
+                "reduced in sub-buckets needs about 1.5x its compressed bytes on the task's "
+                f"disk under {str(self.folder.parent)!r}; free space there, set TMPDIR to a "
+                "larger disk, or raise aggregate_memory_mb (fewer sub-buckets)"
+            ) from exc
         self._files[index].append(path)
         self._written += 1
 
