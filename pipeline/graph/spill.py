@@ -6,7 +6,9 @@ whole partition again and kept its share: 11 sub-buckets read a 3.3 M-row partit
 (13 s of its 50 s; bench/scale.py at 50 M link rows). Now the partition's files are read
 once, one file at a time, and each file's rows are written to the local file of their
 sub-bucket, as Arrow IPC (LZ4: about 1.5x the Parquet's bytes, where uncompressed IPC took
-3.8x for 2 s less a partition); a sub-bucket then reads only its own rows.
+3.8x for 2 s less a partition); a sub-bucket then reads only its own rows. Writing them
+costs about as much as three or four reads of the partition, so aggregate.py does this for
+a partition in SPILL_SUB_BUCKETS sub-buckets or more, and re-reads a smaller one.
 
 The rows keep their order: a sub-bucket's files are read back in the order they were
 written, and ``partition_by`` keeps the order within a file, so a sub-bucket holds the same
