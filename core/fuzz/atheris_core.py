@@ -5,7 +5,8 @@ rows, counters, links; or the same exception type), and the core must never cras
     .venv/bin/python core/fuzz/atheris_core.py CORPUS_DIR -max_total_time=1800
 
 The first byte picks the entry point: extract_links (HTML bytes and headers), warc_batch
-(a page's rows), wat_batch (a WAT payload's rows), resolve_link (two strings). A corpus
+(a page's rows), wat_batch (a WAT payload's rows), resolve_link (two strings),
+md5_partitions (a column of names, against hashlib one name at a time). A corpus
 directory that is empty is seeded with the genuine samples' pages and WAT payloads.
 """
 
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import atheris
+import polars as pl
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
@@ -25,6 +27,8 @@ with atheris.instrument_imports(include=["pipeline"]):  # the Python path's own 
     import pipeline.extract.page  # noqa: F401
     import pipeline.extract.wat  # noqa: F401
 import test_core_parity as parity  # noqa: E402  the two paths, as the differential test runs them
+
+from pipeline.partitions import compiled_partitions, partition_of  # noqa: E402
 
 CONTENT_TYPES = ["text/html", "text/html; charset=utf-8", "text/html; charset=shift_jis",
                  "text/html; charset=windows-1251", "", "text/html; charset=utf-16"]
@@ -42,7 +46,7 @@ def same_extraction(body: bytes, headers: list[tuple[str, str]]) -> None:
 def one_input(data: bytes) -> None:
     if len(data) < 2:
         return
-    choice, rest = data[0] % 4, data[1:]
+    choice, rest = data[0] % 5, data[1:]
     fdp = atheris.FuzzedDataProvider(rest)
     if choice == 0:
         headers = [("Content-Type", CONTENT_TYPES[fdp.ConsumeIntInRange(0, 5)])]
@@ -65,6 +69,14 @@ def one_input(data: bytes) -> None:
         payloads = [rest]
         expected = parity.python_wat_rows(payloads, parity.SMALL)
         parity.core_wat_rows(payloads, Counter(), parity.ENGINE_SMALL).assert_same(expected)
+    elif choice == 4:
+        names = [fdp.ConsumeUnicodeNoSurrogates(30) for _ in range(fdp.ConsumeIntInRange(0, 40))]
+        partitions = fdp.ConsumeIntInRange(1, 4096)
+        got = compiled_partitions(parity.core, pl.Series("name", names, dtype=pl.String),
+                                  partitions).to_list()
+        want = [partition_of(name, partitions) for name in names]
+        if got != want:
+            raise AssertionError(f"md5_partitions({names!r}, {partitions}): {got} != {want}")
     else:
         href = fdp.ConsumeUnicodeNoSurrogates(40)
         base = URLS[fdp.ConsumeIntInRange(0, 1)]
@@ -94,6 +106,7 @@ def seed(corpus: Path) -> None:
     for href in ["../a?b#c", "//x.example.com/", "http://[::1]/", "https://a.b/%2e/"]:
         (corpus / f"seed-{n}").write_bytes(b"\x03" + href.encode())
         n += 1
+    (corpus / f"seed-{n}").write_bytes(b"\x04" + "example.com\x00bücher.de".encode())
 
 
 if __name__ == "__main__":
