@@ -192,17 +192,29 @@ class AggregationPlan:
         """Every part's ``pages`` or ``links`` rows of one partition, read where they are
         (disk or S3), each file once; with ``keep`` only the rows it selects (a sub-bucket),
         each file filtered as it is read, so that memory never holds the whole partition."""
-        schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
         if self.rows is not None:
             rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
-        frames = [self._parts_from.read_parquet(names, schema, keep)
-                  .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART))
-                  for ordinal, info in enumerate(self.parts)
-                  if (names := partition_files(info, table, partition))]
+        frames = [self._part_rows(ordinal, table, names, keep)
+                  for ordinal, info, names in self._part_files(table, partition)]
         if not frames:
-            return pl.DataFrame(schema={**schema, CAPTURE_PART: pl.UInt32()})
+            return pl.DataFrame(schema={**_rows_schema(table), CAPTURE_PART: pl.UInt32()})
         return pl.concat(frames, how="vertical")
+
+    def _part_files(self, table: str,
+                    partition: int) -> Iterator[tuple[int, PartInfo, list[str]]]:
+        """Each part that has rows of ``table`` in this partition: its ordinal (the
+        CAPTURE_PART of its rows), its part.json and its files of the partition."""
+        for ordinal, info in enumerate(self.parts):
+            if names := partition_files(info, table, partition):
+                yield ordinal, info, names
+
+    def _part_rows(self, ordinal: int, table: str, names: list[str],
+                   keep: pl.Expr | None = None) -> pl.DataFrame:
+        """One part's files of a partition, read (the rows ``keep`` selects), each row
+        marked with the part's ordinal."""
+        return (self._parts_from.read_parquet(names, _rows_schema(table), keep)
+                .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)))
 
     @property
     def _parts_from(self) -> DataStore:
@@ -210,7 +222,7 @@ class AggregationPlan:
 
     def _partition_names(self, table: str, partition: int) -> list[str]:
         """The part files of one partition of ``table``, every part's."""
-        return [name for info in self.parts for name in partition_files(info, table, partition)]
+        return [name for _, _, names in self._part_files(table, partition) for name in names]
 
     def _column(self, table: str, partition: int, column: str,
                 keep: pl.Expr | None = None) -> pl.LazyFrame:
@@ -227,9 +239,7 @@ class AggregationPlan:
                   keep: pl.Expr | None = None) -> dict[int, int]:
         """Rows per slot of ``key`` (``slot_of``) in one partition (of its rows ``keep``
         selects)."""
-        counted = (self._column(table, partition, key, keep).group_by(slot_of(key))
-                   .agg(pl.len()).collect(engine="streaming"))
-        return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+        return slot_counts(self._column(table, partition, key, keep), key)
 
     def distinct(self, table: str, partition: int, column: str) -> pl.Series:
         """The distinct values of ``column`` in one partition."""
@@ -284,6 +294,17 @@ def slot_of(key: str) -> pl.Expr:
     """The sub-bucket slot of each row's ``key`` (a stable hash within one Polars version,
     which is all a task needs: every sub-bucket of a partition is read by the same task)."""
     return (pl.col(key).hash(seed=_SUB_BUCKET_SEED) % SLOTS).alias("slot")
+
+
+def slot_counts(rows: pl.LazyFrame, key: str) -> dict[int, int]:
+    """Rows per slot of ``key`` (``slot_of``)."""
+    counted = (rows.select(key).group_by(slot_of(key)).agg(pl.len())
+               .collect(engine="streaming"))
+    return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+
+
+def _rows_schema(table: str) -> pl.Schema:
+    return PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
 
 
 def pack_slots(slot_rows: dict[int, int], capacity: int, bins: int = 0) -> list[list[int]]:
@@ -378,9 +399,7 @@ class SubBucketRows:
         """Rows per slot of ``key`` in sub-bucket ``index``."""
         if self.spill is None:
             return self.plan.slot_rows(self.table, self.partition, key, self.shares[index].keep)
-        counted = (self.spill.scan(index).select(key).group_by(slot_of(key)).agg(pl.len())
-                   .collect())
-        return dict(zip(counted["slot"].to_list(), counted["len"].to_list(), strict=True))
+        return slot_counts(self.spill.scan(index), key)
 
     def done(self, index: int) -> None:
         """Sub-bucket ``index`` is reduced: its spilled rows are let go."""
@@ -395,7 +414,6 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
     ``folder``. A part whose rows in this partition are more than a sub-bucket holds is read
     once per sub-bucket instead, keeping that sub-bucket's share: memory never holds more
     than one sub-bucket's rows."""
-    schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
     key, row_memory = _key_and_row_memory(table)
     capacity = _capacity(options, row_memory)
     bucket_of_slot = [0] * SLOTS
@@ -403,20 +421,16 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
         for slot in share.slots or ():
             bucket_of_slot[slot] = index
     lookup = pl.Series("bucket", bucket_of_slot, dtype=pl.UInt32)
-    spill = Spill(folder, len(shares), pl.Schema({**schema, CAPTURE_PART: pl.UInt32()}))
-    store = plan._parts_from
-    for ordinal, info in enumerate(plan.parts):
-        if not (names := partition_files(info, table, partition)):
-            continue
-        ordinal_column = pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)
+    spill = Spill(folder, len(shares),
+                  pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}))
+    for ordinal, info, names in plan._part_files(table, partition):
         if partition_rows(info, table).get(partition, 0) <= capacity:
-            rows = store.read_parquet(names, schema).with_columns(ordinal_column)
+            rows = plan._part_rows(ordinal, table, names)
             spill.add(rows, lookup.gather(rows.select(slot_of(key))["slot"]))
             del rows
         else:
             for index, share in enumerate(shares):
-                spill.add_to(index, store.read_parquet(names, schema, share.keep)
-                             .with_columns(ordinal_column))
+                spill.add_to(index, plan._part_rows(ordinal, table, names, share.keep))
     return spill
 
 
