@@ -438,7 +438,7 @@ def tables(n: int, parts: int, memory_mb: int) -> None:
                                str(root / f"{method}.parquet")).result()
         results[method] = found
         task = f"{found['task']:,.0f}" if method == "partitions" else "-"
-        print(f"| {method} | {found['seconds']:.1f} | {found['peak']:,.0f} "
+        print(f"| {method} | {found['seconds']:.3f} | {found['peak']:,.0f} "
               f"({found['baseline']:,.0f}) | {task} |", flush=True)
     joined = pl.read_parquet(root / "memory.parquet").join(
         pl.read_parquet(root / "partitions.parquet"), on="host", suffix="_partitions")
