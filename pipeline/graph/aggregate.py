@@ -86,6 +86,7 @@ from pipeline.graph.tables import (
     domain_profiles,
     host_edges,
     links_of_pages,
+    marked_captures,
     pair_anchors,
     referrals,
     superseded_captures,
@@ -583,11 +584,13 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
 def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: pl.DataFrame,
                         options: GraphOptions, written: _Written) -> None:
     graph, work = plan.graph, plan.work
-    kept = distinct_pages(raw.lazy()).collect()  # raw read once, used twice
+    marked = marked_captures(raw.lazy()).collect()  # sorted once, used twice
+    del raw  # the caller keeps no reference: only the sorted copy from here on
+    kept = distinct_pages(marked.lazy()).collect()
+    work.write(superseded_captures(marked.lazy()).collect(), f"superseded/{stem}.parquet")
+    del marked  # kept's strings still point into its buffers, the rest goes
     graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
-    work.write(superseded_captures(raw.lazy(), kept.lazy()).collect(),
-               f"superseded/{stem}.parquet")
     crawled = kept.group_by("host").agg(
         pl.col("domain").first(),
         pl.len().alias("pages_crawled"),

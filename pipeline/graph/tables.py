@@ -55,27 +55,45 @@ CAPTURE_PART = "_part"
 CAPTURE = ("crawl", "src_url", "fetch_time", CAPTURE_PART)  # a capture, as links name it
 
 
-def distinct_pages(pages: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (crawl, url): the latest fetch; a capture held by several parts is kept
-    from the first of them (``CAPTURE_PART``)."""
-    return (
-        pages.sort(["crawl", "url", "fetch_time", CAPTURE_PART],
-                   descending=[False, False, True, False])
-        .unique(subset=["crawl", "url"], keep="first", maintain_order=True)
-    )
+KEPT, SUPERSEDED = "_kept", "_superseded"  # the marks of ``marked_captures``
+_CAPTURE_ORDER = ["crawl", "url", "fetch_time", CAPTURE_PART]
 
 
-def superseded_captures(raw_pages: pl.LazyFrame, kept_pages: pl.LazyFrame) -> pl.LazyFrame:
-    """(crawl, src_url, fetch_time, part) of the captures that lost to a later one of the
-    same URL in the same crawl, or to the same capture in an earlier part: usually few, so
-    every bucket can hold them."""
-    keys = ["crawl", "url", "fetch_time", CAPTURE_PART]
-    return (
-        raw_pages.select(keys)
-        .join(kept_pages.select(keys), on=keys, how="anti")
-        .unique()
-        .rename({"url": "src_url"})
-    )
+def marked_captures(pages: pl.LazyFrame) -> pl.LazyFrame:
+    """Every capture of ``pages``, sorted by (crawl, url, latest fetch first, part) and marked.
+
+    ``KEPT`` marks one row per (crawl, url): the latest fetch; a capture held by several
+    parts is kept from the first of them (``CAPTURE_PART``). ``SUPERSEDED`` marks the
+    captures that lost to a later one of the same URL in the same crawl, or to the same
+    capture in an earlier part: every row whose (fetch_time, part) is not its URL's kept
+    one's (a copy of the kept capture in the same part is not superseded). One sort gives
+    both, with no join of every capture against the kept ones (a 3.1 M-row pages
+    partition: 6.9 CPU s instead of 8.8-9.2 for the whole task, the same peak)."""
+    first = ((pl.int_range(pl.len()) == 0)
+             | pl.col("crawl").ne_missing(pl.col("crawl").shift(1))
+             | pl.col("url").ne_missing(pl.col("url").shift(1)))
+
+    def kept_value(column: str) -> pl.Expr:  # the kept capture's value, on each row of its URL
+        return pl.when(pl.col(KEPT)).then(pl.col(column)).forward_fill()
+
+    # a null fetch_time matches nothing, as in a join: such a capture is superseded
+    as_kept = ((pl.col("fetch_time") == kept_value("fetch_time"))
+               & (pl.col(CAPTURE_PART) == kept_value(CAPTURE_PART))).fill_null(False)
+    return (pages.sort(_CAPTURE_ORDER, descending=[False, False, True, False])
+            .with_columns(first.alias(KEPT))
+            .with_columns((~as_kept).alias(SUPERSEDED)))
+
+
+def distinct_pages(marked: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (crawl, url) of ``marked_captures``: the kept capture."""
+    return marked.filter(pl.col(KEPT)).drop(KEPT, SUPERSEDED)
+
+
+def superseded_captures(marked: pl.LazyFrame) -> pl.LazyFrame:
+    """(crawl, src_url, fetch_time, part) of the captures ``marked_captures`` marks
+    superseded: usually few, so every bucket can hold them."""
+    return (marked.filter(pl.col(SUPERSEDED)).select(_CAPTURE_ORDER).unique()
+            .rename({"url": "src_url"}))
 
 
 def host_page_counts(kept_pages: pl.LazyFrame) -> pl.LazyFrame:
