@@ -80,16 +80,15 @@ from pipeline.graph.tables import (
     CAPTURE_PART,
     NO_RANKS,
     GraphOptions,
-    distinct_pages,
     domain_edges,
     domain_pairs,
     domain_profiles,
     host_edges,
+    kept_and_superseded,
     links_of_pages,
-    marked_captures,
+    pages_by_url,
     pair_anchors,
     referrals,
-    superseded_captures,
     with_authority,
 )
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
@@ -117,11 +116,12 @@ SLOTS = 4096
 # LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY of a page row. Measured on the 50 M
 # link-row input of bench/scale.py (docs/scale.md: one link sub-bucket of 269k rows held
 # 710 MiB above Python's own 85, one of 640k rows 1,450; a pages partition of 3.1 M rows
-# 1,610), rounded up. Sub-buckets are sized from them, by the rows part.json records: a row
-# count, unlike compressed bytes, does not depend on how well the strings compress.
+# 855, or 1,075 when every URL was captured twice: tables.kept_and_superseded), rounded up.
+# Sub-buckets are sized from them, by the rows part.json records: a row count, unlike
+# compressed bytes, does not depend on how well the strings compress.
 BUCKET_BASE_MB = 400
 LINK_ROW_MEMORY = 2_000
-PAGE_ROW_MEMORY = 600
+PAGE_ROW_MEMORY = 400
 # A partition in this many sub-buckets or more is read once and its rows sorted into them on
 # the task's disk (spill.py); with fewer, each sub-bucket re-reads it and keeps its share.
 # A 3.3 M-row links partition (bench/scale.py, 50 M rows): 4 sub-buckets 32.3 s spilled
@@ -584,11 +584,14 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
 def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: pl.DataFrame,
                         options: GraphOptions, written: _Written) -> None:
     graph, work = plan.graph, plan.work
-    marked = marked_captures(raw.lazy()).collect()  # sorted once, used twice
-    del raw  # the caller keeps no reference: only the sorted copy from here on
-    kept = distinct_pages(marked.lazy()).collect()
-    work.write(superseded_captures(marked.lazy()).collect(), f"superseded/{stem}.parquet")
-    del marked  # kept's strings still point into its buffers, the rest goes
+    # one buffer a column (the caller keeps no reference to the rows as read): the sorted
+    # frame's strings are then views into it, not a second copy
+    raw = raw.rechunk()
+    ordered = pages_by_url(raw)
+    del raw
+    kept, superseded = kept_and_superseded(ordered)
+    del ordered
+    work.write(superseded, f"superseded/{stem}.parquet")
     graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
     crawled = kept.group_by("host").agg(
