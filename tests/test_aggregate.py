@@ -572,3 +572,31 @@ def test_a_sub_bucket_file_that_cannot_be_written_is_a_clear_error(tmp_path: Pat
         spill.add(pl.DataFrame({"dst_domain": ["a.org", "b.org"]}),
                   pl.Series([0, 1], dtype=pl.UInt32))
     assert not gone.exists()
+
+
+def test_sub_buckets_are_uncompressed_only_where_the_disk_has_room(tmp_path: Path) -> None:
+    from pipeline.graph.spill import DISK_RATIO, ROOM_FACTOR, Spill, spill_compression
+
+    partition = 100 << 20
+    roomy = int(ROOM_FACTOR * DISK_RATIO["uncompressed"] * partition)
+    assert spill_compression(roomy, partition) == "uncompressed"
+    assert spill_compression(roomy - 1, partition) == "lz4"
+    assert spill_compression(0, 0) == "uncompressed"  # an empty partition takes nothing
+    # both give back the same rows, in the order they were added
+    rows = pl.DataFrame({"dst_domain": [f"d{n % 7}.org" for n in range(1_000)],
+                         "n": list(range(1_000))})
+    buckets = pl.Series([n % 3 for n in range(1_000)], dtype=pl.UInt32)
+    read: dict[str, list[pl.DataFrame]] = {}
+    disk: dict[str, int] = {}
+    for compression in ("uncompressed", "lz4"):
+        folder = tmp_path / compression
+        folder.mkdir()
+        spill = Spill(folder, 3, rows.schema, compression)
+        spill.add(rows.head(500), buckets.head(500))
+        spill.add(rows.tail(500), buckets.tail(500))
+        read[compression] = [spill.read(index) for index in range(3)]
+        disk[compression] = sum(path.stat().st_size for path in folder.iterdir())
+    for index in range(3):
+        assert read["uncompressed"][index].equals(read["lz4"][index])
+        assert read["lz4"][index]["n"].to_list() == list(range(index, 1_000, 3))
+    assert disk["uncompressed"] > disk["lz4"]

@@ -74,7 +74,7 @@ from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.partitioned_rank import MapFn, run_here
 from pipeline.graph.rank_tables import DOMAINS, HOSTS, rank_table, table_files
 from pipeline.graph.ranks_file import ranks_files
-from pipeline.graph.spill import Spill
+from pipeline.graph.spill import Spill, spill_compression
 from pipeline.graph.tables import (
     CAPTURE,
     CAPTURE_PART,
@@ -422,8 +422,10 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
         for slot in share.slots or ():
             bucket_of_slot[slot] = index
     lookup = pl.Series("bucket", bucket_of_slot, dtype=pl.UInt32)
+    size = (plan.page_bytes if table == "pages" else plan.link_bytes).get(partition, 0)
     spill = Spill(folder, len(shares),
-                  pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}))
+                  pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}),
+                  spill_compression(shutil.disk_usage(folder).free, size))
     for ordinal, info, names in plan._part_files(table, partition):
         if partition_rows(info, table).get(partition, 0) <= capacity:
             rows = plan._part_rows(ordinal, table, names)
