@@ -1,9 +1,10 @@
 """The graph's tables as pure Polars transforms: rows in, rows out, no IO.
 
-Each function takes lazy frames and returns one: distinct pages and their superseded
-captures, the kept links with ``sitewide`` and ``dofollow``, host and domain edges, hosts,
-domains, crawls, and the authority columns (rank.py). ``aggregate.py`` runs them on one
-partition at a time and writes what they return.
+Each function takes lazy frames and returns one: the kept links with ``sitewide`` and
+``dofollow``, host and domain edges, hosts, domains, crawls, and the authority columns
+(rank.py). The pages' kept and superseded captures are eager (``pages_by_url``,
+``kept_and_superseded``): their memory depends on which frame is let go when. ``aggregate.py``
+runs them on one partition at a time and writes what they return.
 """
 
 from __future__ import annotations
