@@ -596,10 +596,13 @@ def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: p
     work.write(superseded, f"superseded/{stem}.parquet")
     graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
+    # kept holds one row per (crawl, url): of one crawl, a host's distinct URLs are its rows
+    # and the crawl's hosts are the hosts here, with no distinct count over the strings
+    one_crawl = kept["crawl"].n_unique() <= 1
     crawled = kept.group_by("host").agg(
         pl.col("domain").first(),
         pl.len().alias("pages_crawled"),
-        pl.col("url").n_unique().alias("host_pages"),
+        (pl.len() if one_crawl else pl.col("url").n_unique()).alias("host_pages"),
     )
     # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
     work.write(crawled, _piece("crawled", stem, partition))
@@ -608,9 +611,11 @@ def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: p
     work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
                .select("host", "host_pages").sort("host"), f"sitewide_hosts/{stem}.parquet")
     # sub-buckets hold disjoint hosts, so the finish step adds their host counts up
+    hosts = (pl.lit(crawled.height, pl.UInt32) if one_crawl
+             else pl.col("host").n_unique())
     work.write(kept.group_by("crawl").agg(
         pl.len().alias("pages"),
-        pl.col("host").n_unique().alias("hosts"),
+        hosts.alias("hosts"),
         pl.col("fetch_time").min().alias("first_fetch"),
         pl.col("fetch_time").max().alias("last_fetch"),
     ), f"crawl_pages/{stem}.parquet")
