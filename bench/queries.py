@@ -222,7 +222,7 @@ def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
     then tables.referrals with tables.with_authority, and tables.domain_profiles) from each
     partition's link files."""
     domains = [str(f) for f in sorted((graph_dir / "domains").glob("*.parquet"))]
-    authority = pl.scan_parquet(domains).select("domain", "authority").collect().lazy()
+    authority = pl.scan_parquet(domains).select("domain", "authority").collect()
     for table in ("referrals", "domain_profiles"):
         (graph_dir / table).mkdir(exist_ok=True)
     for number in range(partitions):
@@ -231,7 +231,7 @@ def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
         pairs = domain_pairs(links).collect().lazy()
         anchors = pair_anchors(links).collect().lazy()
         name = f"p{number:04d}.parquet"
-        with_authority(referrals(pairs, anchors), authority).collect().write_parquet(
+        with_authority(referrals(pairs, anchors).collect(), authority).write_parquet(
             graph_dir / "referrals" / name, compression="zstd", row_group_size=122_880)
         domain_profiles(pairs, anchors).collect().write_parquet(
             graph_dir / "domain_profiles" / name, compression="zstd")

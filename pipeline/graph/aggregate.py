@@ -917,7 +917,7 @@ def _write_referrals(graph: Folder, work: Folder) -> int:
     authority = scan_table(graph, "domains").select("domain", "authority").collect()
     written = 0
     for name in work.files_in("referrals"):
-        rows = with_authority(work.scan([name]), authority.lazy()).collect()
+        rows = with_authority(work.scan([name]).collect(), authority)
         graph.write(rows, f"referrals/{name.rsplit('/', 1)[-1]}", compression="zstd",
                     row_group_size=_ROW_GROUP)
         written += rows.height

@@ -3,7 +3,8 @@
 Each function takes lazy frames and returns one: the kept links with ``sitewide`` and
 ``dofollow``, host and domain edges, hosts, domains, crawls, and the authority columns
 (rank.py). The pages' kept and superseded captures are eager (``pages_by_url``,
-``kept_and_superseded``): their memory depends on which frame is let go when. ``aggregate.py``
+``kept_and_superseded``): their memory depends on which frame is let go when; so is
+``with_authority``, faster so. ``aggregate.py``
 runs them on one partition at a time and writes what they return.
 """
 
@@ -291,10 +292,11 @@ def domain_profiles(pairs: pl.LazyFrame, anchors: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def with_authority(rows: pl.LazyFrame, domains: pl.LazyFrame) -> pl.LazyFrame:
+def with_authority(rows: pl.DataFrame, domains: pl.DataFrame) -> pl.DataFrame:
     """Referrals with the referring domain's ``authority``, in the order the macro lists
     them for each target (highest authority first; sorted by target first, so that DuckDB
-    skips the row groups of other targets)."""
+    skips the row groups of other targets). Eager: the same join and sort through the lazy
+    engine took 9.3 s against 5.3 for the 12.5 M referrals of bench/scale.py's 4x input."""
     return (
         rows.join(domains.select(pl.col("domain").alias("referring_domain"), "authority"),
                   on="referring_domain", how="left")
