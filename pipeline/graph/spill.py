@@ -83,8 +83,7 @@ class Spill:
                 f"could not write the sub-bucket file {str(path)!r} ({exc}): a partition "
                 f"reduced in sub-buckets needs about {DISK_RATIO['lz4']}x its compressed bytes "
                 f"on the task's disk under {str(self.folder.parent)!r}; free space there, set "
-                "TMPDIR to a "
-                "larger disk, or raise aggregate_memory_mb (fewer sub-buckets)"
+                "TMPDIR to a larger disk, or raise aggregate_memory_mb (fewer sub-buckets)"
             ) from exc
         self._files[index].append(path)
         self._written += 1

@@ -2,10 +2,10 @@
 
 Each function takes lazy frames and returns one: the kept links with ``sitewide`` and
 ``dofollow``, host and domain edges, hosts, domains, crawls, and the authority columns
-(rank.py). The pages' kept and superseded captures are eager (``pages_by_url``,
-``kept_and_superseded``): their memory depends on which frame is let go when; so is
-``with_authority``, faster so. ``aggregate.py``
-runs them on one partition at a time and writes what they return.
+(rank.py). Three are eager, on DataFrames: the pages' kept and superseded captures
+(``pages_by_url``, ``kept_and_superseded``), whose memory depends on which frame is let go
+when, and ``with_authority``, faster so. ``aggregate.py`` runs them on one partition at a
+time and writes what they return.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def pages_by_url(pages: pl.DataFrame) -> pl.DataFrame:
     crawls = pages["crawl"].unique().sort(nulls_last=False)
     if len(crawls) <= 1:
         return pages.sort("url")
-    # a crawl at a time: a two-key sort (crawl, url) took twice the CPU
+    # a crawl at a time: a two-key sort (crawl, url) took twice the CPU (3 or 40 crawls
+    # of 3.1 M rows: 1.2 / 1.5 s against 2.5 / 2.2)
     return pl.concat([pages.filter(pl.col("crawl").eq_missing(crawl)).sort("url")
                       for crawl in crawls])
 
