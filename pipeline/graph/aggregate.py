@@ -267,11 +267,15 @@ class AggregationPlan:
                      if len(shares) >= SPILL_SUB_BUCKETS else None)
             yield SubBucketRows(reader, table, partition, shares, spill)
 
+    def bytes_of(self, table: str) -> dict[int, int]:
+        """The compressed bytes of each partition of ``pages`` or ``links``."""
+        return self.page_bytes if table == "pages" else self.link_bytes
+
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
         or of a ``workers``-th of the step's bytes when that is less (a small step still
         keeps every worker busy)."""
-        sizes = self.page_bytes if step == "pages" else self.link_bytes
+        sizes = self.bytes_of(step)
         total = sum(sizes.get(partition, 0) for partition in range(self.partitions))
         budget = min(TASK_BYTES, max(1, math.ceil(total / max(1, workers))))
         groups: dict[int, list[int]] = {}
@@ -422,7 +426,7 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
         for slot in share.slots or ():
             bucket_of_slot[slot] = index
     lookup = pl.Series("bucket", bucket_of_slot, dtype=pl.UInt32)
-    size = (plan.page_bytes if table == "pages" else plan.link_bytes).get(partition, 0)
+    size = plan.bytes_of(table).get(partition, 0)
     spill = Spill(folder, len(shares),
                   pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}),
                   spill_compression(shutil.disk_usage(folder).free, size))
