@@ -36,7 +36,7 @@ CHILD = """
 import pickle, sys, time
 from pathlib import Path
 from pipeline.graph.aggregate import (GraphOptions, finish_aggregation, plan_aggregation,
-    reduce_domains, reduce_hosts, reduce_links, reduce_pages)
+    rank_graph, reduce_domains, reduce_hosts, reduce_links, reduce_pages, write_referrals)
 from pipeline.storage import LocalData
 step, data, plan_file, memory_mb, buckets, ranks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 options = GraphOptions(aggregate_memory_mb=memory_mb, aggregate_buckets=buckets, harmonic_samples=16, ranks=ranks)
@@ -44,8 +44,11 @@ started = time.perf_counter()
 if step == "plan":
     plan = plan_aggregation(LocalData(data), options)
     plan_file.write_bytes(pickle.dumps(plan))
-elif step == "finish":
-    finish_aggregation(pickle.loads(plan_file.read_bytes()), options)
+elif step == "finish":  # the ranks, the referrals and the finish step
+    plan = pickle.loads(plan_file.read_bytes())
+    ranked = rank_graph(plan, options)
+    write_referrals(plan, range(plan.partitions))
+    finish_aggregation(plan, options, ranked)
 elif step == "links":
     print(reduce_links(pickle.loads(plan_file.read_bytes()), [0], options))
 else:

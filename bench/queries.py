@@ -36,6 +36,7 @@ import pipeline.publish.database
 from pipeline.errors import DatabaseError
 from pipeline.graph.aggregate import GraphOptions, write_graph
 from pipeline.graph.tables import (
+    DomainAuthority,
     domain_pairs,
     domain_profiles,
     pair_anchors,
@@ -222,7 +223,7 @@ def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
     then tables.referrals with tables.with_authority, and tables.domain_profiles) from each
     partition's link files."""
     domains = [str(f) for f in sorted((graph_dir / "domains").glob("*.parquet"))]
-    authority = pl.scan_parquet(domains).select("domain", "authority").collect()
+    authority = DomainAuthority(pl.scan_parquet(domains).select("domain", "authority").collect())
     for table in ("referrals", "domain_profiles"):
         (graph_dir / table).mkdir(exist_ok=True)
     for number in range(partitions):

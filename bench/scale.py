@@ -3,7 +3,8 @@
 Builds data folders of generated parts already split into ``--partitions`` (as the
 extractor writes them: bench/aggregate_memory.py's generator) and aggregates each as the
 flow does, every task in a fresh process: plan, then per step (pages, links, hosts,
-domains) one process per task (a group of partitions, plan.groups), then finish. Reports
+domains) one process per task (a group of partitions, plan.groups), the ranks, the
+referrals (one process per task again), then finish. Reports
 per stage: seconds per million link rows, bytes read over bytes of input (the process's
 ``rchar``: every byte read through a system call, the parts' Parquet included, minus
 Python's own start-up), the peak RSS (VmHWM) of the largest task, and the task count.
@@ -65,8 +66,13 @@ if step == "plan":
     plan_file.write_bytes(pickle.dumps(plan))
 else:
     plan = pickle.loads(plan_file.read_bytes())
-    if step == "finish":
-        agg.finish_aggregation(plan, options)
+    ranked_file = plan_file.with_name("ranked.pickle")
+    if step == "ranks":
+        ranked_file.write_bytes(pickle.dumps(agg.rank_graph(plan, options)))
+    elif step == "referrals":
+        agg.write_referrals(plan, group)
+    elif step == "finish":
+        agg.finish_aggregation(plan, options, pickle.loads(ranked_file.read_bytes()))
     elif step == "links":
         agg.reduce_links(plan, group, options)
     elif step == "pages":
@@ -76,7 +82,8 @@ else:
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(f"{time.perf_counter() - started:.3f} {peak / 1024:.0f} {io_read() - started_io}")
 """
-STAGES = ("plan", "pages", "links", "hosts", "domains", "finish")
+STAGES = ("plan", "pages", "links", "hosts", "domains", "ranks", "referrals", "finish")
+GROUPED = ("pages", "links", "hosts", "domains", "referrals")  # a task per group of partitions
 
 
 class CountingS3:
@@ -172,7 +179,11 @@ def measure(data: Path, memory_mb: int, ranks: bool,
     seconds, peak, read = run_step("plan", location, plan_file, memory_mb, ranks, s3=s3)
     results["plan"] = (seconds, peak, read, 1)
     plan = pickle.loads(plan_file.read_bytes())
-    for stage in ("pages", "links", "hosts", "domains"):
+    for stage in STAGES[1:]:
+        if stage not in GROUPED:
+            seconds, peak, read = run_step(stage, location, plan_file, memory_mb, ranks, s3=s3)
+            results[stage] = (seconds, peak, read, 1)
+            continue
         total_s, top, total_read = 0.0, 0, 0
         groups = plan.groups(stage)
         # what a task reads that is not data (modules Python and Polars load on first use):
@@ -184,8 +195,6 @@ def measure(data: Path, memory_mb: int, ranks: bool,
             total_s, top = total_s + seconds, max(top, peak)
             total_read += max(0, read - fixed)
         results[stage] = (total_s, top, total_read, len(groups))
-    seconds, peak, read = run_step("finish", location, plan_file, memory_mb, ranks, s3=s3)
-    results["finish"] = (seconds, peak, read, 1)
     return results
 
 
@@ -258,7 +267,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=16)
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--ranks", action="store_true",
-                        help="rank in the finish step (in one process: not linear)")
+                        help="rank the graph (the ranks stage: in one process, not linear)")
     parser.add_argument("--overhead-parts", type=int, default=0,
                         help="instead: per-task cost over this many one-page files")
     parser.add_argument("--data", type=Path, default=ROOT / "data")

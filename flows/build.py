@@ -43,6 +43,7 @@ from pipeline.graph.aggregate import (
     reduce_hosts,
     reduce_links,
     reduce_pages,
+    write_referrals,
 )
 from pipeline.parts.layout import check_layout, data_layout, growth_note
 from pipeline.parts.part import sweep_temporary
@@ -131,8 +132,10 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
         return reduce_links(plan, partitions, options)
     if step == "hosts":
         reduce_hosts(plan, partitions)
-    else:
+    elif step == "domains":
         reduce_domains(plan, partitions)
+    else:
+        write_referrals(plan, partitions)
     return len(partitions)
 
 
@@ -158,37 +161,47 @@ def _call_label(call: Callable[[], Any]) -> str:
 
 
 @task(name="finish-aggregation")
-def finish_task(plan: AggregationPlan, options: GraphOptions, buckets: int,
-                settings: Settings, ranked: dict[str, Any]) -> GraphSummary:
-    return finish_aggregation(plan, options, buckets, settings, ranked)
+def finish_task(plan: AggregationPlan, options: GraphOptions, ranked: dict[str, Any],
+                buckets: int) -> GraphSummary:
+    return finish_aggregation(plan, options, ranked, buckets)
 
 
 def aggregate_in_partitions(store: DataStore, options: GraphOptions,
                             settings: Settings) -> GraphSummary:
     """Plan, then each step as one task per group of partitions (on the run's task runner,
-    so in parallel and each in its own process), then finish. A step starts when the one
+    so in parallel and each in its own process), the ranks, the referrals (another step:
+    they take the ranked domains' authority), then finish. A step starts when the one
     before it has finished everywhere: it reads the pieces that step wrote."""
     plan = plan_task(store, options)
     buckets = 0
     try:
         for step in ("pages", "links", "hosts", "domains"):
-            groups = plan.groups(step, settings.worker_count)
-            _report_step(step, 0, plan.partitions)
-            futures = [reduce_task.submit(plan, step, group, group[0], group[-1], options)
-                       for group in groups]
-            done = 0
-            for group, future in zip(groups, futures, strict=True):
-                reduced = future.result()  # a failed task fails the run; the next starts anew
-                if step == "links":
-                    buckets += reduced
-                done += len(group)
-                _report_step(step, done, plan.partitions)
+            buckets += _run_step(plan, step, options, settings)
         ranked = rank_graph(plan, options, settings, map_fn=on_task_runner,
                             report=lambda text: _report(0, 0, text))
+        _run_step(plan, "referrals", options, settings)
     except BaseException:
         plan.graph.delete_all()
         raise
-    return finish_task(plan, options, buckets, settings, ranked)
+    return finish_task(plan, options, ranked, buckets)
+
+
+def _run_step(plan: AggregationPlan, step: str, options: GraphOptions,
+              settings: Settings) -> int:
+    """One step as a task per group of partitions, reported as they finish; the links
+    step's sub-buckets reduced (0 for the others)."""
+    groups = plan.groups(step, settings.worker_count)
+    _report_step(step, 0, plan.partitions)
+    futures = [reduce_task.submit(plan, step, group, group[0], group[-1], options)
+               for group in groups]
+    done = buckets = 0
+    for group, future in zip(groups, futures, strict=True):
+        reduced = future.result()  # a failed task fails the run; the next starts anew
+        if step == "links":
+            buckets += reduced
+        done += len(group)
+        _report_step(step, done, plan.partitions)
+    return buckets
 
 
 @task(name="publish")

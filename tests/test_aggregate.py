@@ -13,6 +13,8 @@ from typing import Any
 import networkx as nx
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import GraphError
 from pipeline.extract.rows import LinkRow, PageRow
@@ -600,3 +602,92 @@ def test_sub_buckets_are_uncompressed_only_where_the_disk_has_room(tmp_path: Pat
         assert read["uncompressed"][index].equals(read["lz4"][index])
         assert read["lz4"][index]["n"].to_list() == list(range(index, 1_000, 3))
     assert disk["uncompressed"] > disk["lz4"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from([f"d{n}.org" for n in range(40)]),
+                       st.one_of(st.none(), st.floats(0, 1)), max_size=30),
+       st.lists(st.one_of(st.none(), st.sampled_from([f"d{n}.org" for n in range(50)])),
+                max_size=60))
+def test_the_authority_lookup_is_a_left_join_on_the_domain(
+        authority: dict[str, float | None], names: list[str | None]) -> None:
+    """tables.DomainAuthority gives each name its domain's authority exactly as a left join
+    on the name would (null for a name not ranked, a null name, a null authority), and keeps
+    its dictionary while other lookups are made and dropped."""
+    import gc
+
+    from pipeline.graph.tables import DomainAuthority
+
+    domains = pl.DataFrame({"domain": list(authority), "authority": list(authority.values())},
+                           schema={"domain": pl.String(), "authority": pl.Float64()})
+    lookup = DomainAuthority(domains)
+    DomainAuthority(domains.reverse())  # another dictionary made and let go
+    gc.collect()
+    rows = pl.DataFrame({"referring_domain": names}, schema={"referring_domain": pl.String()})
+    joined = rows.join(domains.rename({"domain": "referring_domain"}), on="referring_domain",
+                       how="left", maintain_order="left")
+    found = lookup.of(rows["referring_domain"])
+    assert found.to_list() == joined["authority"].to_list()
+    assert lookup.of(rows["referring_domain"]).to_list() == found.to_list()  # and again
+
+
+def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partition(
+        tmp_path: Path) -> None:
+    """write_referrals runs per group of target partitions, after the ranks; the finish
+    step refuses a graph whose referrals some partition has not written, and once they all
+    have, every table (referrals with their authority too) is the one-process
+    aggregation's."""
+    from pipeline.graph.aggregate import (
+        finish_aggregation,
+        plan_aggregation,
+        rank_graph,
+        reduce_domains,
+        reduce_hosts,
+        reduce_links,
+        reduce_pages,
+        write_referrals,
+    )
+
+    for data in (tmp_path / "steps", tmp_path / "whole"):
+        for number in range(3):
+            rows = []
+            for n in range(10):
+                src = f"https://site{n}.example/{number}"
+                rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
+                             [link("c1", src, f"site{n}.example", f"site{n}.example",
+                                   f"t{m}.org", f"t{m}.org") for m in range(n % 6)]
+                             + [link("c1", src, f"site{n}.example", f"site{n}.example",
+                                     f"site{n + 1}.example", f"site{n + 1}.example")]))
+            write(data, f"part{number}", rows, partitions=4)
+    aggregate(LocalData(tmp_path / "whole"))
+
+    store = LocalData(tmp_path / "steps")
+    options = GraphOptions()
+    plan = plan_aggregation(store, options)
+    everything = range(plan.partitions)
+    reduce_pages(plan, everything, options)
+    reduce_links(plan, everything, options)
+    reduce_hosts(plan, everything)
+    reduce_domains(plan, everything)
+    ranked = rank_graph(plan, options)
+    write_referrals(plan, [0, 1])
+    with pytest.raises(GraphError, match=r"referral files without authority \(the first: p0002"):
+        finish_aggregation(plan, options, ranked)
+    assert store.current_graph() is None  # nothing published
+    # a failed finish deletes the graph being built: the run starts again, as a re-run does
+    plan = plan_aggregation(store, options)
+    reduce_pages(plan, everything, options)
+    reduce_links(plan, everything, options)
+    reduce_hosts(plan, everything)
+    reduce_domains(plan, everything)
+    ranked = rank_graph(plan, options)
+    write_referrals(plan, [2, 3])
+    write_referrals(plan, [0, 1])
+    finish_aggregation(plan, options, ranked)
+    assert_counts_are_the_tables(tmp_path / "steps")
+    for table in TABLES:
+        ours = read_table(tmp_path / "steps", table)
+        assert ours.sort(ours.columns).equals(
+            read_table(tmp_path / "whole", table).sort(ours.columns)), table
+    referrals = read_table(tmp_path / "steps", "referrals")
+    assert referrals.height > 0 and referrals["authority"].null_count() == 0

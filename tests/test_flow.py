@@ -52,8 +52,8 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
     states = asyncio.run(task_runs_by_state())
     completed = states.get("COMPLETED", [])
     assert sum(name.startswith("process ") for name in completed) == 3
-    # the aggregation's four steps, each a task per group of partitions, then finish
-    for step in ("pages", "links", "hosts", "domains"):
+    # the aggregation's steps, each a task per group of partitions, then finish
+    for step in ("pages", "links", "hosts", "domains", "referrals"):
         assert any(name.startswith(f"reduce {step} ") for name in completed), (step, completed)
     assert "finish-aggregation" in " ".join(completed) and "publish" in " ".join(completed)
     failed = states.get("FAILED", [])

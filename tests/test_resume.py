@@ -60,6 +60,8 @@ MOMENTS: dict[str, Callable[[Path], bool]] = {
     "extraction": lambda data: 0 < complete_parts(data) < SAMPLE_FILES,
     # the graph folder is being written
     "aggregation": lambda data: any(data.glob(".graph-tmp-*")),
+    # the referrals step, after the ranks: some referrals given their authority
+    "referrals": lambda data: any(data.glob(".graph-tmp-*/referrals/*.parquet")),
     # the database is being built beside its final name
     "publish": lambda data: any(data.glob(".graph.duckdb.tmp-*")),
 }

@@ -34,10 +34,11 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
-   partitions, each a task on the flow's task runner), then ``finish_aggregation``: the
-   crawls table, the referrals joined to the ranked domains' authority (one link task's
-   file at a time, beside the domains' names and authority), the manifest, and the graph
-   made current in one step.
+   partitions, each a task on the flow's task runner).
+5. ``write_referrals`` (partition = target domain): each sub-bucket's referrals with the
+   referring domains' authority, looked up in every ranked domain's (held by each task).
+6. ``finish_aggregation``: the crawls table, the manifest, and the graph made current in
+   one step.
 
 Sub-buckets: a partition's keys are hashed into SLOTS slots, counted, and packed by their
 rows into sub-buckets within ``aggregate_memory_mb`` (``pack_slots``); a links sub-bucket
@@ -51,8 +52,8 @@ about as much as three or four reads).
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
 remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No
 task holds more than one sub-bucket of its partition, except one source domain's links into
-one target (kept together), the ranks of a graph that fits the memory setting, and the finish step:
-the domains' names and authority the referrals are joined with.
+one target (kept together), the ranks of a graph that fits the memory setting, and the
+domains' names and authority each referrals task looks the referring domains up in.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ from pipeline.graph.tables import (
     CAPTURE,
     CAPTURE_PART,
     NO_RANKS,
+    DomainAuthority,
     GraphOptions,
     domain_edges,
     domain_pairs,
@@ -135,7 +137,7 @@ MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
           "referrals", "domain_profiles")
 WORK = "work"  # the pieces steps hand on, deleted by the finish step
-STEPS = ("pages", "links", "hosts", "domains")
+STEPS = ("pages", "links", "hosts", "domains", "referrals")  # "referrals" after the ranks
 
 
 def graph_dir(data_dir: Path) -> Path:
@@ -897,35 +899,53 @@ def _rank_work_dir(plan: AggregationPlan) -> tuple[Path, bool]:
         return new_scratch("ranks"), True
 
 
-def _complete_tables(plan: AggregationPlan, options: GraphOptions,
-                     settings: Settings | None = None,
-                     ranked: dict[str, Any] | None = None) -> dict[str, Any]:
-    """After the steps: the crawls table, the ranks (unless ``ranked`` says rank_graph has
-    ranked them), the referrals; the row count of every table."""
+def _complete_tables(plan: AggregationPlan, ranked: dict[str, Any]) -> dict[str, Any]:
+    """After the steps and the ranks (``ranked``: what rank_graph returned): the crawls
+    table; the row count of every table."""
     graph, work = plan.graph, plan.work
     _check_complete(plan)
+    _check_referrals(plan)
     crawls = _crawls(work)
     graph.write(crawls, "crawls/p0000.parquet", compression="zstd")
-    if ranked is None:
-        ranked = rank_graph(plan, options, settings)
-    rows = {**_written_rows(work), "crawls": crawls.height,
-            "referrals": _write_referrals(graph, work)}
+    rows = {**_written_rows(work), "crawls": crawls.height}
     work.delete_all()
     return {**{table: rows.get(table, 0) for table in TABLES}, **ranked}
 
 
-def _write_referrals(graph: Folder, work: Folder) -> int:
-    """Each link task's referrals with the referring domains' authority, one file each
-    (named as the task's links file): the finish step's join of the ranked domains. Returns
-    the rows written."""
-    authority = scan_table(graph, "domains").select("domain", "authority").collect()
-    written = 0
-    for name in work.files_in("referrals"):
-        rows = with_authority(work.scan([name]).collect(), authority)
-        graph.write(rows, f"referrals/{name.rsplit('/', 1)[-1]}", compression="zstd",
-                    row_group_size=_ROW_GROUP)
-        written += rows.height
-    return written
+def write_referrals(plan: AggregationPlan, partitions: Iterable[int]) -> None:
+    """Step 5, once the domains are ranked, for some target-domain partitions: each of
+    their sub-buckets' referrals with the referring domains' authority, written to the graph
+    (named as the sub-bucket's links file). A task holds every ranked domain's name and
+    authority (tables.DomainAuthority, built once a task) and one file of referrals."""
+    graph, work = plan.graph, plan.work
+    written = _Written(work, "referrals", partitions)
+    stems = {partition_name(partition) for partition in written.partitions}
+    names = [name for name in work.files_in("referrals")
+             if _file_name(name).split("-")[0].removesuffix(".parquet") in stems]
+    if names:
+        authority = DomainAuthority(
+            scan_table(graph, "domains").select("domain", "authority").collect())
+        for name in names:
+            rows = with_authority(work.scan([name]).collect(), authority)
+            graph.write(rows, f"referrals/{_file_name(name)}", compression="zstd",
+                        row_group_size=_ROW_GROUP)
+            written.add("referrals", rows.height)
+    written.record()
+
+
+def _file_name(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _check_referrals(plan: AggregationPlan) -> None:
+    """Every sub-bucket's referrals have been given their authority (write_referrals)."""
+    missing = ({_file_name(name) for name in plan.work.files_in("referrals")}
+               - {_file_name(name) for name in plan.graph.files_in("referrals")})
+    if missing:
+        raise GraphError(
+            f"aggregation of {plan.store.location!r} has {len(missing)} referral files "
+            f"without authority (the first: {min(missing)}); run `backlinks run` again"
+        )
 
 
 def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
@@ -941,18 +961,18 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
     reduce_links(plan, [0], options)
     reduce_hosts(plan, [0])
     reduce_domains(plan, [0])
-    return _complete_tables(plan, options)
+    ranked = rank_graph(plan, options)
+    write_referrals(plan, [0])
+    return _complete_tables(plan, ranked)
 
 
-def finish_aggregation(plan: AggregationPlan, options: GraphOptions,
-                       sub_buckets: int = 0, settings: Settings | None = None,
-                       ranked: dict[str, Any] | None = None) -> GraphSummary:
-    """The crawls table, the ranks (unless ``ranked``: what rank_graph returned), the
-    manifest; make the graph the current one. ``settings`` open a remote ranks file
-    (``options.ranks_file``)."""
+def finish_aggregation(plan: AggregationPlan, options: GraphOptions, ranked: dict[str, Any],
+                       sub_buckets: int = 0) -> GraphSummary:
+    """After every step and the ranks (``ranked``: what rank_graph returned): the crawls
+    table, the manifest; make the graph the current one."""
     graph = plan.graph
     try:
-        counts = _complete_tables(plan, options, settings, ranked)
+        counts = _complete_tables(plan, ranked)
         write_manifest(graph, plan, counts, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
@@ -1064,7 +1084,9 @@ def aggregate(
         buckets = reduce_links(plan, range(plan.partitions), options)
         reduce_hosts(plan, range(plan.partitions))
         reduce_domains(plan, range(plan.partitions))
+        ranked = rank_graph(plan, options, settings)
+        write_referrals(plan, range(plan.partitions))
     except BaseException:
         plan.graph.delete_all()
         raise
-    return finish_aggregation(plan, options, buckets, settings)
+    return finish_aggregation(plan, options, ranked, buckets)
