@@ -563,6 +563,12 @@ def test_partitions_are_grouped_into_tasks_by_bytes_and_workers(tmp_path: Path,
             assert len(groups) == min(workers, len([s for s in sizes.values() if s]))
         else:
             assert len(groups) == 1
+        # the referrals step: a task a worker at any size (each builds every domain's
+        # lookup once)
+        referrals = plan(sizes).groups("referrals", workers)
+        assert [p for group in referrals for p in group] == list(range(16))
+        assert len(referrals) == (min(workers, len([s for s in sizes.values() if s]))
+                                  if total else 1)
 
 
 def test_a_sub_bucket_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:

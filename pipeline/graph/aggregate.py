@@ -276,10 +276,14 @@ class AggregationPlan:
     def groups(self, step: str, workers: int = 1) -> list[list[int]]:
         """The partitions of ``step``, in order, grouped into tasks of about TASK_BYTES each,
         or of a ``workers``-th of the step's bytes when that is less (a small step still
-        keeps every worker busy)."""
+        keeps every worker busy). The referrals step in a task a worker: each of its tasks
+        reads every domain's authority and builds their lookup first, and its memory does
+        not grow with its partitions (one file of referrals at a time)."""
         sizes = self.bytes_of(step)
         total = sum(sizes.get(partition, 0) for partition in range(self.partitions))
-        budget = min(TASK_BYTES, max(1, math.ceil(total / max(1, workers))))
+        budget = max(1, math.ceil(total / max(1, workers)))
+        if step != "referrals":
+            budget = min(TASK_BYTES, budget)
         groups: dict[int, list[int]] = {}
         leading: list[int] = []  # empty partitions before the first one with bytes
         before, group = 0, None
