@@ -83,7 +83,8 @@ def kept_and_superseded(ordered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     kept from the first of them (``CAPTURE_PART``). Superseded: (crawl, src_url,
     fetch_time, part) of the captures that lost to a later one of the same URL in the same
     crawl, or to the same capture in an earlier part (a copy of the kept capture in the
-    same part is not), usually few, so every bucket can hold them. A capture with no
+    same part is not), usually few, so every bucket can hold them; a row a copy (a part
+    that holds a lost capture twice lists it twice). A capture with no
     fetch_time matches no capture, kept or not: it is superseded, as it was when kept and
     superseded came from a join.
 
@@ -112,7 +113,9 @@ def kept_and_superseded(ordered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
                ).fill_null(False)
     marked = captures.select(_ROW, first.alias("kept"), (~as_kept).alias("superseded"))
     keep = (~repeated).scatter(marked.filter("kept")[_ROW], True)
-    superseded = (ordered[marked.filter("superseded")[_ROW]].select(_CAPTURE_ORDER).unique()
+    # no ``unique``: the links step only anti-joins them, and a distinct of every superseded
+    # URL took more memory than anything else when many URLs were captured twice
+    superseded = (ordered[marked.filter("superseded")[_ROW]].select(_CAPTURE_ORDER)
                   .rename({"url": "src_url"}))
     return ordered.filter(keep), superseded
 
