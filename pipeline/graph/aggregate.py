@@ -118,7 +118,8 @@ SLOTS = 4096
 # LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY of a page row. Measured on the 50 M
 # link-row input of bench/scale.py (docs/scale.md: one link sub-bucket of 269k rows held
 # 710 MiB above Python's own 85, one of 640k rows 1,450; a pages partition of 3.1 M rows
-# 855, or 1,075 when every URL was captured twice: tables.kept_and_superseded), rounded up.
+# 855, or 870-885 when every URL was captured twice: tables.kept_and_superseded), rounded
+# up.
 # Sub-buckets are sized from them, by the rows part.json records: a row count, unlike
 # compressed bytes, does not depend on how well the strings compress.
 BUCKET_BASE_MB = 400
@@ -919,16 +920,18 @@ def _complete_tables(plan: AggregationPlan, ranked: dict[str, Any]) -> dict[str,
 def write_referrals(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 5, once the domains are ranked, for some target-domain partitions: each of
     their sub-buckets' referrals with the referring domains' authority, written to the graph
-    (named as the sub-bucket's links file). A task holds every ranked domain's name and
-    authority (tables.DomainAuthority, built once a task) and one file of referrals."""
+    (named as the sub-bucket's links file). A task holds the name and authority of every
+    ranked domain that links to another (tables.DomainAuthority, built once a task: about
+    115 bytes a domain) and one file of referrals."""
     graph, work = plan.graph, plan.work
     written = _Written(work, "referrals", partitions)
     stems = {partition_name(partition) for partition in written.partitions}
     names = [name for name in work.files_in("referrals")
              if _file_name(name).split("-")[0].removesuffix(".parquet") in stems]
-    if names:
+    if names:  # a referring domain links to another domain: out_domains is at least 1
         authority = DomainAuthority(
-            scan_table(graph, "domains").select("domain", "authority").collect())
+            scan_table(graph, "domains").filter(pl.col("out_domains") > 0)
+            .select("domain", "authority").collect())
         for name in names:
             rows = with_authority(work.scan([name]).collect(), authority)
             graph.write(rows, f"referrals/{_file_name(name)}", compression="zstd",
