@@ -87,6 +87,7 @@ from pipeline.graph.tables import (
     domain_profiles,
     host_edges,
     kept_and_superseded,
+    linking_pages,
     links_of_pages,
     pages_by_url,
     pair_anchors,
@@ -640,7 +641,8 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                  options: GraphOptions) -> int:
     """Step 2 for some target-domain partitions; return the sub-buckets reduced."""
     work = plan.work
-    superseded = work.scan(work.files_in("superseded"))
+    # few (the captures that lost to a later one), read once for all the sub-buckets
+    superseded = work.scan(work.files_in("superseded")).collect()
     crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
     written = _Written(work, "links", partitions)
@@ -688,7 +690,7 @@ def _write_profiles(graph: Folder, stem: str, written: _Written, pairs: pl.LazyF
 
 
 def _reduce_link_bucket(
-    plan: AggregationPlan, stem: str, links: pl.LazyFrame, superseded: pl.LazyFrame,
+    plan: AggregationPlan, stem: str, links: pl.LazyFrame, superseded: pl.DataFrame,
     crawled: pl.LazyFrame, options: GraphOptions, written: _Written,
     profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = None,
 ) -> None:
@@ -696,18 +698,19 @@ def _reduce_link_bucket(
     (a split of one target's links by source domain) its domain pairs and anchors are
     handed on there for the targets' profiles instead of written as profiles."""
     graph, work = plan.graph, plan.work
-    kept = links.join(superseded, on=list(CAPTURE), how="anti").drop(CAPTURE_PART).collect()
+    if superseded.height:  # (an anti-join with nothing still hashes every link's capture)
+        links = links.join(superseded.lazy(), on=list(CAPTURE), how="anti")
+    kept = links.drop(CAPTURE_PART).collect()
     del links  # the partition's rows as read: only the kept ones from here on
     # sitewide needs the crawled pages of the source hosts that could be sitewide only
-    candidates = (kept.lazy().group_by("src_host", "dst_domain")
-                  .agg(pl.col("src_url").n_unique().alias("linking_pages"))
-                  .filter(pl.col("linking_pages") >= options.sitewide_min_pages)
-                  .select("src_host").unique().collect())
+    linking = linking_pages(kept.lazy()).collect()  # for the candidates and the flags
+    candidates = (linking.filter(pl.col("linking_pages") >= options.sitewide_min_pages)
+                  .select("src_host").unique())
     host_pages = (crawled.filter(pl.col("host").is_in(candidates["src_host"].implode()))
                   .select("host", "host_pages").collect())
-    final = links_of_pages(kept.lazy(), superseded.clear(), host_pages.lazy(),
-                           options).collect()
-    del kept
+    final = links_of_pages(kept.lazy(), None, host_pages.lazy(), options,
+                           linking.lazy()).collect()
+    del kept, linking
     graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
     written.add("links", final.height)
     work.write(final.group_by("crawl").agg(

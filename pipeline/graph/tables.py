@@ -120,36 +120,42 @@ def kept_and_superseded(ordered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     return ordered.filter(keep), superseded
 
 
-def host_page_counts(kept_pages: pl.LazyFrame) -> pl.LazyFrame:
-    """(host, host_pages): crawled pages per host, for the sitewide share."""
-    return kept_pages.group_by("host").agg(pl.col("url").n_unique().alias("host_pages"))
+def linking_pages(links: pl.LazyFrame) -> pl.LazyFrame:
+    """(src_host, dst_domain, linking_pages): how many distinct pages of a host link to a
+    domain (what ``sitewide`` compares with the host's crawled pages)."""
+    return (links.group_by("src_host", "dst_domain")
+            .agg(pl.col("src_url").n_unique().alias("linking_pages")))
 
 
 def links_of_pages(
-    links: pl.LazyFrame, superseded: pl.LazyFrame, host_pages: pl.LazyFrame,
+    links: pl.LazyFrame, superseded: pl.LazyFrame | None, host_pages: pl.LazyFrame,
     options: GraphOptions = GraphOptions(),  # noqa: B008
+    linking: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Links of the kept captures only (a page crawled twice counts once), flagged sitewide
     and sorted by target (so DuckDB skips the row groups of other targets). Every link's
     page is in the same part, so dropping the superseded captures keeps exactly the links
-    of the kept pages."""
-    kept_links = links.join(superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
+    of the kept pages. ``superseded`` None: ``links`` are those of kept captures already;
+    ``linking``: their ``linking_pages``, when the caller has them."""
+    kept_links = links if superseded is None else links.join(
+        superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
     kept_links = kept_links.with_columns(  # links.dofollow, computed once here
         dofollow=~(pl.col("nofollow") | pl.col("ugc") | pl.col("sponsored")))
-    return with_sitewide(kept_links, host_pages, options).sort(
+    return with_sitewide(kept_links, host_pages, options, linking).sort(
         ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
     )
 
 
 def with_sitewide(
-    links: pl.LazyFrame, host_pages: pl.LazyFrame, options: GraphOptions
+    links: pl.LazyFrame, host_pages: pl.LazyFrame, options: GraphOptions,
+    linking: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Add ``sitewide``: true for the links from a host to a domain when at least
     ``sitewide_min_pages`` of the host's crawled pages, and at least ``sitewide_share`` of
-    them, link to that domain (template links: menus, footers, blogrolls)."""
+    them, link to that domain (template links: menus, footers, blogrolls). ``linking``:
+    ``linking_pages(links)``, when the caller has them."""
     flags = (
-        links.group_by("src_host", "dst_domain")
-        .agg(pl.col("src_url").n_unique().alias("linking_pages"))
+        (linking_pages(links) if linking is None else linking)
         .join(host_pages, left_on="src_host", right_on="host", how="left")
         .select(
             "src_host",
