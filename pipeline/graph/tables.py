@@ -83,8 +83,8 @@ def kept_and_superseded(ordered: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     kept from the first of them (``CAPTURE_PART``). Superseded: (crawl, src_url,
     fetch_time, part) of the captures that lost to a later one of the same URL in the same
     crawl, or to the same capture in an earlier part (a copy of the kept capture in the
-    same part is not), usually few, so every bucket can hold them; a row a copy (a part
-    that holds a lost capture twice lists it twice). A capture with no
+    same part is not), usually few, so every bucket can hold them; one row per copy (a
+    part that holds a lost capture twice lists it twice). A capture with no
     fetch_time matches no capture, kept or not: it is superseded, as it was when kept and
     superseded came from a join.
 
