@@ -643,16 +643,7 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
     step refuses a graph whose referrals some partition has not written, and once they all
     have, every table (referrals with their authority too) is the one-process
     aggregation's."""
-    from pipeline.graph.aggregate import (
-        finish_aggregation,
-        plan_aggregation,
-        rank_graph,
-        reduce_domains,
-        reduce_hosts,
-        reduce_links,
-        reduce_pages,
-        write_referrals,
-    )
+    from pipeline.graph import aggregate as steps
 
     for data in (tmp_path / "steps", tmp_path / "whole"):
         for number in range(3):
@@ -669,27 +660,26 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
 
     store = LocalData(tmp_path / "steps")
     options = GraphOptions()
-    plan = plan_aggregation(store, options)
-    everything = range(plan.partitions)
-    reduce_pages(plan, everything, options)
-    reduce_links(plan, everything, options)
-    reduce_hosts(plan, everything)
-    reduce_domains(plan, everything)
-    ranked = rank_graph(plan, options)
-    write_referrals(plan, [0, 1])
+
+    def reduced_and_ranked() -> tuple[steps.AggregationPlan, dict[str, Any]]:
+        plan = steps.plan_aggregation(store, options)
+        everything = range(plan.partitions)
+        steps.reduce_pages(plan, everything, options)
+        steps.reduce_links(plan, everything, options)
+        steps.reduce_hosts(plan, everything)
+        steps.reduce_domains(plan, everything)
+        return plan, steps.rank_graph(plan, options)
+
+    plan, ranked = reduced_and_ranked()
+    steps.write_referrals(plan, [0, 1])
     with pytest.raises(GraphError, match=r"referral files without authority \(the first: p0002"):
-        finish_aggregation(plan, options, ranked)
+        steps.finish_aggregation(plan, options, ranked)
     assert store.current_graph() is None  # nothing published
     # a failed finish deletes the graph being built: the run starts again, as a re-run does
-    plan = plan_aggregation(store, options)
-    reduce_pages(plan, everything, options)
-    reduce_links(plan, everything, options)
-    reduce_hosts(plan, everything)
-    reduce_domains(plan, everything)
-    ranked = rank_graph(plan, options)
-    write_referrals(plan, [2, 3])
-    write_referrals(plan, [0, 1])
-    finish_aggregation(plan, options, ranked)
+    plan, ranked = reduced_and_ranked()
+    steps.write_referrals(plan, [2, 3])
+    steps.write_referrals(plan, [0, 1])
+    steps.finish_aggregation(plan, options, ranked)
     assert_counts_are_the_tables(tmp_path / "steps")
     for table in TABLES:
         ours = read_table(tmp_path / "steps", table)
