@@ -191,7 +191,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "reduced in sub-buckets (of target domains for links, of hosts for pages), one after "
         "the other. A partition in 5 sub-buckets or more is first sorted into them on the "
         "task's disk (TMPDIR: about 1.5x the partition's compressed bytes as LZ4; 3.8x, "
-        "uncompressed and faster, when the disk has four times that free).",
+        "uncompressed and faster, when the disk has four times that free). The referrals "
+        "step's tasks also hold every linking domain's name and authority (about 115 bytes "
+        "a domain) whatever this is.",
     ),
     SettingSpec(
         "partitions",
