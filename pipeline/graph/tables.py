@@ -10,6 +10,7 @@ time and writes what they return.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import polars as pl
@@ -311,7 +312,9 @@ class DomainAuthority:
     lookups (0.21; 0.07 at 3 M rows: a larger dictionary misses the caches more)."""
 
     def __init__(self, domains: pl.DataFrame) -> None:
-        self._names = pl.Categorical(pl.Categories.random())
+        # a dictionary of its own (by a name no other has); Polars marks pl.Categories
+        # unstable: tests/test_aggregate.py checks the lookup against a join
+        self._names = pl.Categorical(pl.Categories(f"domain-authority-{uuid.uuid4().hex}"))
         # the names as a Categorical series keep the dictionary alive: Polars frees a
         # dictionary that no series holds, and a later cast would start a new one
         self._domains = domains["domain"].cast(self._names)
