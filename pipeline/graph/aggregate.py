@@ -139,7 +139,6 @@ MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
           "referrals", "domain_profiles")
 WORK = "work"  # the pieces steps hand on, deleted by the finish step
-STEPS = ("pages", "links", "hosts", "domains", "referrals")  # "referrals" after the ranks
 
 
 def graph_dir(data_dir: Path) -> Path:
@@ -708,8 +707,7 @@ def _reduce_link_bucket(
                   .select("src_host").unique())
     host_pages = (crawled.filter(pl.col("host").is_in(candidates["src_host"].implode()))
                   .select("host", "host_pages").collect())
-    final = links_of_pages(kept.lazy(), None, host_pages.lazy(), options,
-                           linking.lazy()).collect()
+    final = links_of_pages(kept.lazy(), host_pages.lazy(), linking.lazy(), options).collect()
     del kept, linking
     graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
     written.add("links", final.height)

@@ -129,35 +129,30 @@ def linking_pages(links: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def links_of_pages(
-    links: pl.LazyFrame, superseded: pl.LazyFrame | None, host_pages: pl.LazyFrame,
+    kept_links: pl.LazyFrame, host_pages: pl.LazyFrame, linking: pl.LazyFrame,
     options: GraphOptions = GraphOptions(),  # noqa: B008
-    linking: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Links of the kept captures only (a page crawled twice counts once), flagged sitewide
-    and sorted by target (so DuckDB skips the row groups of other targets). Every link's
-    page is in the same part, so dropping the superseded captures keeps exactly the links
-    of the kept pages. ``superseded`` None: ``links`` are those of kept captures already;
-    ``linking``: their ``linking_pages``, when the caller has them."""
-    kept_links = links if superseded is None else links.join(
-        superseded, on=["crawl", "src_url", "fetch_time"], how="anti")
+    """The links of the kept captures (the caller has dropped the superseded ones: every
+    link's page is in the same part, so that keeps exactly the links of the kept pages),
+    with ``dofollow``, flagged sitewide from their ``linking_pages`` (``linking``) and
+    sorted by target (so DuckDB skips the row groups of other targets)."""
     kept_links = kept_links.with_columns(  # links.dofollow, computed once here
         dofollow=~(pl.col("nofollow") | pl.col("ugc") | pl.col("sponsored")))
-    return with_sitewide(kept_links, host_pages, options, linking).sort(
+    return with_sitewide(kept_links, host_pages, linking, options).sort(
         ["dst_domain", "dst_host", "src_domain", "src_host", "src_url"]
     )
 
 
 def with_sitewide(
-    links: pl.LazyFrame, host_pages: pl.LazyFrame, options: GraphOptions,
-    linking: pl.LazyFrame | None = None,
+    links: pl.LazyFrame, host_pages: pl.LazyFrame, linking: pl.LazyFrame,
+    options: GraphOptions,
 ) -> pl.LazyFrame:
     """Add ``sitewide``: true for the links from a host to a domain when at least
     ``sitewide_min_pages`` of the host's crawled pages, and at least ``sitewide_share`` of
     them, link to that domain (template links: menus, footers, blogrolls). ``linking``:
-    ``linking_pages(links)``, when the caller has them."""
+    ``linking_pages(links)``."""
     flags = (
-        (linking_pages(links) if linking is None else linking)
-        .join(host_pages, left_on="src_host", right_on="host", how="left")
+        linking.join(host_pages, left_on="src_host", right_on="host", how="left")
         .select(
             "src_host",
             "dst_domain",
