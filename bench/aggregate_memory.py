@@ -47,7 +47,7 @@ if step == "plan":
 elif step == "finish":  # the ranks, the referrals and the finish step
     plan = pickle.loads(plan_file.read_bytes())
     ranked = rank_graph(plan, options)
-    write_referrals(plan, range(plan.partitions))
+    write_referrals(plan, range(plan.partitions), options)
     finish_aggregation(plan, options, ranked)
 elif step == "links":
     print(reduce_links(pickle.loads(plan_file.read_bytes()), [0], options))

@@ -232,7 +232,8 @@ def _generate_target_tables(graph_dir: Path, partitions: int) -> None:
         pairs = domain_pairs(links).collect().lazy()
         anchors = pair_anchors(links).collect().lazy()
         name = f"p{number:04d}.parquet"
-        with_authority(referrals(pairs, anchors).collect(), authority).write_parquet(
+        rows = referrals(pairs, anchors).collect()
+        with_authority(rows, authority.of(rows["referring_domain"])).write_parquet(
             graph_dir / "referrals" / name, compression="zstd", row_group_size=122_880)
         domain_profiles(pairs, anchors).collect().write_parquet(
             graph_dir / "domain_profiles" / name, compression="zstd")

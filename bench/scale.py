@@ -70,7 +70,7 @@ else:
     if step == "ranks":
         ranked_file.write_bytes(pickle.dumps(agg.rank_graph(plan, options)))
     elif step == "referrals":
-        agg.write_referrals(plan, group)
+        agg.write_referrals(plan, group, options)
     elif step == "finish":
         agg.finish_aggregation(plan, options, pickle.loads(ranked_file.read_bytes()))
     elif step == "links":

@@ -135,7 +135,7 @@ def reduce_task(plan: AggregationPlan, step: str, partitions: list[int], first: 
     elif step == "domains":
         reduce_domains(plan, partitions)
     else:
-        write_referrals(plan, partitions)
+        write_referrals(plan, partitions, options)
     return len(partitions)
 
 

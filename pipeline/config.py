@@ -192,8 +192,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "the other. A partition in 5 sub-buckets or more is first sorted into them on the "
         "task's disk (TMPDIR: about 1.5x the partition's compressed bytes as LZ4; 3.8x, "
         "uncompressed and faster, when the disk has four times that free). The referrals "
-        "step's tasks also hold every linking domain's name and authority (about 115 bytes "
-        "a domain) whatever this is.",
+        "step looks authority up in a dictionary of the linking domains (about 170 bytes a "
+        "domain), built in shards, one after the other, when it needs more than half of "
+        "this above a task's 400 MiB base.",
     ),
     SettingSpec(
         "partitions",

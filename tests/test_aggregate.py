@@ -671,14 +671,14 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
         return plan, steps.rank_graph(plan, options)
 
     plan, ranked = reduced_and_ranked()
-    steps.write_referrals(plan, [0, 1])
+    steps.write_referrals(plan, [0, 1], options)
     with pytest.raises(GraphError, match=r"referral files without authority \(the first: p0002"):
         steps.finish_aggregation(plan, options, ranked)
     assert store.current_graph() is None  # nothing published
     # a failed finish deletes the graph being built: the run starts again, as a re-run does
     plan, ranked = reduced_and_ranked()
-    steps.write_referrals(plan, [2, 3])
-    steps.write_referrals(plan, [0, 1])
+    steps.write_referrals(plan, [2, 3], options)
+    steps.write_referrals(plan, [0, 1], options)
     steps.finish_aggregation(plan, options, ranked)
     assert_counts_are_the_tables(tmp_path / "steps")
     for table in TABLES:
@@ -687,3 +687,61 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
             read_table(tmp_path / "whole", table).sort(ours.columns)), table
     referrals = read_table(tmp_path / "steps", "referrals")
     assert referrals.height > 0 and referrals["authority"].null_count() == 0
+
+
+def test_the_referrals_authority_in_shards_is_the_one_dictionary_s(tmp_path: Path) -> None:
+    """With the linking domains' dictionary built in shards (one at a time, each of its own
+    share of the domains), every referrals file is the one built from one dictionary, row
+    for row and in the same order."""
+    from pipeline.graph import aggregate as steps
+
+    for number in range(2):
+        rows = []
+        for n in range(40):
+            src = f"https://site{n}.example/{number}"
+            rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
+                         [link("c1", src, f"site{n}.example", f"site{n}.example",
+                               f"site{(n * m) % 40}.example", f"site{(n * m) % 40}.example")
+                          for m in range(2, 2 + n % 7)]
+                         + [link("c1", src, f"site{n}.example", f"site{n}.example",
+                                 "unranked.org", "unranked.org")]))
+        write(tmp_path, f"part{number}", rows, partitions=3)
+    store, options = LocalData(tmp_path), GraphOptions()
+    plan = steps.plan_aggregation(store, options)
+    everything = range(plan.partitions)
+    steps.reduce_pages(plan, everything, options)
+    steps.reduce_links(plan, everything, options)
+    steps.reduce_hosts(plan, everything)
+    steps.reduce_domains(plan, everything)
+    steps.rank_graph(plan, options)
+
+    def referrals_in(shards: int) -> dict[str, pl.DataFrame]:
+        steps.write_referrals(plan, everything, options, shards=shards)
+        names = plan.graph.files_in("referrals")
+        return {name.rsplit("/", 1)[-1]: plan.graph.scan([name]).collect() for name in names}
+
+    whole = referrals_in(1)
+    assert sum(frame.height for frame in whole.values()) > 40
+    assert all(frame["authority"].null_count() == 0 for frame in whole.values())
+    for shards in (2, 5):
+        sharded = referrals_in(shards)
+        assert sharded.keys() == whole.keys()
+        for name, frame in whole.items():
+            assert sharded[name].equals(frame), (shards, name)
+
+
+def test_the_referrals_dictionary_is_sharded_by_the_memory_setting() -> None:
+    """authority_shards: one shard while the linking domains fit half the memory above the
+    task's base, then one more for each such half."""
+    from pipeline.graph.aggregate import (
+        AUTHORITY_DOMAIN_MEMORY,
+        BUCKET_BASE_MB,
+        authority_shards,
+    )
+
+    for memory_mb in (500, 2_000):
+        per_shard = (memory_mb - BUCKET_BASE_MB) * 2**20 // 2 // AUTHORITY_DOMAIN_MEMORY
+        assert authority_shards(0, memory_mb) == 1
+        assert authority_shards(per_shard, memory_mb) == 1
+        assert authority_shards(per_shard + 1, memory_mb) == 2
+        assert authority_shards(3 * per_shard, memory_mb) == 3

@@ -36,7 +36,8 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
    partitions, each a task on the flow's task runner).
 5. ``write_referrals`` (partition = target domain): each sub-bucket's referrals with the
-   referring domains' authority, looked up in every ranked domain's (held by each task).
+   referring domains' authority, looked up in a dictionary of the ranked domains that link
+   to another, built once a task, in shards of them when it would pass the memory setting.
 6. ``finish_aggregation``: the crawls table, the manifest, and the graph made current in
    one step.
 
@@ -52,8 +53,7 @@ about as much as three or four reads).
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
 remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No
 task holds more than one sub-bucket of its partition, except one source domain's links into
-one target (kept together), the ranks of a graph that fits the memory setting, and the
-domains' names and authority each referrals task looks the referring domains up in.
+one target (kept together) and the ranks of a graph that fits the memory setting.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ from pipeline.graph.tables import (
     NO_RANKS,
     DomainAuthority,
     GraphOptions,
+    authority_shard,
     domain_edges,
     domain_pairs,
     domain_profiles,
@@ -126,6 +127,12 @@ SLOTS = 4096
 BUCKET_BASE_MB = 400
 LINK_ROW_MEMORY = 2_000
 PAGE_ROW_MEMORY = 400
+# The referrals step looks the referring domains' authority up in a dictionary of every
+# domain that links to another (tables.DomainAuthority): 114-148 bytes a domain above the
+# names and authority as read (18-19), measured with 98 k and 1.56 M domains (bench/scale.py's
+# 3.1 M and 50 M link rows), rounded up. Built in shards when it needs more than half of a
+# task's share of the memory setting (``authority_shards``).
+AUTHORITY_DOMAIN_MEMORY = 170
 # A partition in this many sub-buckets or more is read once and its rows sorted into them on
 # the task's disk (spill.py); with fewer, each sub-bucket re-reads it and keeps its share.
 # A 3.3 M-row links partition (bench/scale.py, 50 M rows): 4 sub-buckets 32.3 s spilled
@@ -918,27 +925,78 @@ def _complete_tables(plan: AggregationPlan, ranked: dict[str, Any]) -> dict[str,
     return {**{table: rows.get(table, 0) for table in TABLES}, **ranked}
 
 
-def write_referrals(plan: AggregationPlan, partitions: Iterable[int]) -> None:
+def write_referrals(plan: AggregationPlan, partitions: Iterable[int],
+                    options: GraphOptions, shards: int = 0) -> None:
     """Step 5, once the domains are ranked, for some target-domain partitions: each of
     their sub-buckets' referrals with the referring domains' authority, written to the graph
-    (named as the sub-bucket's links file). A task holds the name and authority of every
-    ranked domain that links to another (tables.DomainAuthority, built once a task: about
-    115 bytes a domain) and one file of referrals."""
+    (named as the sub-bucket's links file). The authority is looked up in a dictionary of
+    the ranked domains that link to another (tables.DomainAuthority), built once a task, or
+    in ``shards`` of them (by default as many as keep each within the memory setting:
+    ``authority_shards``); a task holds one shard and one file of referrals at a time."""
     graph, work = plan.graph, plan.work
     written = _Written(work, "referrals", partitions)
     stems = {partition_name(partition) for partition in written.partitions}
     names = [name for name in work.files_in("referrals")
              if _file_name(name).split("-")[0].removesuffix(".parquet") in stems]
     if names:  # a referring domain links to another domain: out_domains is at least 1
-        authority = DomainAuthority(
-            scan_table(graph, "domains").filter(pl.col("out_domains") > 0)
-            .select("domain", "authority").collect())
-        for name in names:
-            rows = with_authority(work.scan([name]).collect(), authority)
-            graph.write(rows, f"referrals/{_file_name(name)}", compression="zstd",
-                        row_group_size=_ROW_GROUP)
-            written.add("referrals", rows.height)
+        linking = (scan_table(graph, "domains").filter(pl.col("out_domains") > 0)
+                   .select("domain", "authority"))
+        shards = shards or authority_shards(linking.select(pl.len()).collect().item(),
+                                            options.aggregate_memory_mb)
+        with _referral_authority(work, names, linking, shards) as authority_of:
+            for name in names:
+                rows = work.scan([name]).collect()
+                rows = with_authority(rows, authority_of(name, rows["referring_domain"]))
+                graph.write(rows, f"referrals/{_file_name(name)}", compression="zstd",
+                            row_group_size=_ROW_GROUP)
+                written.add("referrals", rows.height)
     written.record()
+
+
+def authority_shards(domains: int, memory_mb: int) -> int:
+    """The shards the referrals step builds its dictionary of ``domains`` linking domains
+    in: as many as keep each within half a task's share of ``memory_mb`` above
+    BUCKET_BASE_MB (the other half for one file of referrals)."""
+    budget = (memory_mb - BUCKET_BASE_MB) * 2**20 // 2
+    return max(1, math.ceil(domains * AUTHORITY_DOMAIN_MEMORY / max(1, budget)))
+
+
+@contextmanager
+def _referral_authority(
+    work: Folder, names: list[str], linking: pl.LazyFrame, shards: int,
+) -> Iterator[Callable[[str, pl.Series], pl.Series]]:
+    """A function giving the authority of a referrals file's referring domains (``name``,
+    its ``referring_domain`` column). In one shard, every linking domain in one dictionary.
+    In several, one shard's dictionary at a time: for each, every file's referring domains
+    of that shard are looked up and kept on this machine's disk (row, authority); a file's
+    authority is then its shards' put together."""
+    if shards == 1:
+        every_domain = DomainAuthority(linking.collect())
+        yield lambda name, referring: every_domain.of(referring)
+        return
+    dtype = linking.collect_schema()["authority"]
+    with scratch_folder("authority") as scratch:
+        for shard in range(shards):
+            lookup = DomainAuthority(
+                linking.filter(authority_shard("domain", shards) == shard).collect())
+            for index, name in enumerate(names):
+                mine = (work.scan([name]).select("referring_domain").collect()
+                        .with_row_index("row")
+                        .filter(authority_shard("referring_domain", shards) == shard))
+                pl.DataFrame({"row": mine["row"],
+                              "authority": lookup.of(mine["referring_domain"])},
+                             schema={"row": pl.UInt32(), "authority": dtype}
+                             ).write_ipc(scratch / f"{index}-{shard}.arrow")
+            del lookup  # its dictionary freed before the next shard's is built
+        order = {name: index for index, name in enumerate(names)}
+
+        def authority_of(name: str, referring: pl.Series) -> pl.Series:
+            found = pl.concat([pl.read_ipc(scratch / f"{order[name]}-{shard}.arrow")
+                               for shard in range(shards)])
+            return (pl.Series("authority", dtype=dtype).extend_constant(None, len(referring))
+                    .scatter(found["row"], found["authority"]))
+
+        yield authority_of
 
 
 def _file_name(name: str) -> str:
@@ -970,7 +1028,7 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
     reduce_hosts(plan, [0])
     reduce_domains(plan, [0])
     ranked = rank_graph(plan, options)
-    write_referrals(plan, [0])
+    write_referrals(plan, [0], options)
     return _complete_tables(plan, ranked)
 
 
@@ -1093,7 +1151,7 @@ def aggregate(
         reduce_hosts(plan, range(plan.partitions))
         reduce_domains(plan, range(plan.partitions))
         ranked = rank_graph(plan, options, settings)
-        write_referrals(plan, range(plan.partitions))
+        write_referrals(plan, range(plan.partitions), options)
     except BaseException:
         plan.graph.delete_all()
         raise

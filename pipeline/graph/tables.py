@@ -325,14 +325,25 @@ class DomainAuthority:
         return self._authority.gather(ids.set(ids >= self._known, None))
 
 
-def with_authority(rows: pl.DataFrame, authority: DomainAuthority) -> pl.DataFrame:
-    """Referrals with the referring domain's ``authority``, in the order the macro lists
-    them for each target (highest authority first; sorted by target first, so that DuckDB
-    skips the row groups of other targets). Eager: the sort through the lazy engine took
-    longer (with the join, 9.3 s against 5.3 for the 12.5 M referrals of bench/scale.py's
-    4x input)."""
+def authority_shard(column: str, shards: int) -> pl.Expr:
+    """The shard (0 to ``shards`` - 1) of each domain name in ``column`` when the domains'
+    lookup is built in shards, each of its own share of the domains (a stable hash within
+    one Polars version: a shard's domains and the names looked up in it meet in one
+    task)."""
+    return (pl.col(column).hash(seed=_AUTHORITY_SEED) % shards).cast(pl.UInt32)
+
+
+_AUTHORITY_SEED = 20_261_207
+
+
+def with_authority(rows: pl.DataFrame, authority: pl.Series) -> pl.DataFrame:
+    """Referrals with their referring domain's ``authority`` (one value a row:
+    ``DomainAuthority.of``), in the order the macro lists them for each target (highest
+    authority first; sorted by target first, so that DuckDB skips the row groups of other
+    targets). Eager: the sort through the lazy engine took longer (with the join, 9.3 s
+    against 5.3 for the 12.5 M referrals of bench/scale.py's 4x input)."""
     return (
-        rows.with_columns(authority.of(rows["referring_domain"]).alias("authority"))
+        rows.with_columns(authority.alias("authority"))
         .sort(["dst_domain", "authority", "pages", "dofollow_links", "links",
                "referring_domain"],
               descending=[False, True, True, True, True, False], nulls_last=True)
