@@ -413,6 +413,10 @@ class _FetchCounting(S3Data):
         self.read.extend(names)
         return super().read_parquet(names, schema, keep)
 
+    def scan_parquet(self, names: list[str], schema: Any = None) -> Any:
+        self.read.extend(names)
+        return super().scan_parquet(names, schema)
+
 
 def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
     endpoint: str, credentials: dict[str, str], tmp_path: Path,
@@ -445,3 +449,43 @@ def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
         Path(tempfile.gettempdir()).glob("backlinks-spill-*"))) - before == set()
     for table in tables:
         assert rows(split.folder, table).equals(expected[table]), table
+
+
+def test_referrals_in_shards_leave_s3_once(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path,
+) -> None:
+    """The referrals step with its dictionary in shards reads each referrals file once a
+    shard: from an S3 location each is copied to the task's disk once, read there, and the
+    files written are those of one shard; no temporary file is left."""
+    from pipeline.graph import aggregate as steps
+
+    s3 = _FetchCounting(f"s3://{BUCKET}/referral-shards", endpoint, "us-east-1")
+    random_crawl(s3, 2)
+    options = GraphOptions(ranks=False)
+    plan = steps.plan_aggregation(s3, options)
+    everything = range(plan.partitions)
+    steps.reduce_pages(plan, everything, options)
+    steps.reduce_links(plan, everything, options)
+    steps.reduce_hosts(plan, everything)
+    steps.reduce_domains(plan, everything)
+    steps.rank_graph(plan, options)
+    work_files = sorted(plan.work.name_of(name) for name in plan.work.files_in("referrals"))
+    assert work_files
+
+    def written(shards: int) -> dict[str, pl.DataFrame]:
+        s3.copied.clear()
+        s3.read.clear()
+        steps.write_referrals(plan, everything, options, shards=shards)
+        return {name: plan.graph.scan([name]).collect()
+                for name in plan.graph.files_in("referrals")}
+
+    whole = written(1)
+    assert s3.copied == [] and sorted(set(s3.read) & set(work_files)) == work_files
+    before = set(Path(tempfile.gettempdir()).glob("backlinks-*"))
+    sharded = written(3)
+    assert sorted(s3.copied) == work_files  # every file copied once
+    assert not set(s3.read) & set(work_files)  # and never read from the bucket
+    assert set(Path(tempfile.gettempdir()).glob("backlinks-*")) - before == set()
+    assert sharded.keys() == whole.keys()
+    for name, frame in whole.items():
+        assert sharded[name].equals(frame), name

@@ -943,9 +943,10 @@ def write_referrals(plan: AggregationPlan, partitions: Iterable[int],
                    .select("domain", "authority"))
         shards = shards or authority_shards(linking.select(pl.len()).collect().item(),
                                             options.aggregate_memory_mb)
-        with _referral_authority(work, names, linking, shards) as authority_of:
+        with _referral_files(work, names, shards) as files, \
+                _referral_authority(files, names, linking, shards) as authority_of:
             for name in names:
-                rows = work.scan([name]).collect()
+                rows = files.scan([name]).collect()
                 rows = with_authority(rows, authority_of(name, rows["referring_domain"]))
                 graph.write(rows, f"referrals/{_file_name(name)}", compression="zstd",
                             row_group_size=_ROW_GROUP)
@@ -962,11 +963,23 @@ def authority_shards(domains: int, memory_mb: int) -> int:
 
 
 @contextmanager
+def _referral_files(work: Folder, names: list[str], shards: int) -> Iterator[Folder]:
+    """Where the referrals files ``names`` are read: in ``work``, or, in several shards
+    (each file read once a shard and once more), from a copy on this machine's disk when
+    ``work`` is remote, so that each leaves the location once."""
+    if shards == 1:
+        yield work
+        return
+    with work.store.read_locally([work.name_of(name) for name in names]) as store:
+        yield Folder(store, work.name)
+
+
+@contextmanager
 def _referral_authority(
     work: Folder, names: list[str], linking: pl.LazyFrame, shards: int,
 ) -> Iterator[Callable[[str, pl.Series], pl.Series]]:
-    """A function giving the authority of a referrals file's referring domains (``name``,
-    its ``referring_domain`` column). In one shard, every linking domain in one dictionary.
+    """A function giving the authority of a referrals file's referring domains (``name`` in
+    ``work``, its ``referring_domain`` column). In one shard, every linking domain in one dictionary.
     In several, one shard's dictionary at a time: for each, every file's referring domains
     of that shard are looked up and kept on this machine's disk (row, authority); a file's
     authority is then its shards' put together."""
