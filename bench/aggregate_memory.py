@@ -8,7 +8,8 @@ after the other), hosts, domains, finish (crawls, ranks), and the finish step ag
 copy without ranks (``ranks = false``). Reports the peak RSS (VmHWM) of each step.
 
     python3 -m uv run --frozen --extra bench python bench/aggregate_memory.py \\
-        --memory-mb 512 --rows 2000000 8000000 [--buckets N] [--data bench/data]
+        --memory-mb 512 --rows 2000000 8000000 [--buckets N] [--one-source ROWS] \\
+        [--data bench/data]
 
 The generated data folders (``aggregate-<rows>``) are kept in ``--data`` and reused.
 """
@@ -70,9 +71,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_parts(data: Path, rows: int, partitions: int = 1) -> None:
+def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0) -> None:
     """``rows`` link rows in parts of a million, as complete parts (part.json, checksums),
-    split into ``partitions`` as the extractor splits them (pipeline/partitions.py)."""
+    split into ``partitions`` as the extractor splits them (pipeline/partitions.py); with
+    ``one_source``, the first part also holds that many links of one source domain into
+    one target domain (5 a page, from two hosts: a site's footer links to its foundation)."""
     from pipeline.parts.part import PART_FORMAT, PartInfo
 
     written = sorted((data / "parts").glob("*/part.json"))
@@ -109,6 +112,7 @@ def build_parts(data: Path, rows: int, partitions: int = 1) -> None:
                    (src // 4) <> (dst // 4) as external,
                    timestamptz '2099-01-01 00:00:00+00' as fetch_time
             from pairs where src <> dst
+            {_one_source_rows(one_source) if number == 0 else ""}
         """)
         con.execute("""create or replace temp table pg as
             select any_value(crawl) as crawl, src_url as url, any_value(src_host) as host,
@@ -145,6 +149,27 @@ def build_parts(data: Path, rows: int, partitions: int = 1) -> None:
         (folder / "part.json").write_text(json.dumps(asdict(info)))
 
 
+def _one_source_rows(rows: int) -> str:
+    """SQL for ``rows`` link rows (in the columns above) of one source domain, big.com,
+    into one target domain, target.org."""
+    if not rows:
+        return ""
+    return f"""
+        union all
+        select 'CC-MAIN-2099-01',
+               'https://' || host || '/p' || (k // 5), host, 'big.com',
+               'https://' || target || '/about/' || (k % 5), target, 'target.org',
+               ['Privacy', 'About us', 'Terms', 'Donate', 'Contact'][k % 5 + 1], 'a',
+               'footer', k % 5 = 4, false, false, true,
+               timestamptz '2099-01-01 00:00:00+00'
+        from (select k, case when k % 35 < 5 then 'blog.big.com' else 'www.big.com' end
+                        as host,
+                     case when k % 5 < 2 then 'www.target.org' else 'foundation.target.org'
+                     end as target
+              from range({rows}) t(k))
+    """
+
+
 def step(
     name: str, data: Path, plan_file: Path, memory_mb: int, buckets: int, ranks: bool = True
 ) -> tuple[float, int]:
@@ -164,6 +189,8 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=512)
     parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
     parser.add_argument("--buckets", type=int, default=0, help="0: from --memory-mb")
+    parser.add_argument("--one-source", type=int, default=0, metavar="ROWS",
+                        help="add ROWS links of one source domain into one target domain")
     parser.add_argument("--data", type=Path, default=DATA,
                         help="where the generated data folders are kept")
     args = parser.parse_args()
@@ -172,8 +199,9 @@ def main() -> None:
           "finish s / peak | finish without ranks s / peak |")
     print("|---:|---:|---:|---|---|---|---|")
     for rows in args.rows:
-        data = args.data / f"aggregate-{rows}"
-        build_parts(data, rows)
+        data = args.data / (f"aggregate-{rows}" + (f"-one-{args.one_source}"
+                                                   if args.one_source else ""))
+        build_parts(data, rows, one_source=args.one_source)
         plan_file = data / "plan.pickle"
         plan_s, plan_peak = step("plan", data, plan_file, args.memory_mb, args.buckets)
         plan = pickle.loads(plan_file.read_bytes())

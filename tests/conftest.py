@@ -99,6 +99,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return CliRun(completed.returncode, completed.stdout, completed.stderr, data)
 
 
+def own_scratch(*kinds: str) -> set[Path]:
+    """This process's scratch folders of ``kinds`` (pipeline/scratch.py names them by kind,
+    machine and process): what a step run here left, not what tests in other workers
+    are using."""
+    return {folder for kind in kinds for folder in Path(tempfile.gettempdir()).glob(
+        f"backlinks-{kind}-*-{os.getpid()}-*")}
+
+
 def graph_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every graph table, sorted: two databases with equal graph_rows hold the
     same graph (the runs table, which differs per run, is left out)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import networkx as nx
 import polars as pl
 import pytest
+from conftest import own_scratch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -286,7 +286,7 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     assert sorted(flags) == [("ads.test", False), ("shop.test", True)]
     assert_counts_are_the_tables(tmp_path)
     store = _ReadCounting(tmp_path)
-    spills_before = set(Path(tempfile.gettempdir()).glob("backlinks-spill-*"))
+    spills_before = own_scratch("spill")
     many = aggregate(store, GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
@@ -294,7 +294,7 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     part_files = sorted(str(path.relative_to(tmp_path))
                         for path in (tmp_path / "parts").rglob("*.parquet"))
     assert sorted(store.read) == part_files
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-spill-*")) - spills_before == set()
+    assert own_scratch("spill") - spills_before == set()
     # fewer sub-buckets than SPILL_SUB_BUCKETS: each re-reads the partition's files
     store.read.clear()
     assert aggregate(store, GraphOptions(aggregate_buckets=3)).buckets == 3
@@ -412,6 +412,111 @@ def test_the_memory_setting_splits_a_partition_by_rows_and_changes_no_row(
     assert len(profiles) == len(link_files) - len(popular) + 1  # one profile of its splits
     page_files = list((graph_dir(tmp_path) / "pages").glob("*-s*.parquet"))
     assert len(page_files) > 2  # the pages step was split too
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 5), st.integers(0, 3),
+                          st.booleans(), st.booleans()), min_size=1, max_size=80),
+       st.integers(1, 5))
+def test_tables_put_together_from_splits_by_page_are_the_whole_links(
+        rows: list[tuple[int, int, int, bool, bool]], splits: int) -> None:
+    """tables.merged_*: the linking pages, host edges, domain pairs and anchors of links
+    split by source page, put together, are those of all the links at once (a page belongs
+    to one host and a host to one domain, as in the links table)."""
+    from pipeline.graph.tables import (
+        domain_pairs,
+        host_edges,
+        linking_pages,
+        merged_domain_pairs,
+        merged_host_edges,
+        merged_linking_pages,
+        merged_pair_anchors,
+        pair_anchors,
+        pair_hosts,
+    )
+
+    def source(page: int) -> tuple[str, str, str]:
+        host = f"h{page % 4}.d{page % 2}.example"
+        return f"https://{host}/{page}", host, f"d{page % 2}.example"
+
+    links = pl.DataFrame([
+        {"src_url": source(page)[0], "src_host": source(page)[1], "src_domain": source(page)[2],
+         "dst_host": f"t{target}.d{target % 3}.org", "dst_domain": f"d{target % 3}.org",
+         "anchor": ["", "a", "b", "c"][anchor], "nofollow": nofollow, "dofollow": not nofollow,
+         "sitewide": page % 3 == 0, "crawl": "c2" if late else "c1", "external": True}
+        for page, target, anchor, nofollow, late in rows])
+    parts = [links.filter(pl.col("src_url").hash(7) % splits == split)
+             for split in range(splits)]
+
+    def same(merged: pl.DataFrame, whole: pl.DataFrame) -> bool:
+        return merged.sort(merged.columns).equals(whole.sort(whole.columns))
+
+    assert same(merged_linking_pages([linking_pages(p.lazy()).collect() for p in parts]),
+                linking_pages(links.lazy()).collect())
+    assert same(merged_host_edges([host_edges(p.lazy()).collect() for p in parts]),
+                host_edges(links.lazy()).collect())
+    assert same(merged_domain_pairs([domain_pairs(p.lazy()).collect() for p in parts],
+                                    [pair_hosts(p.lazy()).collect() for p in parts]),
+                domain_pairs(links.lazy()).collect())
+    assert same(merged_pair_anchors([pair_anchors(p.lazy()).collect() for p in parts]),
+                pair_anchors(links.lazy()).collect())
+
+
+@pytest.mark.parametrize("spill_from", [2, 1000])
+def test_one_source_domains_links_into_one_target_over_the_setting_are_split_by_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int,
+) -> None:
+    """A source domain whose links into one target are more than a sub-bucket holds is
+    reduced in splits by source page, none over the setting, and every table is the one
+    reduced whole: host edges, domain pairs and anchors put together from the splits, and
+    sitewide from the splits' linking pages added up (each split alone would see a third of
+    a host's pages link to the target, under sitewide_share)."""
+    from pipeline.graph import aggregate as module
+
+    monkeypatch.setattr(module, "SPILL_SUB_BUCKETS", spill_from)
+    c1, c2 = "CC-MAIN-2024-18", "CC-MAIN-2024-22"
+    pages = []
+    for n in range(30):  # every page of www.big.example links to wiki.org: sitewide
+        crawl = c1 if n % 3 else c2
+        url, host = f"https://www.big.example/{n}", "www.big.example"
+        pages.append((page(crawl, url, host, "big.example"), [
+            link(crawl, url, host, "big.example", "www.wiki.org", "wiki.org", anchor="Privacy"),
+            link(crawl, url, host, "big.example", "foundation.wiki.org", "wiki.org",
+                 nofollow=n % 4 == 0, anchor=f"About {n % 5}"),
+        ]))
+        url, host = f"https://blog.big.example/{n}", "blog.big.example"
+        pages.append((page(crawl, url, host, "big.example"), [
+            link(crawl, url, host, "big.example", "www.wiki.org", "wiki.org",
+                 anchor="Privacy" if n % 2 else "")] if n % 3 == 0 else []))
+    for n in range(12):  # other sources into wiki.org and elsewhere
+        url, host = f"https://site{n}.example/", f"site{n}.example"
+        pages.append((page(c1, url, host, host), [
+            link(c1, url, host, host, "www.wiki.org", "wiki.org", anchor="wiki"),
+            link(c1, url, host, host, f"t{n % 4}.org", f"t{n % 4}.org")]))
+    write(tmp_path, "one", pages, partitions=2)
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
+              "referrals", "domain_profiles")
+
+    def read_all() -> dict[str, list[str]]:
+        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in tables}
+
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    expected = read_all()
+    links = read_table(tmp_path, "links")
+    big = links.filter(pl.col("src_domain") == "big.example")
+    assert big.height == 70
+    assert big.filter(pl.col("src_host") == "www.big.example")["sitewide"].all()
+    assert not big.filter(pl.col("src_host") == "blog.big.example")["sitewide"].any()
+    # as if a link row needed 1/25 of the memory setting: big.example's 70 links into
+    # wiki.org go in 3 splits or more by page
+    monkeypatch.setattr(module, "LINK_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 25)
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    assert read_all() == expected
+    assert_counts_are_the_tables(tmp_path)
+    files = [pl.read_parquet(f) for f in (graph_dir(tmp_path) / "links").glob("*.parquet")]
+    assert max(f.height for f in files) <= 25  # every split within the setting
+    splits = [f for f in files if f["src_domain"].unique().to_list() == ["big.example"]]
+    assert len(splits) >= 3 and sum(f.height for f in splits) == 70
 
 
 def test_the_plan_counts_each_partitions_rows_from_the_parts(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ import boto3
 import duckdb
 import polars as pl
 import pytest
-from conftest import REPO, CliRun, graph_rows, run_cli
+from conftest import REPO, CliRun, graph_rows, own_scratch, run_cli
 from test_rank_tables import assert_same_ranks, random_crawl
 
 from pipeline.config import Settings
@@ -366,9 +365,9 @@ def test_ranks_over_partitions_with_the_data_in_s3(
     options = GraphOptions(harmonic_exact_nodes=5_000)
     s3 = store(endpoint, "ranked-over-partitions")
     random_crawl(s3, 4)
-    before = set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*"))
+    before = own_scratch("ranks")
     summary = aggregate(s3, replace(options, rank_method="partitions"))
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-ranks-*")) - before == set()
+    assert own_scratch("ranks") - before == set()
     local = LocalData(tmp_path / "local")
     random_crawl(local, 4)
     aggregate(local, replace(options, rank_method="memory"))
@@ -437,16 +436,14 @@ def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
     expected = {table: rows(whole.folder, table) for table in tables}
     s3.copied.clear()
     s3.read.clear()
-    before = set(Path(tempfile.gettempdir()).glob("backlinks-partition-*")) | set(
-        Path(tempfile.gettempdir()).glob("backlinks-spill-*"))
+    before = own_scratch("partition", "spill")
     split = aggregate(s3, GraphOptions(aggregate_buckets=3, ranks=False))
     assert split.buckets == 6  # 3 in each of 2 partitions
     part_files = [name for name in keys(endpoint, "sub-buckets")
                   if name.startswith("parts/") and name.endswith(".parquet")]
     assert sorted(s3.copied) == sorted(part_files)  # every part file copied once
     assert not [name for name in s3.read if name.startswith("parts/")]  # never re-read
-    assert (set(Path(tempfile.gettempdir()).glob("backlinks-partition-*")) | set(
-        Path(tempfile.gettempdir()).glob("backlinks-spill-*"))) - before == set()
+    assert own_scratch("partition", "spill") - before == set()
     for table in tables:
         assert rows(split.folder, table).equals(expected[table]), table
 
@@ -481,11 +478,11 @@ def test_referrals_in_shards_leave_s3_once(
 
     whole = written(1)
     assert s3.copied == [] and sorted(set(s3.read) & set(work_files)) == work_files
-    before = set(Path(tempfile.gettempdir()).glob("backlinks-*"))
+    before = own_scratch("partition", "authority")
     sharded = written(3)
     assert sorted(s3.copied) == work_files  # every file copied once
     assert not set(s3.read) & set(work_files)  # and never read from the bucket
-    assert set(Path(tempfile.gettempdir()).glob("backlinks-*")) - before == set()
+    assert own_scratch("partition", "authority") - before == set()
     assert sharded.keys() == whole.keys()
     for name, frame in whole.items():
         assert sharded[name].equals(frame), name

@@ -64,6 +64,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,13 @@ from pipeline.graph.tables import (
     kept_and_superseded,
     linking_pages,
     links_of_pages,
+    merged_domain_pairs,
+    merged_host_edges,
+    merged_linking_pages,
+    merged_pair_anchors,
     pages_by_url,
     pair_anchors,
+    pair_hosts,
     referrals,
     with_authority,
 )
@@ -414,11 +420,16 @@ class SubBucketRows:
             keep = split if keep is None else keep & split
         return self.plan.read_partition(self.table, self.partition, keep)
 
-    def slot_rows(self, index: int, key: str) -> dict[int, int]:
-        """Rows per slot of ``key`` in sub-bucket ``index``."""
+    def slot_rows(self, index: int, key: str, split: pl.Expr | None = None) -> dict[int, int]:
+        """Rows per slot of ``key`` in sub-bucket ``index`` (of them, those ``split``
+        selects)."""
         if self.spill is None:
-            return self.plan.slot_rows(self.table, self.partition, key, self.shares[index].keep)
-        return slot_counts(self.spill.scan(index), key)
+            keep = self.shares[index].keep
+            if split is not None:
+                keep = split if keep is None else keep & split
+            return self.plan.slot_rows(self.table, self.partition, key, keep)
+        spilled = self.spill.scan(index)
+        return slot_counts(spilled if split is None else spilled.filter(split), key)
 
     def done(self, index: int) -> None:
         """Sub-bucket ``index`` is reduced: its spilled rows are let go."""
@@ -455,20 +466,31 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
     return spill
 
 
-def link_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl.Expr | None]]:
-    """The splits of each sub-bucket of a links partition: one (no filter), or, for a
-    sub-bucket over the memory setting by itself (its slot's target domains have more links
-    than one sub-bucket holds), its links split by source domain, each split within the
-    setting unless one source domain's links into it are over it too."""
+def link_sub_buckets(rows: SubBucketRows,
+                     options: GraphOptions) -> list[list[list[pl.Expr | None]]]:
+    """The splits of each sub-bucket of a links partition, in groups: one (no filter), or,
+    for a sub-bucket over the memory setting by itself (its slot's target domains have more
+    links than one sub-bucket holds), its links split by source domain, each split within
+    the setting, a group of one; and for the links of a source domain into it that are over
+    the setting by themselves, a group of splits by source page (``_reduce_page_splits``
+    puts their tables together)."""
     capacity = _capacity(options, LINK_ROW_MEMORY)
-    splits: list[list[pl.Expr | None]] = []
+    splits: list[list[list[pl.Expr | None]]] = []
     for index, share in enumerate(rows.shares):
         if share.slots is None or share.rows <= capacity or options.aggregate_buckets:
-            splits.append([None])
-        else:
-            by_source = rows.slot_rows(index, "src_domain")
-            splits.append([slot_of("src_domain").is_in(slots)
-                           for slots in pack_slots(by_source, capacity)])
+            splits.append([[None]])
+            continue
+        by_source = rows.slot_rows(index, "src_domain")
+        groups: list[list[pl.Expr | None]] = []
+        for slots in pack_slots(by_source, capacity):
+            source = slot_of("src_domain").is_in(slots)
+            if sum(by_source.get(slot, 0) for slot in slots) <= capacity:
+                groups.append([source])
+                continue
+            by_page = rows.slot_rows(index, "src_url", source)
+            groups.append([source & slot_of("src_url").is_in(pages)
+                           for pages in pack_slots(by_page, capacity)])
+        splits.append(groups)
     return splits
 
 
@@ -655,23 +677,30 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     for partition in written.partitions:
         with plan.sub_bucket_rows("links", partition, options) as rows:
             splits = link_sub_buckets(rows, options)
-            stems = iter(_stems(partition, sum(len(parts) for parts in splits)))
+            stems = iter(_stems(partition, sum(len(group) for groups in splits
+                                               for group in groups)))
             sources = crawled
             if len(splits) > 1:  # every host partition's candidates read once, not per share
                 sources = crawled.filter(pl.col("host").is_in(
                     rows.plan.distinct("links", partition, "src_host").implode())
                 ).collect().lazy()
-            for index, parts in enumerate(splits):
+            for index, groups in enumerate(splits):
                 # a target split by source domain: its profiles add up from every split's
                 profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = (
-                    [] if len(parts) > 1 else None)
+                    [] if sum(len(group) for group in groups) > 1 else None)
                 first = ""
-                for split in parts:
-                    stem = next(stems)
+                for group in groups:
+                    if len(group) == 1:
+                        stem = next(stems)
+                        _reduce_link_bucket(plan, stem, rows.read(index, group[0]).lazy(),
+                                            superseded, sources, options, written, profiled)
+                    else:
+                        stem = _reduce_page_splits(
+                            plan, [next(stems) for _ in group],
+                            [partial(rows.read, index, split) for split in group],
+                            superseded, sources, options, written, profiled)
                     first = first or stem
-                    _reduce_link_bucket(plan, stem, rows.read(index, split).lazy(), superseded,
-                                        sources, options, written, profiled)
-                    reduced += 1
+                    reduced += len(group)
                 rows.done(index)
                 if profiled is not None:
                     _write_profiles(plan.graph, first, written,
@@ -703,38 +732,95 @@ def _reduce_link_bucket(
     """One sub-bucket of a links partition (``stem`` names its files); with ``profiled``
     (a split of one target's links by source domain) its domain pairs and anchors are
     handed on there for the targets' profiles instead of written as profiles."""
-    graph, work = plan.graph, plan.work
+    kept = _kept_links(links, superseded)
+    del links  # the partition's rows as read: only the kept ones from here on
+    linking = linking_pages(kept.lazy()).collect()  # for the candidates and the flags
+    final = links_of_pages(kept.lazy(), _host_pages(linking, crawled, options),
+                           linking.lazy(), options).collect()
+    del kept, linking
+    _write_links(plan, stem, final, written)
+    edges = host_edges(final.lazy()).collect()
+    pairs = domain_pairs(final.lazy()).collect()  # one grouping for the next three
+    anchors = pair_anchors(final.lazy()).collect()
+    del final  # each frame is let go once the last table made from it is written
+    _write_link_tables(plan, stem, edges, pairs, anchors, written, profiled)
+
+
+def _reduce_page_splits(
+    plan: AggregationPlan, stems: list[str], reads: list[Callable[[], pl.DataFrame]],
+    superseded: pl.DataFrame, crawled: pl.LazyFrame, options: GraphOptions,
+    written: _Written, profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None,
+) -> str:
+    """One source domain's links into a sub-bucket's targets, over the memory setting by
+    themselves, in splits by source page (``reads``: each split's rows), one at a time.
+    Each page is in one split, so its links' ``sitewide`` flags come from the splits'
+    linking pages added up (a first pass), and the host edges, domain pairs and anchors from
+    the splits' put together (tables.merged_*). Each split's links go in a file of their
+    own (``stems``); the tables made from them in the first one's, returned."""
+    linking = merged_linking_pages([
+        linking_pages(_kept_links(read().lazy(), superseded).lazy()).collect()
+        for read in reads])
+    host_pages = _host_pages(linking, crawled, options)
+    edges, pairs, hosts, anchors = [], [], [], []
+    for stem, read in zip(stems, reads, strict=True):
+        final = links_of_pages(_kept_links(read().lazy(), superseded).lazy(), host_pages,
+                               linking.lazy(), options).collect()
+        _write_links(plan, stem, final, written)
+        edges.append(host_edges(final.lazy()).collect())
+        pairs.append(domain_pairs(final.lazy()).collect())
+        hosts.append(pair_hosts(final.lazy()).collect())
+        anchors.append(pair_anchors(final.lazy()).collect())
+        del final
+    _write_link_tables(plan, stems[0], merged_host_edges(edges),
+                       merged_domain_pairs(pairs, hosts), merged_pair_anchors(anchors),
+                       written, profiled)
+    return stems[0]
+
+
+def _kept_links(links: pl.LazyFrame, superseded: pl.DataFrame) -> pl.DataFrame:
+    """The links of the kept captures: those of the ``superseded`` ones dropped."""
     if superseded.height:  # (an anti-join with nothing still hashes every link's capture)
         links = links.join(superseded.lazy(), on=list(CAPTURE), how="anti")
-    kept = links.drop(CAPTURE_PART).collect()
-    del links  # the partition's rows as read: only the kept ones from here on
-    # sitewide needs the crawled pages of the source hosts that could be sitewide only
-    linking = linking_pages(kept.lazy()).collect()  # for the candidates and the flags
+    return links.drop(CAPTURE_PART).collect()
+
+
+def _host_pages(linking: pl.DataFrame, crawled: pl.LazyFrame,
+                options: GraphOptions) -> pl.LazyFrame:
+    """The crawled pages of the source hosts that could be sitewide (``linking``: their
+    linking pages), the only ones ``sitewide`` needs."""
     candidates = (linking.filter(pl.col("linking_pages") >= options.sitewide_min_pages)
                   .select("src_host").unique())
-    host_pages = (crawled.filter(pl.col("host").is_in(candidates["src_host"].implode()))
-                  .select("host", "host_pages").collect())
-    final = links_of_pages(kept.lazy(), host_pages.lazy(), linking.lazy(), options).collect()
-    del kept, linking
-    graph.write(final, f"links/{stem}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
+    return (crawled.filter(pl.col("host").is_in(candidates["src_host"].implode()))
+            .select("host", "host_pages").collect().lazy())
+
+
+def _write_links(plan: AggregationPlan, stem: str, final: pl.DataFrame,
+                 written: _Written) -> None:
+    plan.graph.write(final, f"links/{stem}.parquet", compression="zstd",
+                     row_group_size=_ROW_GROUP)
     written.add("links", final.height)
-    work.write(final.group_by("crawl").agg(
+    plan.work.write(final.group_by("crawl").agg(
         pl.len().alias("links"), pl.col("external").sum().alias("external_links")),
         f"crawl_links/{stem}.parquet")
-    edges = host_edges(final.lazy()).collect()
-    pairs = domain_pairs(final.lazy()).collect().lazy()  # one grouping for the next three
-    anchors = pair_anchors(final.lazy()).collect().lazy()
-    del final  # each frame is let go once the last table made from it is written
-    between = domain_edges(pairs).collect()
+
+
+def _write_link_tables(
+    plan: AggregationPlan, stem: str, edges: pl.DataFrame, pairs: pl.DataFrame,
+    anchors: pl.DataFrame, written: _Written,
+    profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None,
+) -> None:
+    """The tables made from a sub-bucket's links (its host edges, domain pairs and
+    anchors), and the pieces the hosts and domains steps need."""
+    graph, work = plan.graph, plan.work
+    between = domain_edges(pairs.lazy()).collect()
     graph.write(edges, f"host_edges/{stem}.parquet", compression="zstd")
     graph.write(between, f"domain_edges/{stem}.parquet", compression="zstd")
     if profiled is None:
-        _write_profiles(graph, stem, written, pairs, anchors)
+        _write_profiles(graph, stem, written, pairs.lazy(), anchors.lazy())
     else:
-        profiled.append((pairs, anchors))
-    # referring domains per target domain, given their authority by the finish step
-    work.write(referrals(pairs, anchors).collect(), f"referrals/{stem}.parquet")
-    del pairs, anchors
+        profiled.append((pairs.lazy(), anchors.lazy()))
+    # referring domains per target domain, given their authority by the referrals step
+    work.write(referrals(pairs.lazy(), anchors.lazy()).collect(), f"referrals/{stem}.parquet")
     written.add("host_edges", edges.height)
     written.add("domain_edges", between.height)
     # the pieces hosts and domains need, addressed to their own partitions (a piece's name

@@ -221,6 +221,63 @@ def pair_anchors(links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def pair_hosts(links: pl.LazyFrame) -> pl.LazyFrame:
+    """The distinct (dst_domain, src_domain, src_host) of the external links: what a pair's
+    ``src_hosts`` counts, kept when the pair's links are grouped in several splits of their
+    pages (``merged_domain_pairs``)."""
+    return (links.filter(pl.col("external"))
+            .select("dst_domain", "src_domain", "src_host").unique())
+
+
+# Links grouped in splits by their source page (one source domain's links into one target
+# over the memory setting): each page is in one split, so a count of distinct pages is the
+# sum of the splits' counts; a count of distinct hosts is not (a host's pages span splits),
+# so the pairs' hosts are kept distinct and counted once the splits are put together.
+
+def merged_linking_pages(splits: list[pl.DataFrame]) -> pl.DataFrame:
+    """``linking_pages`` of links grouped in splits by source page, from each split's."""
+    return (pl.concat(splits).group_by("src_host", "dst_domain")
+            .agg(pl.col("linking_pages").sum().cast(splits[0]["linking_pages"].dtype)))
+
+
+def merged_host_edges(splits: list[pl.DataFrame]) -> pl.DataFrame:
+    """``host_edges`` of links grouped in splits by source page, from each split's."""
+    return (
+        pl.concat(splits).group_by("src_host", "dst_host")
+        .agg(
+            pl.col("src_domain").first(),
+            pl.col("dst_domain").first(),
+            pl.col("links").sum(),
+            pl.col("pages").sum(),
+            pl.col("nofollow_links").sum(),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+            pl.col("sitewide").any(),
+        )
+        .sort(["dst_host", "src_host"])
+    )
+
+
+def merged_domain_pairs(splits: list[pl.DataFrame], hosts: list[pl.DataFrame]) -> pl.DataFrame:
+    """``domain_pairs`` of links grouped in splits by source page, from each split's and
+    each split's ``pair_hosts``."""
+    keys = ["dst_domain", "src_domain"]
+    src_hosts = (pl.concat(hosts).unique().group_by(keys)
+                 .agg(pl.len().cast(pl.Int64).alias("src_hosts")))
+    summed = pl.concat(splits).group_by(keys).agg(
+        pl.col("links", "pages", "nofollow_links", "dofollow_links", "sitewide_links").sum(),
+        pl.col("first_seen").min(),
+        pl.col("last_seen").max(),
+    )
+    return summed.join(src_hosts, on=keys, how="left").select(splits[0].columns)
+
+
+def merged_pair_anchors(splits: list[pl.DataFrame]) -> pl.DataFrame:
+    """``pair_anchors`` of links grouped in splits by source page, from each split's."""
+    return (pl.concat(splits).group_by("dst_domain", "src_domain", "anchor")
+            .agg(pl.col("uses").sum()))
+
+
 def domain_edges(pairs: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (src_domain, dst_domain) of the external links (from ``domain_pairs``)."""
     return pairs.select(
