@@ -233,6 +233,20 @@ class AggregationPlan:
         return (self._parts_from.read_parquet(names, _rows_schema(table), keep)
                 .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)))
 
+    def _part_windows(self, ordinal: int, table: str, names: list[str], rows: int,
+                      keep: pl.Expr | None) -> Iterator[pl.DataFrame]:
+        """One part's files of a partition read ``rows`` rows at a time, each window's rows
+        that ``keep`` selects, marked with the part's ordinal: for a share of a part too
+        large to hold at once."""
+        schema = _rows_schema(table)
+        for name in names:
+            file = self._parts_from.scan_parquet([name])
+            height = file.select(pl.len()).collect().item()
+            for offset in range(0, height, rows):
+                window = file.slice(offset, rows)
+                yield ((window if keep is None else window.filter(keep)).collect().cast(schema)
+                       .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)))
+
     @property
     def _parts_from(self) -> DataStore:
         return self.parts_store or self.store
@@ -273,7 +287,8 @@ class AggregationPlan:
         sorted into their sub-buckets there (spill.py); fewer re-read the partition, each
         keeping its share."""
         if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
-            yield SubBucketRows(self, table, partition, _packed(self, table, partition, options))
+            yield SubBucketRows(self, table, partition, _packed(self, table, partition, options),
+                                capacity=_capacity(options, _key_and_row_memory(table)[1]))
             return
         with self.store.read_locally(self._partition_names(table, partition)) as local, \
                 scratch_folder("spill") as scratch:
@@ -281,7 +296,8 @@ class AggregationPlan:
             shares = _packed(reader, table, partition, options)
             spill = (_spill(reader, table, partition, shares, options, scratch)
                      if len(shares) >= SPILL_SUB_BUCKETS else None)
-            yield SubBucketRows(reader, table, partition, shares, spill)
+            yield SubBucketRows(reader, table, partition, shares, spill,
+                                _capacity(options, _key_and_row_memory(table)[1]))
 
     def bytes_of(self, table: str) -> dict[int, int]:
         """The compressed bytes of each partition of ``pages`` or ``links``."""
@@ -407,6 +423,7 @@ class SubBucketRows:
     partition: int
     shares: list[Share]
     spill: Spill | None = None
+    capacity: int = 0  # the rows of a sub-bucket within the memory setting
 
     def __len__(self) -> int:
         return len(self.shares)
@@ -430,6 +447,42 @@ class SubBucketRows:
             return self.plan.slot_rows(self.table, self.partition, key, keep)
         spilled = self.spill.scan(index)
         return slot_counts(spilled if split is None else spilled.filter(split), key)
+
+    @contextmanager
+    def split_into(self, index: int,
+                   splits: list[pl.Expr]) -> Iterator[list[Callable[[], pl.DataFrame]]]:
+        """Sub-bucket ``index``'s rows that ``splits`` select (disjoint filters, each within
+        the memory setting), read once a piece at a time and sorted into a file of each
+        split's on this machine's disk: one read of each split's own rows for each call."""
+        which = pl.coalesce([pl.when(split).then(pl.lit(number, pl.UInt32))
+                             for number, split in enumerate(splits)])
+        with scratch_folder("spill") as folder:
+            sorted_rows = Spill(folder, len(splits),
+                                pl.Schema({**_rows_schema(self.table), CAPTURE_PART: pl.UInt32()}),
+                                spill_compression(shutil.disk_usage(folder).free,
+                                                  self.plan.bytes_of(self.table).get(
+                                                      self.partition, 0)))
+            for piece in self._pieces(index, pl.any_horizontal(splits)):
+                sorted_rows.add(piece, piece.select(which.alias("split")).to_series())
+            yield [partial(sorted_rows.read, number) for number in range(len(splits))]
+
+    def _pieces(self, index: int, keep: pl.Expr) -> Iterator[pl.DataFrame]:
+        """Sub-bucket ``index``'s rows that ``keep`` selects, a piece at a time, none more
+        than a sub-bucket holds."""
+        if self.spill is not None:
+            yield from self.spill.pieces(index, keep)
+            return
+        share = self.shares[index].keep
+        keep = keep if share is None else share & keep
+        if self.plan.rows is not None:
+            yield self.plan.read_partition(self.table, self.partition, keep)
+            return
+        for ordinal, info, names in self.plan._part_files(self.table, self.partition):
+            if partition_rows(info, self.table).get(self.partition, 0) <= self.capacity:
+                yield self.plan._part_rows(ordinal, self.table, names, keep)
+            else:
+                yield from self.plan._part_windows(ordinal, self.table, names,
+                                                   self.capacity, keep)
 
     def done(self, index: int) -> None:
         """Sub-bucket ``index`` is reduced: its spilled rows are let go."""
@@ -462,7 +515,13 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
             del rows
         else:
             for index, share in enumerate(shares):
-                spill.add_to(index, plan._part_rows(ordinal, table, names, share.keep))
+                if share.rows <= capacity:
+                    spill.add_to(index, plan._part_rows(ordinal, table, names, share.keep))
+                    continue
+                # a sub-bucket over the setting by itself (one target's links, split when
+                # it is reduced): this part's share of it a window of rows at a time
+                for window in plan._part_windows(ordinal, table, names, capacity, share.keep):
+                    spill.add_to(index, window)
     return spill
 
 
@@ -695,10 +754,11 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                         _reduce_link_bucket(plan, stem, rows.read(index, group[0]).lazy(),
                                             superseded, sources, options, written, profiled)
                     else:
-                        stem = _reduce_page_splits(
-                            plan, [next(stems) for _ in group],
-                            [partial(rows.read, index, split) for split in group],
-                            superseded, sources, options, written, profiled)
+                        with rows.split_into(index, [s for s in group if s is not None]
+                                             ) as reads:
+                            stem = _reduce_page_splits(
+                                plan, [next(stems) for _ in group], reads, superseded,
+                                sources, options, written, profiled)
                     first = first or stem
                     reduced += len(group)
                 rows.done(index)

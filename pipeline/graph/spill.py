@@ -21,6 +21,7 @@ rows in the same order as the old filtered re-read did.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, Literal
 
@@ -93,6 +94,14 @@ class Spill:
         if not self._files[index]:
             return pl.LazyFrame(schema=self.schema)
         return pl.scan_ipc(self._files[index])
+
+    def pieces(self, index: int, keep: pl.Expr | None = None) -> Iterator[pl.DataFrame]:
+        """Sub-bucket ``index``'s rows (those ``keep`` selects) a file at a time, in the
+        order they were added: each file one part's share, or a window of one, so no more
+        than a sub-bucket holds."""
+        for path in self._files[index]:
+            rows = pl.scan_ipc(path)
+            yield (rows if keep is None else rows.filter(keep)).collect()
 
     def read(self, index: int, keep: pl.Expr | None = None) -> pl.DataFrame:
         """Sub-bucket ``index``'s rows (those ``keep`` selects)."""
