@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,6 +218,20 @@ def test_aggregate_memory(data: Path) -> None:
     # one partition, reduced in the two sub-buckets asked for
     assert sorted(p.name for p in (data / "aggregate-20000" / "graph" / "links").iterdir()) == [
         "p0000-s000.parquet", "p0000-s001.parquet"]
+
+
+def test_aggregate_memory_with_one_source_into_one_target(data: Path) -> None:
+    """--one-source: a source domain's links into one target, more than a sub-bucket holds
+    at the smallest setting (34 k link rows), reduced in splits by page."""
+    out = bench("aggregate_memory.py", "--memory-mb", 465, "--rows", 20_000,
+                "--one-source", 80_000, "--data", data)
+    _, rows = markdown_table(out)
+    assert number(rows[0][0]) == 20_000 and number(rows[0][2]) >= 3
+    links = data / "aggregate-20000-one-80000" / "graph" / "links"
+    splits = [frame for frame in (pl.read_parquet(path) for path in links.iterdir())
+              if frame["src_domain"].unique().to_list() == ["big.com"]]
+    assert len(splits) >= 3 and sum(frame.height for frame in splits) == 80_000
+    assert all(frame["dst_domain"].unique().to_list() == ["target.org"] for frame in splits)
 
 
 def test_stream_memory() -> None:

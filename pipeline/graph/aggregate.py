@@ -44,7 +44,9 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 Sub-buckets: a partition's keys are hashed into SLOTS slots, counted, and packed by their
 rows into sub-buckets within ``aggregate_memory_mb`` (``pack_slots``); a links sub-bucket
 over the setting by itself (a target domain more linked than one holds) is split by source
-domain, its targets' ``domain_profiles`` made from every split's domain pairs. A partition
+domain, its targets' ``domain_profiles`` made from every split's domain pairs, and one source
+domain's links into it over the setting by themselves again by source page
+(``_reduce_page_splits``: their tables put together from the splits'). A partition
 in SPILL_SUB_BUCKETS sub-buckets or more is read once, each row written to its sub-bucket's
 file on the task's disk (spill.py), and each sub-bucket reads its own rows only; with fewer,
 each sub-bucket re-reads the partition (cheaper then: writing the sub-buckets' files costs
@@ -52,8 +54,9 @@ about as much as three or four reads).
 
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
 remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No
-task holds more than one sub-bucket of its partition, except one source domain's links into
-one target (kept together) and the ranks of a graph that fits the memory setting.
+task holds more than one sub-bucket of its partition (and, for a source domain's links into
+a target split by page, the distinct host edges, domain pairs and anchors of its splits),
+except the ranks of a graph that fits the memory setting.
 """
 
 from __future__ import annotations
