@@ -519,6 +519,59 @@ def test_one_source_domains_links_into_one_target_over_the_setting_are_split_by_
     assert len(splits) >= 3 and sum(f.height for f in splits) == 70
 
 
+@pytest.mark.parametrize("spill_from", [2, 1000])
+def test_a_host_with_more_pages_than_the_setting_holds_is_split_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int,
+) -> None:
+    """A host whose pages are more than a sub-bucket holds is reduced in splits by URL, none
+    over the setting, and every table is the one reduced whole: its crawled pages and
+    distinct URLs added up over the splits (so sitewide compares a host's 40 linking pages
+    with its 100, not with a split's third of them), a recaptured page superseded in its
+    split, and each crawl's hosts counted once."""
+    from pipeline.graph import aggregate as module
+
+    monkeypatch.setattr(module, "SPILL_SUB_BUCKETS", spill_from)
+    c1, c2 = "CC-MAIN-2024-18", "CC-MAIN-2024-22"
+    host = "www.big.example"
+
+    def big_page(n: int, crawl: str, when: datetime = T1) -> tuple[PageRow, list[LinkRow]]:
+        url = f"https://{host}/{n}"
+        links = [link(crawl, url, host, "big.example", "other.org", "other.org", when=when)]
+        if n < 40:
+            links.append(link(crawl, url, host, "big.example", "www.target.org", "target.org",
+                              when=when))
+        return page(crawl, url, host, "big.example", when), links
+
+    first = [big_page(n, c1) for n in range(100)] + [big_page(n, c2) for n in range(20)]
+    first += [(page(c1, f"https://small{n}.example/{m}", f"small{n}.example",
+                    f"small{n}.example"), [link(c1, f"https://small{n}.example/{m}",
+                                                f"small{n}.example", f"small{n}.example",
+                                                "www.target.org", "target.org")])
+              for n in range(10) for m in range(2)]
+    write(tmp_path, "one", first, partitions=2)
+    write(tmp_path, "two", [big_page(n, c1, T2) for n in range(90, 100)], partitions=2)
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
+              "referrals", "domain_profiles")
+
+    def read_all() -> dict[str, list[str]]:
+        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in tables}
+
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    expected = read_all()
+    links = read_table(tmp_path, "links").filter(pl.col("src_host") == host)
+    assert links.filter(pl.col("dst_domain") == "other.org")["sitewide"].all()
+    assert not links.filter(pl.col("dst_domain") == "target.org")["sitewide"].any()
+    # as if a page row needed 1/30 of the memory setting: the host's 130 captures in splits
+    monkeypatch.setattr(module, "PAGE_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 30)
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    assert read_all() == expected
+    assert_counts_are_the_tables(tmp_path)
+    files = [pl.read_parquet(f) for f in (graph_dir(tmp_path) / "pages").glob("*.parquet")]
+    assert max(f.height for f in files) <= 30  # every split within the setting
+    splits = [f for f in files if f["host"].unique().to_list() == [host]]
+    assert len(splits) >= 4 and sum(f.height for f in splits) == 120
+
+
 def test_the_plan_counts_each_partitions_rows_from_the_parts(tmp_path: Path) -> None:
     from pipeline.graph.aggregate import plan_aggregation
     from pipeline.partitions import partition_of

@@ -672,32 +672,101 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     pages (rows, and distinct URLs for ``sitewide``) and per-crawl page counts; return the
     sub-buckets reduced. A partition whose pages need more than ``aggregate_memory_mb`` is
     reduced in sub-buckets of its hosts (``sub_bucket_rows``): every capture of a URL, and
-    every page of a host, meet in one sub-bucket."""
+    every page of a host, meet in one sub-bucket; a host with more pages than one holds is
+    reduced in splits of its URLs (``_reduce_url_splits``)."""
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
     for partition in written.partitions:
         with plan.sub_bucket_rows("pages", partition, options) as rows:
-            for index, stem in enumerate(_stems(partition, len(rows))):
-                _reduce_page_bucket(plan, partition, stem, rows.read(index), options, written)
+            groups = page_sub_buckets(rows, options)
+            stems = iter(_stems(partition, sum(max(1, len(group)) for group in groups)))
+            for index, group in enumerate(groups):
+                if not group:
+                    _reduce_page_bucket(plan, partition, next(stems),
+                                        partial(rows.read, index), options, written)
+                else:
+                    with rows.split_into(index, group) as reads:
+                        _reduce_url_splits(plan, partition, [next(stems) for _ in group],
+                                           reads, options, written)
                 rows.done(index)
-                reduced += 1
+                reduced += max(1, len(group))
     written.record()
     return reduced
 
 
-def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: pl.DataFrame,
-                        options: GraphOptions, written: _Written) -> None:
-    graph, work = plan.graph, plan.work
-    # one buffer a column (the caller keeps no reference to the rows as read): the sorted
-    # frame's strings are then views into it, not a second copy
-    raw = raw.rechunk()
+def page_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl.Expr]]:
+    """The splits of each sub-bucket of a pages partition: none (it is reduced whole), or,
+    for one over the memory setting by itself (a host with more pages than a sub-bucket
+    holds), its pages split by URL, each split within the setting."""
+    splits: list[list[pl.Expr]] = []
+    for index, share in enumerate(rows.shares):
+        if share.slots is None or share.rows <= rows.capacity or options.aggregate_buckets:
+            splits.append([])
+        else:
+            splits.append([slot_of("url").is_in(slots)
+                           for slots in pack_slots(rows.slot_rows(index, "url"), rows.capacity)])
+    return splits
+
+
+def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str,
+                        read: Callable[[], pl.DataFrame], options: GraphOptions,
+                        written: _Written) -> None:
+    kept = _kept_pages(plan, stem, read, written)
+    crawled, crawl_pages = _host_and_crawl_pages(kept)
+    _write_page_pieces(plan, partition, stem, crawled, crawl_pages, options)
+
+
+def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
+                       reads: list[Callable[[], pl.DataFrame]], options: GraphOptions,
+                       written: _Written) -> None:
+    """The pages of a host (or of hosts sharing a slot) over the memory setting by
+    themselves, in splits by URL (``reads``: each split's rows), one at a time. Every
+    capture of a URL is in one split, so the hosts' crawled pages and distinct URLs add up
+    over the splits; a crawl's hosts are counted from the splits' (crawl, host) pairs.
+    Each split's pages go in a file of their own (``stems``), the pieces made from them in
+    the first one's."""
+    crawled, crawl_pages, crawl_hosts = [], [], []
+    for stem, read in zip(stems, reads, strict=True):
+        kept = _kept_pages(plan, stem, read, written)
+        host_counts, crawl_counts = _host_and_crawl_pages(kept)
+        crawled.append(host_counts)
+        crawl_pages.append(crawl_counts)
+        crawl_hosts.append(kept.select("crawl", "host").unique())
+        del kept
+    merged_crawled = (pl.concat(crawled).group_by("host")
+                      .agg(pl.col("domain").first(), pl.col("pages_crawled", "host_pages").sum())
+                      .cast(crawled[0].schema))
+    hosts = (pl.concat(crawl_hosts).unique().group_by("crawl")
+             .agg(pl.len().alias("hosts")))
+    merged_crawl_pages = (
+        pl.concat(crawl_pages).group_by("crawl")
+        .agg(pl.col("pages").sum(), pl.col("first_fetch").min(), pl.col("last_fetch").max())
+        .join(hosts, on="crawl", how="left", nulls_equal=True)
+        .select(crawl_pages[0].columns).cast(crawl_pages[0].schema)
+    )
+    _write_page_pieces(plan, partition, stems[0], merged_crawled, merged_crawl_pages, options)
+
+
+def _kept_pages(plan: AggregationPlan, stem: str, read: Callable[[], pl.DataFrame],
+                written: _Written) -> pl.DataFrame:
+    """The kept captures of the pages ``read`` returns (one row per (crawl, url)), written
+    with the superseded ones."""
+    # one buffer a column (no reference is kept to the rows as read): the sorted frame's
+    # strings are then views into it, not a second copy
+    raw = read().rechunk()
     ordered = pages_by_url(raw)
     del raw
     kept, superseded = kept_and_superseded(ordered)
     del ordered
-    work.write(superseded, f"superseded/{stem}.parquet")
-    graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
+    plan.work.write(superseded, f"superseded/{stem}.parquet")
+    plan.graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
+    return kept
+
+
+def _host_and_crawl_pages(kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each host's crawled pages and distinct URLs, and each crawl's pages, hosts and
+    fetch times, of some kept pages."""
     # kept holds one row per (crawl, url): of one crawl, a host's distinct URLs are its rows
     # and the crawl's hosts are the hosts here, with no distinct count over the strings
     one_crawl = kept["crawl"].n_unique() <= 1
@@ -706,21 +775,29 @@ def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str, raw: p
         pl.len().alias("pages_crawled"),
         (pl.len() if one_crawl else pl.col("url").n_unique()).alias("host_pages"),
     )
+    # sub-buckets hold disjoint hosts, so the finish step adds their host counts up
+    hosts = (pl.lit(crawled.height, pl.UInt32) if one_crawl
+             else pl.col("host").n_unique())
+    crawl_pages = kept.group_by("crawl").agg(
+        pl.len().alias("pages"),
+        hosts.alias("hosts"),
+        pl.col("fetch_time").min().alias("first_fetch"),
+        pl.col("fetch_time").max().alias("last_fetch"),
+    )
+    return crawled, crawl_pages
+
+
+def _write_page_pieces(plan: AggregationPlan, partition: int, stem: str,
+                       crawled: pl.DataFrame, crawl_pages: pl.DataFrame,
+                       options: GraphOptions) -> None:
+    work = plan.work
     # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
     work.write(crawled, _piece("crawled", stem, partition))
     # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
     # from that many; every link task reads these, so they are kept small
     work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
                .select("host", "host_pages").sort("host"), f"sitewide_hosts/{stem}.parquet")
-    # sub-buckets hold disjoint hosts, so the finish step adds their host counts up
-    hosts = (pl.lit(crawled.height, pl.UInt32) if one_crawl
-             else pl.col("host").n_unique())
-    work.write(kept.group_by("crawl").agg(
-        pl.len().alias("pages"),
-        hosts.alias("hosts"),
-        pl.col("fetch_time").min().alias("first_fetch"),
-        pl.col("fetch_time").max().alias("last_fetch"),
-    ), f"crawl_pages/{stem}.parquet")
+    work.write(crawl_pages, f"crawl_pages/{stem}.parquet")
 
 
 _CRAWLED = pl.Schema({"host": pl.String(), "domain": pl.String(),
