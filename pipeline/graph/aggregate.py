@@ -23,7 +23,7 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 1. ``reduce_pages`` (partition = host): distinct pages, the captures they supersede, each
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet;
    a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
-   hosts (below).
+   hosts (below), a host with more pages than one holds in splits of its URLs.
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
    only), host and domain edges, domain profiles, the referrals (without authority yet),
