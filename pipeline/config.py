@@ -189,7 +189,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         2048,
         "Memory one aggregation task may use (MiB): a partition larger than this allows is "
         "reduced in sub-buckets (of target domains for links, of hosts for pages), one after "
-        "the other. A partition in 5 sub-buckets or more is first sorted into them on the "
+        "the other (a target more linked than one holds split by source domain, then by "
+        "source page; a host with more pages, by URL). A partition in 5 sub-buckets or more is first sorted into them on the "
         "task's disk (TMPDIR: about 1.5x the partition's compressed bytes as LZ4; 3.8x, "
         "uncompressed and faster, when the disk has four times that free). The referrals "
         "step looks authority up in a dictionary of the linking domains (about 170 bytes a "
