@@ -21,13 +21,14 @@ from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.graph.aggregate import (
     MANIFEST,
     TABLES,
+    AggregationPlan,
     GraphOptions,
     aggregate,
     graph_dir,
     read_table,
 )
 from pipeline.parts.part import PartWriter
-from pipeline.storage import Folder, LocalData
+from pipeline.storage import DataStore, Folder, LocalData
 
 T1 = datetime(2024, 5, 1, tzinfo=UTC)
 T2 = datetime(2024, 5, 2, tzinfo=UTC)
@@ -462,6 +463,27 @@ def test_tables_put_together_from_splits_by_page_are_the_whole_links(
                 pair_anchors(links.lazy()).collect())
 
 
+def _reduced_again_in_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             row_memory: str, rows: int, table: str) -> list[pl.DataFrame]:
+    """Aggregate the data folder again as if a row of ``table`` needed 1/``rows`` of the
+    memory setting (``row_memory``: LINK_ROW_MEMORY or PAGE_ROW_MEMORY); every table must
+    be the one aggregated before, and every file of ``table`` within the setting. Return
+    those files."""
+    from pipeline.graph import aggregate as module
+
+    def read_all() -> dict[str, list[str]]:
+        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in TABLES}
+
+    expected = read_all()
+    monkeypatch.setattr(module, row_memory, (2048 - module.BUCKET_BASE_MB) * 2**20 // rows)
+    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
+    assert read_all() == expected
+    assert_counts_are_the_tables(tmp_path)
+    files = [pl.read_parquet(f) for f in (graph_dir(tmp_path) / table).glob("*.parquet")]
+    assert max(f.height for f in files) <= rows  # every split within the setting
+    return files
+
+
 @pytest.mark.parametrize("spill_from", [2, 1000])
 def test_one_source_domains_links_into_one_target_over_the_setting_are_split_by_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_from: int,
@@ -494,27 +516,13 @@ def test_one_source_domains_links_into_one_target_over_the_setting_are_split_by_
             link(c1, url, host, host, "www.wiki.org", "wiki.org", anchor="wiki"),
             link(c1, url, host, host, f"t{n % 4}.org", f"t{n % 4}.org")]))
     write(tmp_path, "one", pages, partitions=2)
-    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
-              "referrals", "domain_profiles")
-
-    def read_all() -> dict[str, list[str]]:
-        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in tables}
-
     aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
-    expected = read_all()
-    links = read_table(tmp_path, "links")
-    big = links.filter(pl.col("src_domain") == "big.example")
+    big = read_table(tmp_path, "links").filter(pl.col("src_domain") == "big.example")
     assert big.height == 70
     assert big.filter(pl.col("src_host") == "www.big.example")["sitewide"].all()
     assert not big.filter(pl.col("src_host") == "blog.big.example")["sitewide"].any()
-    # as if a link row needed 1/25 of the memory setting: big.example's 70 links into
-    # wiki.org go in 3 splits or more by page
-    monkeypatch.setattr(module, "LINK_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 25)
-    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
-    assert read_all() == expected
-    assert_counts_are_the_tables(tmp_path)
-    files = [pl.read_parquet(f) for f in (graph_dir(tmp_path) / "links").glob("*.parquet")]
-    assert max(f.height for f in files) <= 25  # every split within the setting
+    # big.example's 70 links into wiki.org go in 3 splits or more by page
+    files = _reduced_again_in_splits(tmp_path, monkeypatch, "LINK_ROW_MEMORY", 25, "links")
     splits = [f for f in files if f["src_domain"].unique().to_list() == ["big.example"]]
     assert len(splits) >= 3 and sum(f.height for f in splits) == 70
 
@@ -550,24 +558,12 @@ def test_a_host_with_more_pages_than_the_setting_holds_is_split_by_url(
               for n in range(10) for m in range(2)]
     write(tmp_path, "one", first, partitions=2)
     write(tmp_path, "two", [big_page(n, c1, T2) for n in range(90, 100)], partitions=2)
-    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
-              "referrals", "domain_profiles")
-
-    def read_all() -> dict[str, list[str]]:
-        return {t: sorted(map(str, read_table(tmp_path, t).rows())) for t in tables}
-
     aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
-    expected = read_all()
     links = read_table(tmp_path, "links").filter(pl.col("src_host") == host)
     assert links.filter(pl.col("dst_domain") == "other.org")["sitewide"].all()
     assert not links.filter(pl.col("dst_domain") == "target.org")["sitewide"].any()
-    # as if a page row needed 1/30 of the memory setting: the host's 130 captures in splits
-    monkeypatch.setattr(module, "PAGE_ROW_MEMORY", (2048 - module.BUCKET_BASE_MB) * 2**20 // 30)
-    aggregate(LocalData(tmp_path), GraphOptions(aggregate_memory_mb=2048))
-    assert read_all() == expected
-    assert_counts_are_the_tables(tmp_path)
-    files = [pl.read_parquet(f) for f in (graph_dir(tmp_path) / "pages").glob("*.parquet")]
-    assert max(f.height for f in files) <= 30  # every split within the setting
+    # the host's 130 captures in splits by URL
+    files = _reduced_again_in_splits(tmp_path, monkeypatch, "PAGE_ROW_MEMORY", 30, "pages")
     splits = [f for f in files if f["host"].unique().to_list() == [host]]
     assert len(splits) >= 4 and sum(f.height for f in splits) == 120
 
@@ -795,6 +791,21 @@ def test_the_authority_lookup_is_a_left_join_on_the_domain(
     assert lookup.of(rows["referring_domain"]).to_list() == found.to_list()  # and again
 
 
+def reduced_and_ranked(store: DataStore,
+                       options: GraphOptions) -> tuple[AggregationPlan, dict[str, Any]]:
+    """Every step of the aggregation of ``store`` up to the ranks, in this process: the plan
+    and what rank_graph returned (the referrals and finish steps are the caller's)."""
+    from pipeline.graph import aggregate as steps
+
+    plan = steps.plan_aggregation(store, options)
+    everything = range(plan.partitions)
+    steps.reduce_pages(plan, everything, options)
+    steps.reduce_links(plan, everything, options)
+    steps.reduce_hosts(plan, everything)
+    steps.reduce_domains(plan, everything)
+    return plan, steps.rank_graph(plan, options)
+
+
 def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partition(
         tmp_path: Path) -> None:
     """write_referrals runs per group of target partitions, after the ranks; the finish
@@ -819,22 +830,13 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
     store = LocalData(tmp_path / "steps")
     options = GraphOptions()
 
-    def reduced_and_ranked() -> tuple[steps.AggregationPlan, dict[str, Any]]:
-        plan = steps.plan_aggregation(store, options)
-        everything = range(plan.partitions)
-        steps.reduce_pages(plan, everything, options)
-        steps.reduce_links(plan, everything, options)
-        steps.reduce_hosts(plan, everything)
-        steps.reduce_domains(plan, everything)
-        return plan, steps.rank_graph(plan, options)
-
-    plan, ranked = reduced_and_ranked()
+    plan, ranked = reduced_and_ranked(store, options)
     steps.write_referrals(plan, [0, 1], options)
     with pytest.raises(GraphError, match=r"referral files without authority \(the first: p0002"):
         steps.finish_aggregation(plan, options, ranked)
     assert store.current_graph() is None  # nothing published
     # a failed finish deletes the graph being built: the run starts again, as a re-run does
-    plan, ranked = reduced_and_ranked()
+    plan, ranked = reduced_and_ranked(store, options)
     steps.write_referrals(plan, [2, 3], options)
     steps.write_referrals(plan, [0, 1], options)
     steps.finish_aggregation(plan, options, ranked)
@@ -847,7 +849,7 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
     assert referrals.height > 0 and referrals["authority"].null_count() == 0
 
 
-def test_the_referrals_authority_in_shards_is_the_one_dictionary_s(tmp_path: Path) -> None:
+def test_referrals_with_the_authority_in_shards_are_those_of_one_dictionary(tmp_path: Path) -> None:
     """With the linking domains' dictionary built in shards (one at a time, each of its own
     share of the domains), every referrals file is the one built from one dictionary, row
     for row and in the same order."""
@@ -864,14 +866,9 @@ def test_the_referrals_authority_in_shards_is_the_one_dictionary_s(tmp_path: Pat
                          + [link("c1", src, f"site{n}.example", f"site{n}.example",
                                  "unranked.org", "unranked.org")]))
         write(tmp_path, f"part{number}", rows, partitions=3)
-    store, options = LocalData(tmp_path), GraphOptions()
-    plan = steps.plan_aggregation(store, options)
+    options = GraphOptions()
+    plan, _ = reduced_and_ranked(LocalData(tmp_path), options)
     everything = range(plan.partitions)
-    steps.reduce_pages(plan, everything, options)
-    steps.reduce_links(plan, everything, options)
-    steps.reduce_hosts(plan, everything)
-    steps.reduce_domains(plan, everything)
-    steps.rank_graph(plan, options)
 
     def referrals_in(shards: int) -> dict[str, pl.DataFrame]:
         steps.write_referrals(plan, everything, options, shards=shards)

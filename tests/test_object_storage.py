@@ -26,6 +26,7 @@ import duckdb
 import polars as pl
 import pytest
 from conftest import REPO, CliRun, graph_rows, own_scratch, run_cli
+from test_aggregate import reduced_and_ranked
 from test_rank_tables import assert_same_ranks, random_crawl
 
 from pipeline.config import Settings
@@ -459,13 +460,8 @@ def test_referrals_in_shards_leave_s3_once(
     s3 = _FetchCounting(f"s3://{BUCKET}/referral-shards", endpoint, "us-east-1")
     random_crawl(s3, 2)
     options = GraphOptions(ranks=False)
-    plan = steps.plan_aggregation(s3, options)
+    plan, _ = reduced_and_ranked(s3, options)
     everything = range(plan.partitions)
-    steps.reduce_pages(plan, everything, options)
-    steps.reduce_links(plan, everything, options)
-    steps.reduce_hosts(plan, everything)
-    steps.reduce_domains(plan, everything)
-    steps.rank_graph(plan, options)
     work_files = sorted(plan.work.name_of(name) for name in plan.work.files_in("referrals"))
     assert work_files
 
