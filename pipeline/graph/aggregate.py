@@ -289,9 +289,10 @@ class AggregationPlan:
         leaves the location once: at least SPILL_SUB_BUCKETS of them are read once and
         sorted into their sub-buckets there (spill.py); fewer re-read the partition, each
         keeping its share."""
+        capacity = _capacity(options, _key_and_row_memory(table)[1])
         if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
             yield SubBucketRows(self, table, partition, _packed(self, table, partition, options),
-                                capacity=_capacity(options, _key_and_row_memory(table)[1]))
+                                capacity=capacity)
             return
         with self.store.read_locally(self._partition_names(table, partition)) as local, \
                 scratch_folder("spill") as scratch:
@@ -299,8 +300,7 @@ class AggregationPlan:
             shares = _packed(reader, table, partition, options)
             spill = (_spill(reader, table, partition, shares, options, scratch)
                      if len(shares) >= SPILL_SUB_BUCKETS else None)
-            yield SubBucketRows(reader, table, partition, shares, spill,
-                                _capacity(options, _key_and_row_memory(table)[1]))
+            yield SubBucketRows(reader, table, partition, shares, spill, capacity)
 
     def bytes_of(self, table: str) -> dict[int, int]:
         """The compressed bytes of each partition of ``pages`` or ``links``."""
@@ -435,19 +435,13 @@ class SubBucketRows:
         """Sub-bucket ``index``'s rows (of them, those ``split`` selects)."""
         if self.spill is not None:
             return self.spill.read(index, split)
-        keep = self.shares[index].keep
-        if split is not None:
-            keep = split if keep is None else keep & split
-        return self.plan.read_partition(self.table, self.partition, keep)
+        return self.plan.read_partition(self.table, self.partition, self._keep(index, split))
 
     def slot_rows(self, index: int, key: str, split: pl.Expr | None = None) -> dict[int, int]:
         """Rows per slot of ``key`` in sub-bucket ``index`` (of them, those ``split``
         selects)."""
         if self.spill is None:
-            keep = self.shares[index].keep
-            if split is not None:
-                keep = split if keep is None else keep & split
-            return self.plan.slot_rows(self.table, self.partition, key, keep)
+            return self.plan.slot_rows(self.table, self.partition, key, self._keep(index, split))
         spilled = self.spill.scan(index)
         return slot_counts(spilled if split is None else spilled.filter(split), key)
 
@@ -475,17 +469,24 @@ class SubBucketRows:
         if self.spill is not None:
             yield from self.spill.pieces(index, keep)
             return
-        share = self.shares[index].keep
-        keep = keep if share is None else share & keep
+        selected = self._keep(index, keep)
         if self.plan.rows is not None:
-            yield self.plan.read_partition(self.table, self.partition, keep)
+            yield self.plan.read_partition(self.table, self.partition, selected)
             return
         for ordinal, info, names in self.plan._part_files(self.table, self.partition):
             if partition_rows(info, self.table).get(self.partition, 0) <= self.capacity:
-                yield self.plan._part_rows(ordinal, self.table, names, keep)
+                yield self.plan._part_rows(ordinal, self.table, names, selected)
             else:
                 yield from self.plan._part_windows(ordinal, self.table, names,
-                                                   self.capacity, keep)
+                                                   self.capacity, selected)
+
+    def _keep(self, index: int, split: pl.Expr | None) -> pl.Expr | None:
+        """The filter of sub-bucket ``index``'s rows (of them, those ``split`` selects) in
+        the partition's files."""
+        share = self.shares[index].keep
+        if split is None:
+            return share
+        return split if share is None else share & split
 
     def done(self, index: int) -> None:
         """Sub-bucket ``index`` is reduced: its spilled rows are let go."""
@@ -536,7 +537,7 @@ def link_sub_buckets(rows: SubBucketRows,
     the setting, a group of one; and for the links of a source domain into it that are over
     the setting by themselves, a group of splits by source page (``_reduce_page_splits``
     puts their tables together)."""
-    capacity = _capacity(options, LINK_ROW_MEMORY)
+    capacity = rows.capacity
     splits: list[list[list[pl.Expr | None]]] = []
     for index, share in enumerate(rows.shares):
         if share.slots is None or share.rows <= capacity or options.aggregate_buckets:
@@ -1205,10 +1206,10 @@ def _referral_authority(
     work: Folder, names: list[str], linking: pl.LazyFrame, shards: int,
 ) -> Iterator[Callable[[str, pl.Series], pl.Series]]:
     """A function giving the authority of a referrals file's referring domains (``name`` in
-    ``work``, its ``referring_domain`` column). In one shard, every linking domain in one dictionary.
-    In several, one shard's dictionary at a time: for each, every file's referring domains
-    of that shard are looked up and kept on this machine's disk (row, authority); a file's
-    authority is then its shards' put together."""
+    ``work``, its ``referring_domain`` column). In one shard, every linking domain in one
+    dictionary. In several, one shard's dictionary at a time: for each, every file's
+    referring domains of that shard are looked up and kept on this machine's disk (row,
+    authority); a file's authority is then its shards' put together."""
     if shards == 1:
         every_domain = DomainAuthority(linking.collect())
         yield lambda name, referring: every_domain.of(referring)
