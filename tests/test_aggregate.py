@@ -358,9 +358,10 @@ class _ReadCounting(LocalData):
         super().__init__(root)
         self.read: list[str] = []
 
-    def read_parquet(self, names: list[str], schema: Any, keep: Any = None) -> Any:
+    def read_parquet(self, names: list[str], schema: Any, keep: Any = None,
+                     file_column: str | None = None) -> Any:
         self.read.extend(names)
-        return super().read_parquet(names, schema, keep)
+        return super().read_parquet(names, schema, keep, file_column)
 
 
 # sub-buckets sorted onto disk, partitions by the compiled core; or each sub-bucket

@@ -104,6 +104,28 @@ def rows_through_connect(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         con.close()
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_parquet_files_read_together_keep_each_rows_file_and_the_schema(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path, where: str,
+) -> None:
+    """``read_parquet`` reads several files in one scan (a local store) or one GET each (S3):
+    with ``file_column`` every row says which of ``names`` it came from, ``keep`` selects
+    rows, and the columns come back in the schema asked for, whatever the files hold."""
+    data: Any = LocalData(tmp_path) if where == "local" else store(endpoint, "read-together")
+    data.prepare("f")
+    names = [f"f/{name}.parquet" for name in ("c", "a", "b")]  # not in sorted order
+    for number, name in enumerate(names):
+        data.write_parquet(pl.DataFrame({"n": [number * 10 + i for i in range(4)]},
+                                        schema={"n": pl.Int32}), name)
+    schema = pl.Schema({"n": pl.Int64()})
+    rows = data.read_parquet(names, schema, pl.col("n") % 2 == 1, file_column="file")
+    assert rows.schema == pl.Schema({"n": pl.Int64(), "file": pl.UInt32()})
+    assert sorted(rows.rows()) == [(1, 0), (3, 0), (11, 1), (13, 1), (21, 2), (23, 2)]
+    assert data.read_parquet(names[1:], schema)["n"].sort().to_list() == [
+        10, 11, 12, 13, 20, 21, 22, 23]
+    assert data.read_parquet([], schema, file_column="file").schema == rows.schema
+
+
 def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(
     endpoint: str, credentials: dict[str, str], sample_run: CliRun, prefect_api: str,
     tmp_path: Path,
@@ -409,9 +431,10 @@ class _FetchCounting(S3Data):
         with super().read_locally(names) as local:
             yield local
 
-    def read_parquet(self, names: list[str], schema: Any, keep: Any = None) -> Any:
+    def read_parquet(self, names: list[str], schema: Any, keep: Any = None,
+                     file_column: str | None = None) -> Any:
         self.read.extend(names)
-        return super().read_parquet(names, schema, keep)
+        return super().read_parquet(names, schema, keep, file_column)
 
     def scan_parquet(self, names: list[str], schema: Any = None) -> Any:
         self.read.extend(names)

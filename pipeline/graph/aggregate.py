@@ -211,15 +211,11 @@ class AggregationPlan:
                        keep: pl.Expr | None = None) -> pl.DataFrame:
         """Every part's ``pages`` or ``links`` rows of one partition, read where they are
         (disk or S3), each file once; with ``keep`` only the rows it selects (a sub-bucket),
-        each file filtered as it is read, so that memory never holds the whole partition."""
+        filtered as they are decoded, so that memory never holds the whole partition."""
         if self.rows is not None:
             rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
-        frames = [self._part_rows(ordinal, table, names, keep)
-                  for ordinal, info, names in self._part_files(table, partition)]
-        if not frames:
-            return pl.DataFrame(schema={**_rows_schema(table), CAPTURE_PART: pl.UInt32()})
-        return pl.concat(frames, how="vertical")
+        return self._parts_rows(table, list(self._part_files(table, partition)), keep)
 
     def _part_files(self, table: str,
                     partition: int) -> Iterator[tuple[int, PartInfo, list[str]]]:
@@ -229,12 +225,33 @@ class AggregationPlan:
             if names := partition_files(info, table, partition):
                 yield ordinal, info, names
 
-    def _part_rows(self, ordinal: int, table: str, names: list[str],
-                   keep: pl.Expr | None = None) -> pl.DataFrame:
-        """One part's files of a partition, read (the rows ``keep`` selects), each row
-        marked with the part's ordinal."""
-        return (self._parts_from.read_parquet(names, _rows_schema(table), keep)
-                .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)))
+    def _part_batches(self, table: str, partition: int, rows: int,
+                      ) -> Iterator[list[tuple[int, PartInfo, list[str]]]]:
+        """The parts of ``_part_files`` in runs, in order, each run's rows of the partition
+        (by part.json) within ``rows``, to be read in one scan; a part with more rows than
+        that is a run by itself."""
+        batch: list[tuple[int, PartInfo, list[str]]] = []
+        held = 0
+        for part in self._part_files(table, partition):
+            share = partition_rows(part[1], table).get(partition, 0)
+            if batch and held + share > rows:
+                yield batch
+                batch, held = [], 0
+            batch.append(part)
+            held += share
+        if batch:
+            yield batch
+
+    def _parts_rows(self, table: str, parts: list[tuple[int, PartInfo, list[str]]],
+                    keep: pl.Expr | None = None) -> pl.DataFrame:
+        """Some parts' files of a partition read in one scan (the rows ``keep`` selects),
+        each row marked with its part's ordinal."""
+        names = [name for _, _, files in parts for name in files]
+        ordinals = pl.Series(CAPTURE_PART, [ordinal for ordinal, _, files in parts
+                                            for _ in files], dtype=pl.UInt32)
+        rows = self._parts_from.read_parquet(names, _rows_schema(table), keep,
+                                             file_column=CAPTURE_PART)
+        return rows.with_columns(ordinals.gather(rows[CAPTURE_PART]))
 
     def _part_windows(self, ordinal: int, table: str, names: list[str], rows: int,
                       keep: pl.Expr | None) -> Iterator[pl.DataFrame]:
@@ -473,9 +490,10 @@ class SubBucketRows:
         if self.plan.rows is not None:
             yield self.plan.read_partition(self.table, self.partition, selected)
             return
-        for ordinal, info, names in self.plan._part_files(self.table, self.partition):
+        for batch in self.plan._part_batches(self.table, self.partition, self.capacity):
+            ordinal, info, names = batch[0]
             if partition_rows(info, self.table).get(self.partition, 0) <= self.capacity:
-                yield self.plan._part_rows(ordinal, self.table, names, selected)
+                yield self.plan._parts_rows(self.table, batch, selected)
             else:
                 yield from self.plan._part_windows(ordinal, self.table, names,
                                                    self.capacity, selected)
@@ -497,10 +515,11 @@ class SubBucketRows:
 def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share],
            options: GraphOptions, folder: Path) -> Spill:
     """The partition's rows, each part's files read once (in the parts' order, as
-    ``read_partition`` reads them) and sorted into the sub-buckets of ``shares`` under
-    ``folder``. A part whose rows in this partition are more than a sub-bucket holds is read
-    once per sub-bucket instead, keeping that sub-bucket's share: memory never holds more
-    than one sub-bucket's rows."""
+    ``read_partition`` reads them, in runs of parts that together hold no more than a
+    sub-bucket) and sorted into the sub-buckets of ``shares`` under ``folder``. A part whose
+    rows in this partition are more than a sub-bucket holds is read once per sub-bucket
+    instead, keeping that sub-bucket's share: memory never holds more than one sub-bucket's
+    rows."""
     key, row_memory = _key_and_row_memory(table)
     capacity = _capacity(options, row_memory)
     bucket_of_slot = [0] * SLOTS
@@ -512,15 +531,16 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
     spill = Spill(folder, len(shares),
                   pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}),
                   spill_compression(shutil.disk_usage(folder).free, size))
-    for ordinal, info, names in plan._part_files(table, partition):
+    for batch in plan._part_batches(table, partition, capacity):
+        ordinal, info, names = batch[0]
         if partition_rows(info, table).get(partition, 0) <= capacity:
-            rows = plan._part_rows(ordinal, table, names)
+            rows = plan._parts_rows(table, batch)
             spill.add(rows, lookup.gather(rows.select(slot_of(key))["slot"]))
             del rows
         else:
             for index, share in enumerate(shares):
                 if share.rows <= capacity:
-                    spill.add_to(index, plan._part_rows(ordinal, table, names, share.keep))
+                    spill.add_to(index, plan._parts_rows(table, batch, share.keep))
                     continue
                 # a sub-bucket over the setting by itself (one target's links, split when
                 # it is reduced): this part's share of it a window of rows at a time

@@ -134,21 +134,25 @@ class S3Data(DataStore):
 
         return (BotoCoreError, ClientError)
 
-    def read_parquet(self, names: list[str], schema: pl.Schema,
-                     keep: pl.Expr | None = None) -> pl.DataFrame:
+    def read_parquet(self, names: list[str], schema: pl.Schema, keep: pl.Expr | None = None,
+                     file_column: str | None = None) -> pl.DataFrame:
         """The Parquet objects ``names`` read whole, each in one GET (Polars' own reader
         fetches an object's tail for its footer, then its row groups, which for the small
         files of a partition is about twice the bytes: bench/scale.py --s3); with ``keep``,
-        each filtered before the next is read, as the base class does."""
+        each filtered before the next is read; with ``file_column``, as the base class
+        does."""
         frames = []
-        for name in names:
+        for position, name in enumerate(names):
             try:
                 body = self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"]
                 data = body.read()
             except self._errors() as exc:
                 raise self._fail("read", name, exc) from exc
-            frames.append(self._kept(pl.scan_parquet(io.BytesIO(data)), schema, keep))
-        return self._stacked(frames, schema)
+            rows = self._kept(pl.scan_parquet(io.BytesIO(data)), schema, keep)
+            if file_column is not None:
+                rows = rows.with_columns(pl.lit(position, pl.UInt32).alias(file_column))
+            frames.append(rows)
+        return self._stacked(frames, self._with_file_column(schema, file_column))
 
     def read_text(self, name: str) -> str | None:
         try:
