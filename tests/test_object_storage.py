@@ -110,13 +110,15 @@ def test_parquet_files_read_together_keep_each_rows_file_and_the_schema(
 ) -> None:
     """``read_parquet`` reads several files in one scan (a local store) or one GET each (S3):
     with ``file_column`` every row says which of ``names`` it came from, ``keep`` selects
-    rows, and the columns come back in the schema asked for, whatever the files hold."""
+    rows, and the columns come back in the schema asked for, even from files whose integer
+    types differ (which one scan refuses: each is then cast on its own)."""
     data: Any = LocalData(tmp_path) if where == "local" else store(endpoint, "read-together")
     data.prepare("f")
     names = [f"f/{name}.parquet" for name in ("c", "a", "b")]  # not in sorted order
     for number, name in enumerate(names):
         data.write_parquet(pl.DataFrame({"n": [number * 10 + i for i in range(4)]},
                                         schema={"n": pl.Int32}), name)
+    data.write_parquet(pl.DataFrame({"n": [7, 8]}, schema={"n": pl.Int16}), "f/d.parquet")
     schema = pl.Schema({"n": pl.Int64()})
     rows = data.read_parquet(names, schema, pl.col("n") % 2 == 1, file_column="file")
     assert rows.schema == pl.Schema({"n": pl.Int64(), "file": pl.UInt32()})
@@ -124,6 +126,10 @@ def test_parquet_files_read_together_keep_each_rows_file_and_the_schema(
     assert data.read_parquet(names[1:], schema)["n"].sort().to_list() == [
         10, 11, 12, 13, 20, 21, 22, 23]
     assert data.read_parquet([], schema, file_column="file").schema == rows.schema
+    mixed = data.read_parquet(["f/d.parquet", *names[:2]], schema, pl.col("n") % 2 == 1,
+                              file_column="file")
+    assert mixed.schema == rows.schema
+    assert sorted(mixed.rows()) == [(1, 1), (3, 1), (7, 0), (11, 2), (13, 2)]
 
 
 def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(

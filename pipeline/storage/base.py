@@ -124,25 +124,35 @@ class DataStore:
         if not names:
             return self._stacked([], self._with_file_column(schema, file_column))
         urls = [self.url(name) for name in names]
-        rows = pl.scan_parquet(urls, storage_options=self._polars_options(),
-                               include_file_paths=file_column)
+        options = self._polars_options()
+        rows = pl.scan_parquet(urls, storage_options=options, include_file_paths=file_column)
         if keep is not None:
             rows = rows.filter(keep)
         if file_column is not None:  # each path back to its position (a strict cast)
             rows = rows.with_columns(
                 pl.col(file_column).cast(pl.Enum(urls)).to_physical().cast(pl.UInt32))
-        return rows.collect().cast(schema)
+        try:
+            return rows.collect().cast(schema)
+        except pl.exceptions.SchemaError:  # files whose types differ: each cast on its own
+            return self._read_each((pl.scan_parquet(url, storage_options=options)
+                                    for url in urls), schema, keep, file_column)
+
+    def _read_each(self, files: Iterable[pl.LazyFrame], schema: pl.Schema,
+                   keep: pl.Expr | None, file_column: str | None) -> pl.DataFrame:
+        """``read_parquet`` a file at a time, a query each: each file's rows that ``keep``
+        selects, cast to ``schema``, before the next file is opened."""
+        frames = []
+        for position, file in enumerate(files):
+            rows = (file if keep is None else file.filter(keep)).collect().cast(schema)
+            if file_column is not None:
+                rows = rows.with_columns(pl.lit(position, pl.UInt32).alias(file_column))
+            frames.append(rows)
+        return self._stacked(frames, self._with_file_column(schema, file_column))
 
     @staticmethod
     def _with_file_column(schema: pl.Schema, file_column: str | None) -> pl.Schema:
         return schema if file_column is None else pl.Schema({**schema,
                                                              file_column: pl.UInt32()})
-
-    @staticmethod
-    def _kept(file: pl.LazyFrame, schema: pl.Schema, keep: pl.Expr | None) -> pl.DataFrame:
-        """One file's rows in ``schema``, only those ``keep`` selects (all without it),
-        filtered in the reader (see ``read_parquet``)."""
-        return (file if keep is None else file.filter(keep)).collect().cast(schema)
 
     @staticmethod
     def _stacked(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:

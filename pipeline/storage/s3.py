@@ -141,18 +141,16 @@ class S3Data(DataStore):
         files of a partition is about twice the bytes: bench/scale.py --s3); with ``keep``,
         each filtered before the next is read; with ``file_column``, as the base class
         does."""
-        frames = []
-        for position, name in enumerate(names):
-            try:
-                body = self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"]
-                data = body.read()
-            except self._errors() as exc:
-                raise self._fail("read", name, exc) from exc
-            rows = self._kept(pl.scan_parquet(io.BytesIO(data)), schema, keep)
-            if file_column is not None:
-                rows = rows.with_columns(pl.lit(position, pl.UInt32).alias(file_column))
-            frames.append(rows)
-        return self._stacked(frames, self._with_file_column(schema, file_column))
+        return self._read_each((pl.scan_parquet(io.BytesIO(self._get(name))) for name in names),
+                               schema, keep, file_column)
+
+    def _get(self, name: str) -> bytes:
+        """The bytes of the object ``name``, in one GET."""
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.key(name))
+                         ["Body"].read())
+        except self._errors() as exc:
+            raise self._fail("read", name, exc) from exc
 
     def read_text(self, name: str) -> str | None:
         try:
