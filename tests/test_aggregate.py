@@ -253,6 +253,30 @@ def test_sitewide_needs_the_share_and_the_minimum_pages(
     assert row(edges, dst_host="shop.test")["sitewide"] is sitewide
 
 
+def test_a_data_folder_whose_path_holds_glob_characters_is_read_as_named(
+    tmp_path: Path,
+) -> None:
+    """Polars reads a path as a pattern unless told not to: a data folder named
+    ``crawls [2024]*`` gave "expanded paths were empty" for every part. Parts are written,
+    read in one scan, spilled into sub-buckets and ranked over partitions as in a plain
+    folder."""
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls")
+    found = {}
+    for folder in (tmp_path / "plain", tmp_path / "crawls [2024]*"):
+        for key in ("one", "two"):
+            write(folder, key, [
+                (page("c", f"https://{key}{n}.example/", f"{key}{n}.example",
+                      f"{key}{n}.example"),
+                 [link("c", f"https://{key}{n}.example/", f"{key}{n}.example",
+                       f"{key}{n}.example", f"t{m}.org", f"t{m}.org") for m in range(n % 5)])
+                for n in range(20)
+            ], partitions=2)
+        aggregate(LocalData(folder), GraphOptions(aggregate_buckets=5, rank_method="partitions"))
+        found[folder.name] = {t: sorted(read_table(folder, t).rows()) for t in tables}
+    assert found["crawls [2024]*"] == found["plain"]
+    assert len(found["plain"]["links"]) == 2 * sum(n % 5 for n in range(20))
+
+
 def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     sitewide_graph(tmp_path, 6, 10)  # one bucket: the reference
     # a host whose 4 linking pages of 10 are too few for sitewide: its page count decides

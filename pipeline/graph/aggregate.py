@@ -164,7 +164,7 @@ def graph_dir(data_dir: Path) -> Path:
 
 def read_table(data_dir: Path, table: str) -> pl.DataFrame:
     """A table of the current graph of a local data folder, all partitions (tools, tests)."""
-    return pl.read_parquet(graph_dir(data_dir) / table / "*.parquet")
+    return pl.read_parquet(sorted((graph_dir(data_dir) / table).glob("*.parquet")), glob=False)
 
 
 @dataclass(frozen=True)

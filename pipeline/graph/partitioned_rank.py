@@ -109,7 +109,7 @@ def edge_batches(
     columns = [pl.col("src").cast(pl.Int64), pl.col("dst").cast(pl.Int64)]
     if weighted:
         columns.append(pl.col("weight").cast(pl.Float64))
-    scan = pl.scan_parquet(list(files)).select(columns)
+    scan = pl.scan_parquet(list(files), glob=False).select(columns)
     for batch in scan.collect_batches(chunk_size=batch_rows):
         if batch.height == 0:
             continue

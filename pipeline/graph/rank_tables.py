@@ -293,7 +293,7 @@ def _named(pieces: list[str], ids: pl.DataFrame, column: str, key: str,
            rows: int) -> Iterator[pl.DataFrame]:
     """The edges of ``pieces``, ``rows`` at a time, with ``column`` replaced by its id (in
     the pieces' order: the same edge order every time, so the same sums)."""
-    for batch in pl.scan_parquet(pieces).collect_batches(chunk_size=rows):
+    for batch in pl.scan_parquet(pieces, glob=False).collect_batches(chunk_size=rows):
         yield (batch.join(ids, left_on=column, right_on=key, maintain_order="left")
                .with_columns(pl.col("id").alias(column)).select("src", "dst", "weight"))
 

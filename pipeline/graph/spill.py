@@ -93,14 +93,14 @@ class Spill:
         """Sub-bucket ``index``'s rows, in the order they were added."""
         if not self._files[index]:
             return pl.LazyFrame(schema=self.schema)
-        return pl.scan_ipc(self._files[index])
+        return pl.scan_ipc(self._files[index], glob=False)
 
     def pieces(self, index: int, keep: pl.Expr | None = None) -> Iterator[pl.DataFrame]:
         """Sub-bucket ``index``'s rows (those ``keep`` selects) a file at a time, in the
         order they were added: each file one part's share, or a window of one, so no more
         than a sub-bucket holds."""
         for path in self._files[index]:
-            rows = pl.scan_ipc(path)
+            rows = pl.scan_ipc(path, glob=False)
             yield (rows if keep is None else rows.filter(keep)).collect()
 
     def read(self, index: int, keep: pl.Expr | None = None) -> pl.DataFrame:

@@ -277,7 +277,7 @@ class PartWriter:
             path = self.temporary / final
             schema = PAGES_SCHEMA if final.startswith("pages-") else LINKS_SCHEMA
             with self._writing(path):
-                scan = pl.scan_ipc(batches).cast(schema)
+                scan = pl.scan_ipc(batches, glob=False).cast(schema)
                 if sum(batch.stat().st_size for batch in batches) <= IN_MEMORY_JOIN_BYTES:
                     # a small file: the streaming engine's start costs more than its rows
                     scan.collect().write_parquet(path, compression="zstd", statistics=True)

@@ -108,7 +108,7 @@ class DataStore:
     def scan_parquet(self, names: list[str], schema: pl.Schema | None = None) -> pl.LazyFrame:
         """A lazy scan of the Parquet files ``names`` where they are."""
         return pl.scan_parquet([self.url(name) for name in names], schema=schema,
-                               storage_options=self._polars_options())
+                               storage_options=self._polars_options(), glob=False)
 
     def read_parquet(self, names: list[str], schema: pl.Schema, keep: pl.Expr | None = None,
                      file_column: str | None = None) -> pl.DataFrame:
@@ -125,7 +125,8 @@ class DataStore:
             return self._stacked([], self._with_file_column(schema, file_column))
         urls = [self.url(name) for name in names]
         options = self._polars_options()
-        rows = pl.scan_parquet(urls, storage_options=options, include_file_paths=file_column)
+        rows = pl.scan_parquet(urls, storage_options=options, include_file_paths=file_column,
+                               glob=False)  # names, not patterns: a '[' in a path is a '['
         if keep is not None:
             rows = rows.filter(keep)
         if file_column is not None:  # each path back to its position (a strict cast)
@@ -134,7 +135,7 @@ class DataStore:
         try:
             return rows.collect().cast(schema)
         except pl.exceptions.SchemaError:  # files whose types differ: each cast on its own
-            return self._read_each((pl.scan_parquet(url, storage_options=options)
+            return self._read_each((pl.scan_parquet(url, storage_options=options, glob=False)
                                     for url in urls), schema, keep, file_column)
 
     def _read_each(self, files: Iterable[pl.LazyFrame], schema: pl.Schema,
