@@ -49,8 +49,8 @@ domain's links into it over the setting by themselves again by source page
 (``_reduce_page_splits``: their tables put together from the splits'). A partition
 in SPILL_SUB_BUCKETS sub-buckets or more is read once, each row written to its sub-bucket's
 file on the task's disk (spill.py), and each sub-bucket reads its own rows only; with fewer,
-each sub-bucket re-reads the partition (cheaper then: writing the sub-buckets' files costs
-about as much as three or four reads).
+each sub-bucket re-reads the partition, in one scan of its files (cheaper then: writing the
+sub-buckets' files costs about as much as five such reads).
 
 Bytes read: each part file once from the data location (a sub-bucketed partition of a
 remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No

@@ -4,10 +4,12 @@ A partition whose rows need more memory than ``aggregate_memory_mb`` is reduced 
 sub-buckets, one after the other in its task (aggregate.py). Before, each sub-bucket read the
 whole partition again and kept its share: 11 sub-buckets read a 3.3 M-row partition 11 times
 (13 s of its 50 s; bench/scale.py at 50 M link rows). Now the partition's files are read
-once, one file at a time, and each file's rows are written to the local file of their
-sub-bucket, as Arrow IPC; a sub-bucket then reads only its own rows. Writing them costs
-about as much as three or four reads of the partition, so aggregate.py does this for a
-partition in SPILL_SUB_BUCKETS sub-buckets or more, and re-reads a smaller one.
+once, in runs of parts that hold no more than a sub-bucket, each run in one scan, and its
+rows are written to the local file of their sub-bucket, as Arrow IPC; a sub-bucket then
+reads only its own rows. Writing them costs about as much as five reads of the partition
+(3.0 s, against 0.55-0.6 s a read in one scan, for that 3.3 M-row partition), so
+aggregate.py does this for a partition in SPILL_SUB_BUCKETS sub-buckets or more, and
+re-reads a smaller one.
 
 The files are uncompressed when the disk has plenty of room (``spill_compression``), LZ4
 otherwise. Uncompressed they take about 3.8x the partition's Parquet bytes, LZ4 1.5x; for a
@@ -62,7 +64,7 @@ class Spill:
         return len(self._files)
 
     def add(self, rows: pl.DataFrame, bucket: pl.Series) -> None:
-        """Rows read from one file, each to the sub-bucket ``bucket`` gives it (a UInt32
+        """Rows read in one scan, each to the sub-bucket ``bucket`` gives it (a UInt32
         Series as long as ``rows``)."""
         split = rows.with_columns(bucket.alias(_BUCKET)).partition_by(
             _BUCKET, as_dict=True, include_key=False, maintain_order=True)
@@ -97,8 +99,8 @@ class Spill:
 
     def pieces(self, index: int, keep: pl.Expr | None = None) -> Iterator[pl.DataFrame]:
         """Sub-bucket ``index``'s rows (those ``keep`` selects) a file at a time, in the
-        order they were added: each file one part's share, or a window of one, so no more
-        than a sub-bucket holds."""
+        order they were added: each file a run of parts' share, or a window of one part's,
+        so no more than a sub-bucket holds."""
         for path in self._files[index]:
             rows = pl.scan_ipc(path, glob=False)
             yield (rows if keep is None else rows.filter(keep)).collect()
