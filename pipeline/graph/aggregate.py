@@ -226,21 +226,21 @@ class AggregationPlan:
                 yield ordinal, info, names
 
     def _part_batches(self, table: str, partition: int, rows: int,
-                      ) -> Iterator[list[tuple[int, PartInfo, list[str]]]]:
+                      ) -> Iterator[tuple[list[tuple[int, PartInfo, list[str]]], bool]]:
         """The parts of ``_part_files`` in runs, in order, each run's rows of the partition
-        (by part.json) within ``rows``, to be read in one scan; a part with more rows than
-        that is a run by itself."""
+        (by part.json) within ``rows``, to be read in one scan, with True; a part with more
+        rows than that is a run by itself, with False."""
         batch: list[tuple[int, PartInfo, list[str]]] = []
         held = 0
         for part in self._part_files(table, partition):
             share = partition_rows(part[1], table).get(partition, 0)
             if batch and held + share > rows:
-                yield batch
+                yield batch, held <= rows
                 batch, held = [], 0
             batch.append(part)
             held += share
         if batch:
-            yield batch
+            yield batch, held <= rows
 
     def _parts_rows(self, table: str, parts: list[tuple[int, PartInfo, list[str]]],
                     keep: pl.Expr | None = None) -> pl.DataFrame:
@@ -490,11 +490,11 @@ class SubBucketRows:
         if self.plan.rows is not None:
             yield self.plan.read_partition(self.table, self.partition, selected)
             return
-        for batch in self.plan._part_batches(self.table, self.partition, self.capacity):
-            ordinal, info, names = batch[0]
-            if partition_rows(info, self.table).get(self.partition, 0) <= self.capacity:
+        for batch, fits in self.plan._part_batches(self.table, self.partition, self.capacity):
+            if fits:
                 yield self.plan._parts_rows(self.table, batch, selected)
             else:
+                ordinal, _, names = batch[0]
                 yield from self.plan._part_windows(ordinal, self.table, names,
                                                    self.capacity, selected)
 
@@ -531,9 +531,8 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
     spill = Spill(folder, len(shares),
                   pl.Schema({**_rows_schema(table), CAPTURE_PART: pl.UInt32()}),
                   spill_compression(shutil.disk_usage(folder).free, size))
-    for batch in plan._part_batches(table, partition, capacity):
-        ordinal, info, names = batch[0]
-        if partition_rows(info, table).get(partition, 0) <= capacity:
+    for batch, fits in plan._part_batches(table, partition, capacity):
+        if fits:
             rows = plan._parts_rows(table, batch)
             spill.add(rows, lookup.gather(rows.select(slot_of(key))["slot"]))
             del rows
@@ -544,6 +543,7 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
                     continue
                 # a sub-bucket over the setting by itself (one target's links, split when
                 # it is reduced): this part's share of it a window of rows at a time
+                ordinal, _, names = batch[0]
                 for window in plan._part_windows(ordinal, table, names, capacity, share.keep):
                     spill.add_to(index, window)
     return spill
