@@ -71,11 +71,24 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0) -> None:
+def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0,
+                shape: str = "stress") -> None:
     """``rows`` link rows in parts of a million, as complete parts (part.json, checksums),
     split into ``partitions`` as the extractor splits them (pipeline/partitions.py); with
     ``one_source``, the first part also holds that many links of one source domain into
-    one target domain (5 a page, from two hosts: a site's footer links to its foundation)."""
+    one target domain (5 a page, from two hosts: a site's footer links to its foundation).
+
+    ``shape`` (SHAPES): ``stress``, the default, gives every link row a source host drawn
+    at random, so almost every row is a page of its own and a host has about 8 (the
+    pages, the hosts and the sitewide candidates as large as they can be beside the
+    links); ``crawl`` is closer to a Common Crawl WARC file: 100 links a page, 50 pages a
+    source host, a tenth of each page's links going to ten targets of its host (a footer:
+    sitewide), three tenths to 100 popular hosts, the rest to 60 hosts near the source;
+    27 bytes a link row in the parts and 30 link rows a host edge (Common Crawl: 32-50
+    bytes, docs/scale.md; about 38 link rows a host edge, from its host graph's 9.5
+    billion edges)."""
+    if shape not in SHAPES:
+        raise SystemExit(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
     from pipeline.parts.part import PART_FORMAT, PartInfo
 
     written = sorted((data / "parts").glob("*/part.json"))
@@ -86,28 +99,23 @@ def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0)
     shutil.rmtree(data, ignore_errors=True)
     con = duckdb.connect()
     con.execute("select setseed(0.17)")
-    hosts = max(1000, rows // 8)
     for number in range((rows + ROWS_PER_PART - 1) // ROWS_PER_PART):
         count = min(ROWS_PER_PART, rows - number * ROWS_PER_PART)
         folder = data / "parts" / f"gen-{number:04d}"
         folder.mkdir(parents=True)
         con.execute(f"""
             create or replace temp table l as
-            with pairs as (
-                select (random() * {hosts})::bigint as src,
-                       floor({hosts} * pow(random(), 3))::bigint as dst,
-                       {number * ROWS_PER_PART} + row_number() over () as k
-                from range({count})
-            )
+            with {_pairs(shape, rows, number, count)}
             select 'CC-MAIN-2099-01' as crawl,
-                   'https://h' || src || '.d' || (src // 4) || '.com/p' || (k // 6) as src_url,
+                   'https://h' || src || '.d' || (src // 4) || '.com/p' || page as src_url,
                    'h' || src || '.d' || (src // 4) || '.com' as src_host,
                    'd' || (src // 4) || '.com' as src_domain,
-                   'https://h' || dst || '.d' || (dst // 4) || '.com/t' || (k % 13) as dst_url,
+                   'https://h' || dst || '.d' || (dst // 4) || '.com/' || path as dst_url,
                    'h' || dst || '.d' || (dst // 4) || '.com' as dst_host,
                    'd' || (dst // 4) || '.com' as dst_domain,
-                   'anchor text ' || (k % 997) as anchor, 'a' as link_type,
-                   ['body', 'nav', 'footer'][k % 3 + 1] as context,
+                   'anchor text ' || anchor as anchor, 'a' as link_type,
+                   case when footer then 'footer' else ['body', 'nav', 'footer'][k % 3 + 1] end
+                       as context,
                    k % 10 = 0 as nofollow, k % 50 = 0 as ugc, k % 70 = 0 as sponsored,
                    (src // 4) <> (dst // 4) as external,
                    timestamptz '2099-01-01 00:00:00+00' as fetch_time
@@ -147,6 +155,46 @@ def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0)
                         records=page_rows, counters={}, seconds=0.0, files=files,
                         partitions=partitions)
         (folder / "part.json").write_text(json.dumps(asdict(info)))
+
+
+SHAPES = ("stress", "crawl")
+
+
+def _pairs(shape: str, rows: int, number: int, count: int) -> str:
+    """SQL for the CTE ``pairs``: one row per link of part ``number`` (``count`` of the
+    input's ``rows``): source host ``src``, target host ``dst``, the link's number ``k``,
+    its source ``page`` and whether it is a ``footer`` link (see ``build_parts``)."""
+    first = number * ROWS_PER_PART
+    if shape == "stress":
+        hosts = max(1000, rows // 8)
+        return f"""pairs as (
+                select (random() * {hosts})::bigint as src,
+                       floor({hosts} * pow(random(), 3))::bigint as dst,
+                       {first} + row_number() over () as k, k // 6 as page, false as footer,
+                       't' || (k % 13) as path, k % 997 as anchor
+                from range({count})
+            )"""
+    sources = max(20, rows // 5000)  # 50 pages of 100 links a host
+    targets = max(1000, rows // 100)
+    return f"""numbered as (
+                select {first} + row_number() over () as k, k // 100 as page,
+                       (page * 2654435761) % {sources} as src, k % 100 < 10 as footer
+                from range({count})
+            ),
+            targeted as (
+                select src, k, page, footer,
+                       case when footer then (src * 7919 + k % 10) % {targets}
+                            when k % 100 < 40 then floor(100 * pow(random(), 2))::bigint
+                            else (src * 31337 + floor(60 * pow(random(), 2))::bigint)
+                                 % {targets} end as dst
+                from numbered
+            ),
+            pairs as (
+                select src, dst, k, page, footer,
+                       'a/' || md5(k::varchar) as path,
+                       (dst * 13 + k % 7) % 5003 as anchor
+                from targeted
+            )"""
 
 
 def _one_source_rows(rows: int) -> str:

@@ -26,6 +26,11 @@ Generated folders are kept in ``--data`` and reused.
 
     python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
         --rows 400000 --factors 1 4 16
+
+``--shape crawl`` generates parts closer to Common Crawl's (100 links a page, 50 pages a
+host, a tenth of the links sitewide) instead of the default ``stress`` shape (about a page
+and an eighth of a host a link row), in which the pages, the hosts and the sitewide
+candidates are as large as they can be beside the links.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from aggregate_memory import build_parts  # noqa: E402
+from aggregate_memory import SHAPES, build_parts  # noqa: E402
 
 CHILD = """
 import pickle, sys, time
@@ -200,7 +205,8 @@ def measure(data: Path, memory_mb: int, ranks: bool,
 
 def scale(args: argparse.Namespace) -> None:
     s3 = CountingS3() if args.s3 else None
-    print(f"partitions {args.partitions}, aggregate_memory_mb {args.memory_mb}, ranks "
+    print(f"{args.shape} shape, partitions {args.partitions}, aggregate_memory_mb "
+          f"{args.memory_mb}, ranks "
           f"{'on' if args.ranks else 'off (issue 16: in one process)'}, bytes read "
           f"{'from a local S3 server' if s3 else 'by rchar'}; "
           "per stage: s per M link rows | bytes read / input bytes | largest task MiB | tasks")
@@ -208,8 +214,9 @@ def scale(args: argparse.Namespace) -> None:
     print("|---:|---:|" + "---|" * len(STAGES))
     for factor in args.factors:
         rows = args.rows * factor
-        data = args.data / f"scale-{rows}-p{args.partitions}"
-        build_parts(data, rows, args.partitions)
+        shape = "" if args.shape == "stress" else f"-{args.shape}"
+        data = args.data / f"scale-{rows}-p{args.partitions}{shape}"
+        build_parts(data, rows, args.partitions, shape=args.shape)
         size = input_bytes(data)
         results = measure(data, args.memory_mb, args.ranks, s3)
         cells = [f"{s / rows * 1e6:.2f} s | {read / size:.2f} | {peak} | {tasks}"
@@ -270,6 +277,10 @@ def main() -> None:
                         help="rank the graph (the ranks stage: in one process, not linear)")
     parser.add_argument("--overhead-parts", type=int, default=0,
                         help="instead: per-task cost over this many one-page files")
+    parser.add_argument("--shape", choices=SHAPES, default="stress",
+                        help="the generated parts' shape: stress (about a page and 1/8 of a "
+                        "host a link row; the default) or crawl (100 links a page, 50 pages a "
+                        "host, footer links: closer to Common Crawl); see aggregate_memory.py")
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--s3", action="store_true",
                         help="read the parts from a local S3 server that counts the bytes")

@@ -264,3 +264,20 @@ def test_scale_counts_the_bytes_that_leave_an_s3_data_location(data: Path) -> No
     total = sum(p.stat().st_size for p in parts.rglob("*.parquet"))
     assert abs(ratio["pages"] - pages / total) <= 0.011, (ratio, pages / total)
     assert ratio["links"] >= (total - pages) / total - 0.011  # every link file, at least once
+
+
+def test_scale_builds_parts_of_the_crawl_shape_when_asked(data: Path) -> None:
+    """bench/scale.py --shape crawl: parts of 100 links a page, pages grouped in hosts,
+    each page's footer linking to ten targets of its host, so that the graph flags those
+    links sitewide."""
+    out = bench("scale.py", "--shape", "crawl", "--rows", 20_000, "--factors", 1,
+                "--partitions", 2, "--data", data)
+    assert out.startswith("crawl shape") and len(markdown_table(out)[1]) == 1
+    folder = data / "scale-20000-p2-crawl"
+    links = pl.read_parquet(sorted((folder / "parts").rglob("links-*.parquet")))
+    pages = links["src_url"].n_unique()
+    assert 95 <= links.height / pages <= 100, links.height / pages
+    assert pages / links["src_host"].n_unique() >= 8  # 20 hosts: 10 pages a host here
+    published = pl.read_parquet(sorted((folder / "graph" / "links").glob("*.parquet")))
+    assert published.height == links.height
+    assert published["sitewide"].mean() >= 0.1, published["sitewide"].mean()
