@@ -163,7 +163,8 @@ SHAPES = ("stress", "crawl")
 def _pairs(shape: str, rows: int, number: int, count: int) -> str:
     """SQL for the CTE ``pairs``: one row per link of part ``number`` (``count`` of the
     input's ``rows``): source host ``src``, target host ``dst``, the link's number ``k``,
-    its source ``page`` and whether it is a ``footer`` link (see ``build_parts``)."""
+    its source ``page``, whether it is a ``footer`` link, its target URL's ``path`` and
+    its ``anchor`` number (see ``build_parts``)."""
     first = number * ROWS_PER_PART
     if shape == "stress":
         hosts = max(1000, rows // 8)
