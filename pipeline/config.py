@@ -191,8 +191,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "reduced in sub-buckets (of target domains for links, of hosts for pages), one after "
         "the other (a target more linked than one holds split by source domain, then by "
         "source page; a host with more pages, by URL). A partition in 5 sub-buckets or "
-        "more is first sorted into them on the task's disk (TMPDIR: about 1.5x the partition's compressed bytes as LZ4; 3.8x, "
-        "uncompressed and faster, when the disk has four times that free). The referrals "
+        "more is first sorted into them on the task's disk (TMPDIR: about 1.5x the "
+        "partition's compressed bytes as LZ4; 3.8x, uncompressed and faster, when the disk "
+        "has four times that free). The referrals "
         "step looks authority up in a dictionary of the linking domains (about 170 bytes a "
         "domain), built in shards, one after the other, when it needs more than half of "
         "this above a task's 400 MiB base.",
