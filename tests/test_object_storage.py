@@ -30,7 +30,7 @@ from test_aggregate import reduced_and_ranked
 from test_rank_tables import assert_same_ranks, random_crawl
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, DataFolderBusy, PartError
+from pipeline.errors import ConfigError, DataFolderBusy, PartError, StorageError
 from pipeline.extract.rows import LinkRow, PageRow
 from pipeline.graph.aggregate import TABLES, GraphOptions, aggregate, read_table, scan_table
 from pipeline.parts.part import (
@@ -130,6 +130,27 @@ def test_parquet_files_read_together_keep_each_rows_file_and_the_schema(
                               file_column="file")
     assert mixed.schema == rows.schema
     assert sorted(mixed.rows()) == [(1, 1), (3, 1), (7, 0), (11, 2), (13, 2)]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_byte_ranges_come_back_in_order_and_a_short_file_is_an_error(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path, where: str,
+) -> None:
+    """``read_ranges`` (how the aggregation's pieces are read: one file a writer, a range a
+    partition) gives each ``[start, stop)`` in the order asked, an empty range as no bytes,
+    and a StorageError naming the file when it is missing or ends before ``stop``."""
+    data: Any = LocalData(tmp_path) if where == "local" else store(endpoint, "ranges")
+    data.write_bytes("w/one.pieces", bytes(range(100)))
+    data.write_bytes("w/two.pieces", b"abcdefghij")
+    asked = [("w/two.pieces", 2, 5), ("w/one.pieces", 90, 100), ("w/one.pieces", 7, 7),
+             ("w/one.pieces", 0, 3), *(("w/two.pieces", n, n + 1) for n in range(10))]
+    assert data.read_ranges(asked) == [b"cde", bytes(range(90, 100)), b"", bytes([0, 1, 2]),
+                                       *(bytes([c]) for c in b"abcdefghij")]
+    assert data.read_ranges([]) == []
+    with pytest.raises(StorageError, match=r"two\.pieces.* ends before byte 11"):
+        data.read_ranges([("w/two.pieces", 5, 11)])
+    with pytest.raises(StorageError, match=r"cannot read .*w/three\.pieces"):
+        data.read_ranges([("w/one.pieces", 0, 1), ("w/three.pieces", 0, 1)])
 
 
 def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(

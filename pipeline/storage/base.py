@@ -10,6 +10,8 @@ What the interface offers:
 
 - small documents: ``read_text``, ``write_text`` (whole or not at all), ``files``,
   ``delete``, ``delete_tree``; files: ``put_file``, ``has_file`` (size and SHA-256);
+  bytes: ``write_bytes``, ``read_ranges`` (parts of files, as the aggregation's pieces
+  are read);
 - Parquet through Polars where the data is: ``scan_parquet``, ``sink_parquet``,
   ``write_parquet`` (the backend adds its own options: endpoint, credentials);
 - DuckDB: ``configure_duckdb`` lets a connection read ``url(name)``;
@@ -23,7 +25,7 @@ What the interface offers:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +161,16 @@ class DataStore:
     def _stacked(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
         return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
 
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write ``data`` as the file ``name``, as ``write_parquet`` writes one: a file of a
+        folder that becomes visible whole another way (a graph's by ``install_graph``)."""
+        raise NotImplementedError
+
+    def read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """The bytes ``[start, stop)`` of each ``(name, start, stop)``, in order;
+        StorageError when a file is missing or ends before ``stop``."""
+        raise NotImplementedError
+
     def sink_parquet(self, frame: pl.LazyFrame, name: str, **options: Any) -> None:
         frame.sink_parquet(self.url(name), storage_options=self._polars_options(), **options)
 
@@ -257,6 +269,13 @@ class Folder:
 
     def write_text(self, file: str, text: str) -> None:
         self.store.write_text(self.name_of(file), text)
+
+    def write_bytes(self, file: str, data: bytes) -> None:
+        self.store.write_bytes(self.name_of(file), data)
+
+    def read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        return self.store.read_ranges([(self.name_of(file), start, stop)
+                                       for file, start, stop in ranges])
 
     def files_in(self, folder: str) -> list[str]:
         """The Parquet files directly in the sub-folder ``folder``, relative to this one."""

@@ -35,7 +35,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ GRAPH_POINTER = "graph.json"  # names the current graph folder
 _SAFE_PREFIX = re.compile(r"[A-Za-z0-9._=+-]+(/[A-Za-z0-9._=+-]+)*")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 logger = logging.getLogger(__name__)
+RANGE_READERS = 10  # ranged GETs at a time: botocore's connection pool holds 10
 
 
 class S3Data(DataStore):
@@ -151,6 +153,35 @@ class S3Data(DataStore):
                          ["Body"].read())
         except self._errors() as exc:
             raise self._fail("read", name, exc) from exc
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data)
+        except self._errors() as exc:
+            raise self._fail("write", name, exc) from exc
+
+    def read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """A GET with a Range each, RANGE_READERS of them at a time (S3's time is the
+        round trip: the pieces of a partition are many small ranges)."""
+        client = self.client  # made once, before the threads share it
+
+        def get(name: str, start: int, stop: int) -> bytes:
+            if stop <= start:
+                return b""
+            try:
+                data = bytes(client.get_object(Bucket=self.bucket, Key=self.key(name),
+                                               Range=f"bytes={start}-{stop - 1}")["Body"].read())
+            except self._errors() as exc:
+                raise self._fail("read", name, exc) from exc
+            if len(data) != stop - start:
+                raise StorageError(f"{self.url(name)!r} ends before byte {stop}; it is "
+                                   "damaged or was cut short")
+            return data
+
+        if len(ranges) <= 1:
+            return [get(*span) for span in ranges]
+        with ThreadPoolExecutor(max_workers=min(RANGE_READERS, len(ranges))) as pool:
+            return list(pool.map(lambda span: get(*span), ranges))
 
     def read_text(self, name: str) -> str | None:
         try:
