@@ -691,6 +691,53 @@ def test_the_partition_count_changes_no_row(tmp_path: Path) -> None:
     assert found[16] == found[1]
 
 
+def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their_own(
+        tmp_path: Path) -> None:
+    """Each links sub-bucket writes its degree pieces for all 16 host and domain partitions
+    into one file a kind (not a file per partition), each hosts task its domain pieces the
+    same way; hosts and domains reduced in groups of partitions, each group reading its own
+    partitions' bytes of those files, give every table of the one-process aggregation."""
+    from pipeline.graph import aggregate as steps
+
+    for data in (tmp_path / "groups", tmp_path / "whole"):
+        for number in range(3):
+            rows = []
+            for n in range(40):
+                src = f"https://site{n}.example/{number}"
+                rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
+                             [link("c1", src, f"site{n}.example", f"site{n}.example",
+                                   f"www{m}.t{m % 7}.org", f"t{m % 7}.org")
+                              for m in range(n % 9)]))
+            write(data, f"part{number}", rows, partitions=16)
+    aggregate(LocalData(tmp_path / "whole"))
+
+    store, options = LocalData(tmp_path / "groups"), GraphOptions()
+    plan = steps.plan_aggregation(store, options)
+    steps.reduce_pages(plan, range(16), options)
+    steps.reduce_links(plan, range(16), options)
+    work = store.local_path(plan.work.name)
+    stems = sorted(path.stem for path in (work / "crawl_links").glob("*.parquet"))
+    assert len(stems) > 1  # several links partitions wrote pieces
+    for kind in ("out_hosts", "in_hosts", "out_domains", "in_domains"):
+        assert sorted(path.name for path in (work / kind).iterdir()) == [
+            f"{stem}.pieces" for stem in stems], kind
+    for group in ([0, 1, 2, 3, 4], [5], [6, 7, 8, 9, 10, 11, 12, 13, 14, 15]):
+        steps.reduce_hosts(plan, group)
+    assert len(list((work / "domain_hosts").iterdir())) == 16  # a file a hosts partition
+    for group in ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15]):
+        steps.reduce_domains(plan, group)
+    ranked = steps.rank_graph(plan, options)
+    steps.write_referrals(plan, range(16), options)
+    steps.finish_aggregation(plan, options, ranked)
+    assert_counts_are_the_tables(tmp_path / "groups")
+    for table in TABLES:
+        ours = read_table(tmp_path / "groups", table)
+        assert ours.sort(ours.columns).equals(
+            read_table(tmp_path / "whole", table).sort(ours.columns)), table
+    hosts = read_table(tmp_path / "groups", "hosts")
+    assert hosts.filter(pl.col("in_hosts") > 0).height >= 7  # the targets' degrees came
+
+
 def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), [])], partitions=2)
     write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)

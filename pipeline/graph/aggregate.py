@@ -28,7 +28,8 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
    only), host and domain edges, domain profiles, the referrals (without authority yet),
    and the degree pieces each host and domain needs, split by the host's or domain's own
-   partition. A partition larger than ``aggregate_memory_mb`` allows is reduced in
+   partition (one file a kind per sub-bucket, each partition's rows at their offset in it:
+   pieces.py). A partition larger than ``aggregate_memory_mb`` allows is reduced in
    sub-buckets of its target domains (below; the source hosts' page counts read once for
    all of them: those of its source hosts).
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
@@ -77,6 +78,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, GraphError, StorageError
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.partitioned_rank import MapFn, run_here
+from pipeline.graph.pieces import PieceReader, write_pieces
 from pipeline.graph.rank_tables import DOMAINS, HOSTS, rank_table, table_files
 from pipeline.graph.ranks_file import ranks_files
 from pipeline.graph.spill import Spill, spill_compression
@@ -628,24 +630,32 @@ def plan_aggregation(
 
 def _piece(kind: str, stem: str, partition: int) -> str:
     """The name of a piece in the work folder, addressed to ``partition`` by a sub-bucket
-    (``stem``, or none): ``out_hosts/p0003-s001-p0011.parquet``."""
+    (``stem``, or none): ``crawled/p0003-s001-p0003.parquet``. (The pieces a writer
+    addresses to every partition are one file a kind: pieces.py.)"""
     return f"{kind}/{stem + '-' if stem else ''}{partition_name(partition)}.parquet"
 
 
 def _write_split(work: Folder, frame: pl.DataFrame, kind: str, key_column: str,
                  stem: str, partitions: int) -> None:
-    """Write ``frame`` split by the partition of ``key_column``: one piece per non-empty
-    partition, so the task of partition q reads ``kind/<stem>-q`` pieces only."""
+    """Write ``frame`` split by the partition of ``key_column``, in one file of ``kind``
+    pieces (pieces.py): the task of partition q reads the bytes addressed to q only."""
     split = frame.with_columns(partition_column(frame, key_column, partitions)).partition_by(
         PARTITION_COLUMN, as_dict=True, include_key=False)
-    for (partition,), piece in sorted(split.items()):
-        work.write(piece, _piece(kind, stem, int(partition)))
+    write_pieces(work, kind, stem, {int(partition): piece
+                                    for (partition,), piece in split.items()}, partitions)
 
 
 def _pieces(work: Folder, *kinds: str) -> dict[str, list[str]]:
     """The names of the pieces of each kind, listed once for all the partitions of a task
     (a listing per partition cost more than reducing a small partition)."""
     return {kind: list(work.store.files(work.name_of(kind))) for kind in kinds}
+
+
+def _piece_reader(plan: AggregationPlan, kind: str, partitions: list[int]) -> PieceReader:
+    """The ``kind`` pieces of a task's partitions (consecutive ones in a flow:
+    ``AggregationPlan.groups``; the offsets of those between are read too)."""
+    first, last = (min(partitions), max(partitions)) if partitions else (0, -1)
+    return PieceReader(plan.work, kind, first, last, plan.partitions)
 
 
 def _scan_pieces(work: Folder, pieces: dict[str, list[str]], kind: str, partition: int,
@@ -1014,18 +1024,20 @@ _IN_DOMAINS = pl.Schema({"dst_domain": pl.String(), "in_domains": pl.UInt32()})
 def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3 for some host partitions: one row per host (tables.hosts, from pieces)."""
     graph, work = plan.graph, plan.work
-    pieces = _pieces(work, "out_hosts", "in_hosts", "crawled")
+    pieces = _pieces(work, "crawled")
     written = _Written(work, "hosts", partitions)
+    out_pieces, in_pieces = (_piece_reader(plan, kind, written.partitions)
+                             for kind in ("out_hosts", "in_hosts"))
     for partition in written.partitions:
         name = f"{partition_name(partition)}.parquet"
         crawled = _scan_pieces(work, pieces, "crawled", partition, _CRAWLED).select(
             "host", "domain", "pages_crawled")
-        out_degree = (_scan_pieces(work, pieces, "out_hosts", partition, _OUT_HOSTS)
+        out_degree = (out_pieces.read(partition, _OUT_HOSTS).lazy()
                       .group_by("src_host", maintain_order=True)
                       .agg(pl.col("domain").first(), pl.col("out_hosts").sum()))
         # a target host's in-degree comes in pieces when its domain was split by source
         # domain (disjoint sources: the pieces add up)
-        in_degree = (_scan_pieces(work, pieces, "in_hosts", partition, _IN_HOSTS)
+        in_degree = (in_pieces.read(partition, _IN_HOSTS).lazy()
                      .group_by("dst_host", maintain_order=True)
                      .agg(pl.col("domain").first(), pl.col("in_hosts").sum(),
                           pl.col("in_domains").sum()))
@@ -1057,15 +1069,17 @@ def reduce_hosts(plan: AggregationPlan, partitions: Iterable[int]) -> None:
 def reduce_domains(plan: AggregationPlan, partitions: Iterable[int]) -> None:
     """Step 3b for some domain partitions: one row per registered domain of the hosts."""
     graph, work = plan.graph, plan.work
-    pieces = _pieces(work, "domain_hosts", "out_domains", "in_domains")
     written = _Written(work, "domains", partitions)
+    per_pieces, out_pieces, in_pieces = (
+        _piece_reader(plan, kind, written.partitions)
+        for kind in ("domain_hosts", "out_domains", "in_domains"))
     for partition in written.partitions:
-        per_domain = (_scan_pieces(work, pieces, "domain_hosts", partition, _DOMAIN_HOSTS)
+        per_domain = (per_pieces.read(partition, _DOMAIN_HOSTS).lazy()
                       .group_by("domain").agg(pl.col("hosts").sum(),
                                               pl.col("pages_crawled").sum()))
-        out_degree = (_scan_pieces(work, pieces, "out_domains", partition, _OUT_DOMAINS)
+        out_degree = (out_pieces.read(partition, _OUT_DOMAINS).lazy()
                       .group_by("src_domain").agg(pl.col("out_domains").sum()))
-        in_degree = (_scan_pieces(work, pieces, "in_domains", partition, _IN_DOMAINS)
+        in_degree = (in_pieces.read(partition, _IN_DOMAINS).lazy()
                      .group_by("dst_domain").agg(pl.col("in_domains").sum()))
         rows = (
             per_domain.join(out_degree, left_on="domain", right_on="src_domain", how="left")
