@@ -76,3 +76,11 @@ def test_a_damaged_piece_file_is_a_clear_error_naming_it(work: Folder) -> None:
     path.write_bytes(whole[:24] + b"x" * (len(whole) - 24))  # the offsets, then no stream
     with pytest.raises(GraphError, match=r"p0000\.pieces' is damaged .*run again"):
         PieceReader(work, "in_hosts", 0, 1, 2).read(0, SCHEMA)
+
+
+def test_pieces_of_other_columns_are_an_error_naming_the_file(work: Folder) -> None:
+    write_pieces(work, "in_hosts", "p0000", {0: rows(("a.org", 1))}, 1)
+    write_pieces(work, "in_hosts", "p0001", {0: pl.DataFrame({"domain": ["b.org"]})}, 1)
+    with pytest.raises(GraphError, match=r"p0001\.pieces' is damaged \(its columns are "
+                                         r"\['domain'\], not \['host', 'links'\]\)"):
+        PieceReader(work, "in_hosts", 0, 0, 1).read(0, SCHEMA)

@@ -108,12 +108,19 @@ class PieceReader:
                                schema)
                   for name, offsets, held in zip(self.names, self.offsets, self.held, strict=True)
                   if offsets[at + 1] > offsets[at]]
-        return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
+        if not frames:
+            return pl.DataFrame(schema=schema)
+        # cast once, stacked: a cast a piece cost most of the step (0.3 ms each, 8,192 pieces
+        # at 64 partitions)
+        return pl.concat(frames, how="vertical_relaxed").select(
+            pl.col(column).cast(dtype) for column, dtype in schema.items())
 
     def _decode(self, name: str, stream: bytes, schema: pl.Schema) -> pl.DataFrame:
         try:
             rows = pl.read_ipc_stream(io.BytesIO(stream))
-            return rows.select(pl.col(column).cast(dtype) for column, dtype in schema.items())
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise GraphError(self._damaged(name, str(exc).splitlines()[0])) from exc
-
+        if rows.columns != list(schema):
+            raise GraphError(self._damaged(name, f"its columns are {rows.columns}, not "
+                                                 f"{list(schema)}"))
+        return rows
