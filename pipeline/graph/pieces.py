@@ -4,7 +4,7 @@ A links sub-bucket makes degree rows for every host and domain partition (``out_
 ``in_hosts``, ``out_domains``, ``in_domains``), and a hosts task ``domain_hosts`` rows for
 every domain partition. A file per (writer, partition) made P^2 files a kind: 2.25 million
 at P = 1,500, each listed, opened and its Parquet footer read by the task of its partition
-(at 64 partitions the hosts and domains steps took 7-8x their time per row at 16:
+(at 64 partitions in S3 the hosts and domains steps took 7-8x their time per row at 16:
 docs/scale.md). So each writer writes one file a kind, ``<kind>/<stem>.pieces``::
 
     offsets   P + 1 little-endian unsigned 64-bit integers: partition q's rows are the
