@@ -131,21 +131,33 @@ class LocalData(DataStore):
                                "the folder's permissions and run again") from exc
 
     def read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
-        opened: dict[str, int] = {}  # each file opened once a call
+        # one file open at a time (a call may ask for thousands), kept open for the next
+        # range when it is of the same file
         found = []
+        opened: tuple[str, int] | None = None
         try:
             for name, start, stop in ranges:
-                found.append(self._read_range(opened, name, start, stop))
+                if opened is None or opened[0] != name:
+                    if opened is not None:
+                        os.close(opened[1])
+                        opened = None  # (closed: not again if the next open fails)
+                    opened = name, self._open(name)
+                found.append(self._read_range(opened[1], name, start, stop))
         finally:
-            for descriptor in opened.values():
-                os.close(descriptor)
+            if opened is not None:
+                os.close(opened[1])
         return found
 
-    def _read_range(self, opened: dict[str, int], name: str, start: int, stop: int) -> bytes:
+    def _open(self, name: str) -> int:
         try:
-            if name not in opened:
-                opened[name] = os.open(self.path(name), os.O_RDONLY)
-            data = os.pread(opened[name], stop - start, start) if stop > start else b""
+            return os.open(self.path(name), os.O_RDONLY)
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.url(name)!r} ({exc.strerror}); check the "
+                               "data folder and run again") from exc
+
+    def _read_range(self, descriptor: int, name: str, start: int, stop: int) -> bytes:
+        try:
+            data = os.pread(descriptor, stop - start, start) if stop > start else b""
         except OSError as exc:
             raise StorageError(f"cannot read {self.url(name)!r} ({exc.strerror}); check the "
                                "data folder and run again") from exc
