@@ -84,3 +84,20 @@ def test_pieces_of_other_columns_are_an_error_naming_the_file(work: Folder) -> N
     with pytest.raises(GraphError, match=r"p0001\.pieces' is damaged \(its columns are "
                                          r"\['domain'\], not \['host', 'links'\]\)"):
         PieceReader(work, "in_hosts", 0, 0, 1).read(0, SCHEMA)
+
+
+def test_ranges_of_more_files_than_may_be_open_at_once_are_read(tmp_path: Path) -> None:
+    """A task reads a range of every writer's file (thousands at a whole crawl): the local
+    store opens them one at a time, so the open-file limit is no limit on the writers."""
+    import resource
+
+    store = LocalData(tmp_path)
+    for number in range(300):
+        store.write_bytes(f"w/{number:04d}.pieces", number.to_bytes(2, "little") * 3)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(128, hard), hard))
+    try:
+        found = store.read_ranges([(f"w/{number:04d}.pieces", 2, 4) for number in range(300)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert found == [number.to_bytes(2, "little") for number in range(300)]
