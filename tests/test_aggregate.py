@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,29 @@ def assert_counts_are_the_tables(data_dir: Path) -> None:
     assert set(manifest["tables"]) == set(TABLES)
     for table in TABLES:
         assert manifest["tables"][table] == read_table(data_dir, table).height, table
+
+
+def write_sites(data_dir: Path, sites: int, partitions: int,
+                targets: Callable[[int], list[tuple[str, str]]]) -> None:
+    """Three parts of crawl c1, each with a page of every site{n}.example linking to the
+    (host, domain) pairs ``targets(n)``."""
+    for number in range(3):
+        rows = []
+        for n in range(sites):
+            src, host = f"https://site{n}.example/{number}", f"site{n}.example"
+            rows.append((page("c1", src, host, host),
+                         [link("c1", src, host, host, target_host, target_domain)
+                          for target_host, target_domain in targets(n)]))
+        write(data_dir, f"part{number}", rows, partitions=partitions)
+
+
+def assert_same_tables(ours: Path, theirs: Path) -> None:
+    """Every table of the graph in ``ours`` is that of ``theirs``, row for row."""
+    assert_counts_are_the_tables(ours)
+    for table in TABLES:
+        found = read_table(ours, table)
+        assert found.sort(found.columns).equals(
+            read_table(theirs, table).sort(found.columns)), table
 
 
 def row(df: pl.DataFrame, **where: str) -> dict:
@@ -700,15 +724,8 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
     from pipeline.graph import aggregate as steps
 
     for data in (tmp_path / "groups", tmp_path / "whole"):
-        for number in range(3):
-            rows = []
-            for n in range(40):
-                src = f"https://site{n}.example/{number}"
-                rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
-                             [link("c1", src, f"site{n}.example", f"site{n}.example",
-                                   f"www{m}.t{m % 7}.org", f"t{m % 7}.org")
-                              for m in range(n % 9)]))
-            write(data, f"part{number}", rows, partitions=16)
+        write_sites(data, 40, 16, lambda n: [(f"www{m}.t{m % 7}.org", f"t{m % 7}.org")
+                                             for m in range(n % 9)])
     aggregate(LocalData(tmp_path / "whole"))
 
     store, options = LocalData(tmp_path / "groups"), GraphOptions()
@@ -729,11 +746,7 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
     ranked = steps.rank_graph(plan, options)
     steps.write_referrals(plan, range(16), options)
     steps.finish_aggregation(plan, options, ranked)
-    assert_counts_are_the_tables(tmp_path / "groups")
-    for table in TABLES:
-        ours = read_table(tmp_path / "groups", table)
-        assert ours.sort(ours.columns).equals(
-            read_table(tmp_path / "whole", table).sort(ours.columns)), table
+    assert_same_tables(tmp_path / "groups", tmp_path / "whole")
     hosts = read_table(tmp_path / "groups", "hosts")
     assert hosts.filter(pl.col("in_hosts") > 0).height >= 7  # the targets' degrees came
 
@@ -887,16 +900,8 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
     from pipeline.graph import aggregate as steps
 
     for data in (tmp_path / "steps", tmp_path / "whole"):
-        for number in range(3):
-            rows = []
-            for n in range(10):
-                src = f"https://site{n}.example/{number}"
-                rows.append((page("c1", src, f"site{n}.example", f"site{n}.example"),
-                             [link("c1", src, f"site{n}.example", f"site{n}.example",
-                                   f"t{m}.org", f"t{m}.org") for m in range(n % 6)]
-                             + [link("c1", src, f"site{n}.example", f"site{n}.example",
-                                     f"site{n + 1}.example", f"site{n + 1}.example")]))
-            write(data, f"part{number}", rows, partitions=4)
+        write_sites(data, 10, 4, lambda n: [(f"t{m}.org", f"t{m}.org") for m in range(n % 6)]
+                    + [(f"site{n + 1}.example", f"site{n + 1}.example")])
     aggregate(LocalData(tmp_path / "whole"))
 
     store = LocalData(tmp_path / "steps")
@@ -912,11 +917,7 @@ def test_the_referrals_are_a_step_of_their_own_and_finish_waits_for_every_partit
     steps.write_referrals(plan, [2, 3], options)
     steps.write_referrals(plan, [0, 1], options)
     steps.finish_aggregation(plan, options, ranked)
-    assert_counts_are_the_tables(tmp_path / "steps")
-    for table in TABLES:
-        ours = read_table(tmp_path / "steps", table)
-        assert ours.sort(ours.columns).equals(
-            read_table(tmp_path / "whole", table).sort(ours.columns)), table
+    assert_same_tables(tmp_path / "steps", tmp_path / "whole")
     referrals = read_table(tmp_path / "steps", "referrals")
     assert referrals.height > 0 and referrals["authority"].null_count() == 0
 

@@ -152,19 +152,21 @@ class LocalData(DataStore):
         try:
             return os.open(self.path(name), os.O_RDONLY)
         except OSError as exc:
-            raise StorageError(f"cannot read {self.url(name)!r} ({exc.strerror}); check the "
-                               "data folder and run again") from exc
+            raise self._unreadable(name, exc) from exc
 
     def _read_range(self, descriptor: int, name: str, start: int, stop: int) -> bytes:
         try:
             data = os.pread(descriptor, stop - start, start) if stop > start else b""
         except OSError as exc:
-            raise StorageError(f"cannot read {self.url(name)!r} ({exc.strerror}); check the "
-                               "data folder and run again") from exc
+            raise self._unreadable(name, exc) from exc
         if len(data) != max(0, stop - start):
             raise StorageError(f"{self.url(name)!r} ends before byte {stop}; it is damaged "
                                "or was cut short")
         return data
+
+    def _unreadable(self, name: str, exc: OSError) -> StorageError:
+        return StorageError(f"cannot read {self.url(name)!r} ({exc.strerror}); check the data "
+                            "folder and run again")
 
     def write_parquet(self, frame: pl.DataFrame, name: str, **options: Any) -> None:
         self.path(name).parent.mkdir(parents=True, exist_ok=True)
