@@ -719,7 +719,8 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
         tmp_path: Path) -> None:
     """Each links sub-bucket writes its degree pieces for all 16 host and domain partitions
     into one file a kind (not a file per partition), each hosts task its domain pieces the
-    same way; hosts and domains reduced in groups of partitions, each group reading its own
+    same way, each pages task its sitewide candidates in one file; pages, hosts and domains
+    reduced in groups of partitions, each hosts and domains group reading its own
     partitions' bytes of those files, give every table of the one-process aggregation."""
     from pipeline.graph import aggregate as steps
 
@@ -730,9 +731,13 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
 
     store, options = LocalData(tmp_path / "groups"), GraphOptions()
     plan = steps.plan_aggregation(store, options)
-    steps.reduce_pages(plan, range(16), options)
+    steps.reduce_pages(plan, range(8), options)
+    steps.reduce_pages(plan, range(8, 16), options)
     steps.reduce_links(plan, range(16), options)
     work = store.local_path(plan.work.name)
+    # the sitewide candidates every links partition reads: a file a pages task
+    assert sorted(path.name for path in (work / "sitewide_hosts").iterdir()) == [
+        "p0000.parquet", "p0008.parquet"]
     stems = sorted(path.stem for path in (work / "crawl_links").glob("*.parquet"))
     assert len(stems) > 1  # several links partitions wrote pieces
     for kind in ("out_hosts", "in_hosts", "out_domains", "in_domains"):

@@ -706,6 +706,7 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     every page of a host, meet in one sub-bucket; a host with more pages than one holds is
     reduced in splits of its URLs (``_reduce_url_splits``)."""
     written = _Written(plan.work, "pages", partitions)
+    candidates: list[pl.DataFrame] = []  # the sitewide candidates of every sub-bucket
     reduced = 0
     for partition in written.partitions:
         with plan.sub_bucket_rows("pages", partition, options) as rows:
@@ -714,13 +715,20 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
             for index, group in enumerate(groups):
                 if not group:
                     _reduce_page_bucket(plan, partition, next(stems),
-                                        partial(rows.read, index), options, written)
+                                        partial(rows.read, index), options, written,
+                                        candidates)
                 else:
                     with rows.split_into(index, group) as reads:
                         _reduce_url_splits(plan, partition, [next(stems) for _ in group],
-                                           reads, options, written)
+                                           reads, options, written, candidates)
                 rows.done(index)
                 reduced += max(1, len(group))
+    if written.partitions:
+        # one file a task: every links partition reads them all (P files each, when they
+        # were a file a sub-bucket: a fifth of the links step at 256 partitions)
+        plan.work.write(pl.concat(candidates).sort("host") if candidates
+                        else pl.DataFrame(schema=_SITEWIDE_HOSTS),
+                        f"sitewide_hosts/{partition_name(written.partitions[0])}.parquet")
     written.record()
     return reduced
 
@@ -741,15 +749,15 @@ def page_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl
 
 def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str,
                         read: Callable[[], pl.DataFrame], options: GraphOptions,
-                        written: _Written) -> None:
+                        written: _Written, candidates: list[pl.DataFrame]) -> None:
     kept = _kept_pages(plan, stem, read, written)
     crawled, crawl_pages = _host_and_crawl_pages(kept)
-    _write_page_pieces(plan, partition, stem, crawled, crawl_pages, options)
+    _write_page_pieces(plan, partition, stem, crawled, crawl_pages, options, candidates)
 
 
 def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
                        reads: list[Callable[[], pl.DataFrame]], options: GraphOptions,
-                       written: _Written) -> None:
+                       written: _Written, candidates: list[pl.DataFrame]) -> None:
     """The pages of a host (or of hosts sharing a slot) over the memory setting by
     themselves, in splits by URL (``reads``: each split's rows), one at a time. Every
     capture of a URL is in one split, so the hosts' crawled pages and distinct URLs add up
@@ -775,7 +783,8 @@ def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
         .join(hosts, on="crawl", how="left", nulls_equal=True)
         .select(crawl_pages[0].columns).cast(crawl_pages[0].schema)
     )
-    _write_page_pieces(plan, partition, stems[0], merged_crawled, merged_crawl_pages, options)
+    _write_page_pieces(plan, partition, stems[0], merged_crawled, merged_crawl_pages, options,
+                       candidates)
 
 
 def _kept_pages(plan: AggregationPlan, stem: str, read: Callable[[], pl.DataFrame],
@@ -820,19 +829,21 @@ def _host_and_crawl_pages(kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 
 def _write_page_pieces(plan: AggregationPlan, partition: int, stem: str,
                        crawled: pl.DataFrame, crawl_pages: pl.DataFrame,
-                       options: GraphOptions) -> None:
+                       options: GraphOptions, candidates: list[pl.DataFrame]) -> None:
     work = plan.work
     # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
     work.write(crawled, _piece("crawled", stem, partition))
     # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
-    # from that many; every link task reads these, so they are kept small
-    work.write(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
-               .select("host", "host_pages").sort("host"), f"sitewide_hosts/{stem}.parquet")
+    # from that many; every link task reads these, so they are kept small (and written
+    # once a task, sorted: reduce_pages)
+    candidates.append(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
+                      .select("host", "host_pages"))
     work.write(crawl_pages, f"crawl_pages/{stem}.parquet")
 
 
 _CRAWLED = pl.Schema({"host": pl.String(), "domain": pl.String(),
                       "pages_crawled": pl.UInt32(), "host_pages": pl.UInt32()})
+_SITEWIDE_HOSTS = pl.Schema({"host": pl.String(), "host_pages": pl.UInt32()})
 
 
 def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
