@@ -754,6 +754,7 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
     assert_same_tables(tmp_path / "groups", tmp_path / "whole")
     hosts = read_table(tmp_path / "groups", "hosts")
     assert hosts.filter(pl.col("in_hosts") > 0).height >= 7  # the targets' degrees came
+    assert read_table(tmp_path / "groups", "links")["sitewide"].any()  # candidates were read
 
 
 def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
