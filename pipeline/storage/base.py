@@ -33,6 +33,8 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.errors import StorageError
+
 LOCK_NAME = ".lock"
 LEASE_SECONDS = 60.0
 
@@ -169,6 +171,16 @@ class DataStore:
     def read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
         """The bytes ``[start, stop)`` of each ``(name, start, stop)``, in order;
         StorageError when a file is missing or ends before ``stop``."""
+        found = self._read_ranges(ranges)
+        for (name, start, stop), data in zip(ranges, found, strict=True):
+            if len(data) != max(0, stop - start):
+                raise StorageError(f"{self.url(name)!r} ends before byte {stop}; it is "
+                                   "damaged or was cut short")
+        return found
+
+    def _read_ranges(self, ranges: Sequence[tuple[str, int, int]]) -> list[bytes]:
+        """``read_ranges`` where the files are: what each range holds, however short (an
+        empty range read as no bytes); StorageError when a file cannot be read."""
         raise NotImplementedError
 
     def sink_parquet(self, frame: pl.LazyFrame, name: str, **options: Any) -> None:
