@@ -17,7 +17,6 @@ The generated data folders (``aggregate-<rows>``) are kept in ``--data`` and reu
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import pickle
 import shutil
@@ -63,14 +62,6 @@ print(f"{time.perf_counter() - started:.2f} {peak / 1024:.0f}")
 """
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0,
                 shape: str = "stress") -> None:
     """``rows`` link rows in parts of a million, as complete parts (part.json, checksums),
@@ -89,7 +80,7 @@ def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0,
     billion edges)."""
     if shape not in SHAPES:
         raise SystemExit(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
-    from pipeline.parts.part import PART_FORMAT, PartInfo
+    from pipeline.parts.part import PART_FORMAT, TABLES_FILES, PartInfo, join_partition_files
 
     written = sorted((data / "parts").glob("*/part.json"))
     if written and all(json.loads(f.read_text()).get("format") == PART_FORMAT
@@ -133,23 +124,25 @@ def build_parts(data: Path, rows: int, partitions: int = 1, one_source: int = 0,
         link_rows = page_rows = 0
         for table, key in (("l", "dst_domain"), ("pg", "host")):
             kind = "links" if table == "l" else "pages"
+            encoded: list[tuple[int, Path, int]] = []
             for partition in range(partitions):
-                name = f"{kind}-p{partition:04d}.parquet"
+                path = folder / f".{kind}-p{partition:04d}.parquet"
                 where = (f"where (('0x' || md5({key})[1:8])::ubigint % {partitions}) = {partition}"
                          if partitions > 1 else "")
-                con.execute(f"copy (select * from {table} {where}) to '{folder / name}' "
+                con.execute(f"copy (select * from {table} {where}) to '{path}' "
                             "(format parquet, compression zstd)")
-                n = con.execute(f"select count(*) from '{folder / name}'").fetchone()[0]
+                n = con.execute(f"select count(*) from '{path}'").fetchone()[0]
                 if n == 0:
-                    (folder / name).unlink()
+                    path.unlink()
                     continue
-                files[name] = {"bytes": (folder / name).stat().st_size,
-                               "sha256": sha256(folder / name), "rows": n,
-                               "mtime_ns": (folder / name).stat().st_mtime_ns}
-                if kind == "links":
-                    link_rows += n
-                else:
-                    page_rows += n
+                encoded.append((partition, path, n))
+            if encoded:
+                files[TABLES_FILES[kind]] = join_partition_files(folder / TABLES_FILES[kind],
+                                                                 encoded)
+            if kind == "links":
+                link_rows = sum(n for *_, n in encoded)
+            else:
+                page_rows = sum(n for *_, n in encoded)
         info = PartInfo(input=f"generated-{number}", key=folder.name, size=1, version="1",
                         crawl="CC-MAIN-2099-01", pages=page_rows, links=link_rows,
                         records=page_rows, counters={}, seconds=0.0, files=files,

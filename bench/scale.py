@@ -168,7 +168,7 @@ def run_step(step: str, data: Path | str, plan_file: Path, memory_mb: int, ranks
 
 
 def input_bytes(data: Path) -> int:
-    return sum(p.stat().st_size for p in (data / "parts").rglob("*.parquet"))
+    return sum(p.stat().st_size for p in (data / "parts").rglob("*.partitions"))
 
 
 def measure(data: Path, memory_mb: int, ranks: bool,

@@ -28,7 +28,13 @@ from pipeline.graph.aggregate import (
     graph_dir,
     read_table,
 )
-from pipeline.parts.part import PartWriter
+from pipeline.parts.part import (
+    PartWriter,
+    complete_parts,
+    partition_ranges,
+    read_part_info,
+    read_part_table,
+)
 from pipeline.storage import DataStore, Folder, LocalData
 
 T1 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -301,7 +307,8 @@ def test_a_data_folder_whose_path_holds_glob_characters_is_read_as_named(
     assert len(found["plain"]["links"]) == 2 * sum(n % 5 for n in range(20))
 
 
-def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
+def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     sitewide_graph(tmp_path, 6, 10)  # one bucket: the reference
     # a host whose 4 linking pages of 10 are too few for sitewide: its page count decides
     write(tmp_path, "few", [
@@ -335,20 +342,29 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path) -> None:
     assert sorted(flags) == [("ads.test", False), ("shop.test", True)]
     assert_counts_are_the_tables(tmp_path)
     store = _ReadCounting(tmp_path)
-    spills_before = own_scratch("spill")
+    decoded = _decoded_files(monkeypatch)
+    spills_before = own_scratch("spill", "partition")
     many = aggregate(store, GraphOptions(aggregate_buckets=7))
     assert (one.buckets, many.buckets) == (1, 7)
     assert read_all() == expected
-    # each part file decoded once, sorted into the 7 sub-buckets on disk, none left there
-    part_files = sorted(str(path.relative_to(tmp_path))
-                        for path in (tmp_path / "parts").rglob("*.parquet"))
-    assert sorted(store.read) == part_files
-    assert own_scratch("spill") - spills_before == set()
-    # fewer sub-buckets than SPILL_SUB_BUCKETS: each re-reads the partition's files
+    # each part's range of a partition read once from the data location into the task's
+    # copy, the copy decoded once, sorted into the 7 sub-buckets on disk, none left there
+    spans = {(info.key, table, partition): span for _, info in complete_parts(store)
+             for table in ("pages", "links")
+             for partition, span in partition_ranges(info, table).items()}
+    ranges = sorted(span[:3] for span in spans.values())
+    assert sorted(store.read) == ranges
+    copies = sorted(f"parts/{key}/{table}-p{partition:04d}.parquet"
+                    for key, table, partition in spans)
+    assert sorted(decoded) == copies
+    assert own_scratch("spill", "partition") - spills_before == set()
+    # fewer sub-buckets than SPILL_SUB_BUCKETS: each re-reads the copy (the location once)
     store.read.clear()
+    decoded.clear()
     assert aggregate(store, GraphOptions(aggregate_buckets=3)).buckets == 3
     assert read_all() == expected
-    assert sorted(store.read) == sorted(part_files * 3)
+    assert sorted(store.read) == ranges
+    assert sorted(decoded) == sorted(copies * 3)
     assert_counts_are_the_tables(tmp_path)  # sub-buckets: several files a partition
     assert len({row[6] for row in expected["links"]}) > 7  # more domains than buckets
     from_site5 = [row for row in expected["links"] if row[1] == "https://site5.example/"]
@@ -400,16 +416,29 @@ def test_slots_are_packed_into_sub_buckets_by_their_rows() -> None:
 
 
 class _ReadCounting(LocalData):
-    """A local data folder noting each Parquet file it reads whole (the rows of a part)."""
+    """A local data folder noting each range of a part it hands out (a partition's rows)."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.read: list[str] = []
+        self.read: list[tuple[str, int, int]] = []
 
-    def read_parquet(self, names: list[str], schema: Any, keep: Any = None,
-                     file_column: str | None = None) -> Any:
-        self.read.extend(names)
-        return super().read_parquet(names, schema, keep, file_column)
+    def read_ranges(self, ranges: Any) -> list[bytes]:
+        self.read.extend(tuple(span) for span in ranges if span[0].startswith("parts/"))
+        return super().read_ranges(ranges)
+
+
+def _decoded_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the Parquet files a local store decodes whole from now on (a task's
+    copy of a partition: ``parts/<key>/<table>-pNNNN.parquet``), noted as they are read."""
+    decoded: list[str] = []
+    read_parquet = LocalData.read_parquet
+
+    def noted(self: LocalData, names: list[str], *args: Any, **kwargs: Any) -> Any:
+        decoded.extend(names)
+        return read_parquet(self, names, *args, **kwargs)
+
+    monkeypatch.setattr(LocalData, "read_parquet", noted)
+    return decoded
 
 
 # sub-buckets sorted onto disk, partitions by the compiled core; or each sub-bucket
@@ -630,9 +659,9 @@ def test_the_plan_counts_each_partitions_rows_from_the_parts(tmp_path: Path) -> 
         ], partitions=5)
     plan = plan_aggregation(LocalData(tmp_path))
     try:
-        parts = sorted((tmp_path / "parts").rglob("*.parquet"))
-        pages = pl.concat([pl.read_parquet(p) for p in parts if p.name.startswith("pages-")])
-        links = pl.concat([pl.read_parquet(p) for p in parts if p.name.startswith("links-")])
+        store = LocalData(tmp_path)
+        pages, links = (pl.concat([read_part_table(store, read_part_info(store, key), table)
+                                   for key in ("one", "two")]) for table in ("pages", "links"))
         for rows, frame, column in ((plan.page_rows, pages, "host"),
                                     (plan.link_rows, links, "dst_domain")):
             counted = Counter(partition_of(name, plan.partitions) for name in frame[column])

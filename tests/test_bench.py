@@ -21,6 +21,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline.parts.part import complete_parts, read_part_table
+from pipeline.storage import LocalData
+
 REPO = Path(__file__).resolve().parent.parent
 EDGES = 3000  # host edges, at least, of the query database shared by queries.py and run.py
 CRAWL = "CC-MAIN-2099-07"
@@ -260,8 +263,8 @@ def test_scale_counts_the_bytes_that_leave_an_s3_data_location(data: Path) -> No
     stages = dict(zip(header[2:], rows[0][2:], strict=True))
     ratio = {stage: float(cell.split(" · ")[1]) for stage, cell in stages.items()}
     parts = data / "scale-20000-p2" / "parts"
-    pages = sum(p.stat().st_size for p in parts.rglob("pages-*.parquet"))
-    total = sum(p.stat().st_size for p in parts.rglob("*.parquet"))
+    pages = sum(p.stat().st_size for p in parts.rglob("pages.partitions"))
+    total = sum(p.stat().st_size for p in parts.rglob("*.partitions"))
     assert abs(ratio["pages"] - pages / total) <= 0.011, (ratio, pages / total)
     assert ratio["links"] >= (total - pages) / total - 0.011  # every link file, at least once
 
@@ -274,7 +277,9 @@ def test_scale_builds_parts_of_the_crawl_shape_when_asked(data: Path) -> None:
                 "--partitions", 2, "--data", data)
     assert out.startswith("crawl shape") and len(markdown_table(out)[1]) == 1
     folder = data / "scale-20000-p2-crawl"
-    links = pl.read_parquet(sorted((folder / "parts").rglob("links-*.parquet")))
+    store = LocalData(folder)
+    links = pl.concat([read_part_table(store, info, "links")
+                       for _, info in complete_parts(store)])
     pages = links["src_url"].n_unique()
     assert 95 <= links.height / pages <= 100, links.height / pages
     assert pages / links["src_host"].n_unique() >= 8  # 20 hosts: 10 pages a host here

@@ -112,9 +112,9 @@ def test_a_first_run_of_small_local_files_gets_one_partition(
     layout = json.loads((data / "layout.json").read_text())
     assert layout["partitions"] == 1
     assert layout["chosen_for_bytes"] == first.stat().st_size + second.stat().st_size
-    names = {name for part in data.glob("parts/*/part.json")
-             for name in json.loads(part.read_text())["files"]}
-    assert names and all(name.endswith("-p0000.parquet") for name in names)
+    files = [described for part in data.glob("parts/*/part.json")
+             for described in json.loads(part.read_text())["files"].values()]
+    assert files and all([p for p, *_ in described["partitions"]] == [0] for described in files)
     assert "NOTE" not in result.text  # the count suits the run it was chosen for
 
 

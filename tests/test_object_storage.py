@@ -37,6 +37,7 @@ from pipeline.parts.part import (
     PartWriter,
     complete_part,
     complete_parts,
+    partition_ranges,
     sweep_temporary,
 )
 from pipeline.publish.database import COPIED_INTO_VIEWS
@@ -153,6 +154,38 @@ def test_byte_ranges_come_back_in_order_and_a_short_file_is_an_error(
         data.read_ranges([("w/one.pieces", 0, 1), ("w/three.pieces", 0, 1)])
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_partitions_ranges_are_copied_whole_in_bounded_chunks(
+    endpoint: str, credentials: dict[str, str], tmp_path: Path, where: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``copy_ranges`` (how a task copies its partition's range of each part to its disk)
+    writes each range to its own file whole, reading a few bytes at a time here (7-byte
+    chunks, 20 bytes a call), so memory holds a batch whatever the ranges' sizes; an empty
+    range is an empty file, a file cut short a StorageError that names it."""
+    from pipeline.parts import part
+
+    monkeypatch.setattr(part, "COPY_CHUNK_BYTES", 7)
+    monkeypatch.setattr(part, "COPY_BATCH_BYTES", 20)
+    data: Any = LocalData(tmp_path / "data") if where == "local" else store(endpoint, "copy")
+    data.write_bytes("p/one.partitions", bytes(range(200)))
+    data.write_bytes("p/two.partitions", b"abcdefghij" * 5)
+    calls: list[int] = []
+    read_ranges = data.read_ranges
+    monkeypatch.setattr(data, "read_ranges",
+                        lambda ranges: calls.append(sum(b - a for _, a, b in ranges))
+                        or read_ranges(ranges))
+    asked = [("p/one.partitions", 3, 150), ("p/two.partitions", 10, 50),
+             ("p/one.partitions", 9, 9), ("p/two.partitions", 0, 1)]
+    paths = [tmp_path / "copy" / f"{n}.parquet" for n in range(4)]
+    part.copy_ranges(data, asked, paths)
+    assert [path.read_bytes() for path in paths] == [
+        bytes(range(3, 150)), b"abcdefghij" * 4, b"", b"a"]
+    assert max(calls) <= 20 and sum(calls) == 147 + 40 + 1
+    with pytest.raises(StorageError, match=r"two\.partitions.* ends before byte 54"):
+        part.copy_ranges(data, [("p/two.partitions", 40, 60)], paths[:1])
+
+
 def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(
     endpoint: str, credentials: dict[str, str], sample_run: CliRun, prefect_api: str,
     tmp_path: Path,
@@ -253,9 +286,9 @@ def test_a_part_in_s3_is_whole_or_absent_and_damage_is_found(
     _write_part(data, "one")
     info = complete_part(data, "one", 3, "v1")
     assert info is not None and info.pages == 3 and info.links == 3
-    # two batches of rows, joined into one file per table and partition at commit
+    # two batches of rows, joined into one file per table at commit
     assert sorted(name.split("/")[-1] for name in info.files) == [
-        "links-p0000.parquet", "pages-p0000.parquet"]
+        "links.partitions", "pages.partitions"]
 
     # a writer that fails before commit leaves nothing in the bucket
     with pytest.raises(RuntimeError), PartWriter(data, "never") as writer:
@@ -281,12 +314,12 @@ def test_a_part_in_s3_is_whole_or_absent_and_damage_is_found(
                   if name != "part.json") == sorted(renewed.files)
 
     # a file changed behind our back (same size, other bytes) is found by S3's SHA-256
-    victim = next(name for name in renewed.files if "links-" in name)
+    victim = next(name for name in renewed.files if name.endswith("/links.partitions"))
     body = s3.get_object(Bucket=BUCKET, Key=f"parts-test/parts/one/{victim}")["Body"].read()
     s3.put_object(Bucket=BUCKET, Key=f"parts-test/parts/one/{victim}",
                   Body=bytes(reversed(body)), ChecksumAlgorithm="SHA256")
     assert complete_part(data, "one", 4, "v1") is None
-    with pytest.raises(PartError, match=r"parts/one.*is damaged: .*links-"):
+    with pytest.raises(PartError, match=r"parts/one.*is damaged: .*links.partitions"):
         complete_parts(data)
 
 
@@ -451,6 +484,7 @@ class _FetchCounting(S3Data):
         super().__init__(*args)
         self.copied: list[str] = []
         self.read: list[str] = []
+        self.ranges: list[tuple[str, int, int]] = []
 
     @contextmanager
     def read_locally(self, names: list[str]) -> Iterator[Any]:
@@ -467,17 +501,25 @@ class _FetchCounting(S3Data):
         self.read.extend(names)
         return super().scan_parquet(names, schema)
 
+    def read_ranges(self, ranges: Any) -> list[bytes]:
+        self.ranges.extend(tuple(span) for span in ranges)
+        return super().read_ranges(ranges)
+
 
 def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
     endpoint: str, credentials: dict[str, str], tmp_path: Path,
 ) -> None:
-    """A partition in sub-buckets is copied to the task's disk, then read once into them:
-    each part object leaves the bucket once however many sub-buckets there are; the tables
-    are the same and no temporary file is left."""
+    """A partition is copied to the task's disk, each part's range of it in ranged GETs,
+    then read there, once into its sub-buckets: each range leaves the bucket once however
+    many sub-buckets there are; the tables are the same and no temporary file is left."""
     s3 = _FetchCounting(f"s3://{BUCKET}/sub-buckets", endpoint, "us-east-1")
     random_crawl(s3, 2)
+    ranges = sorted(span[:3] for _, info in complete_parts(s3) for table in ("pages", "links")
+                    for span in partition_ranges(info, table).values())
+    assert len(ranges) == 12  # 3 parts, 2 tables, 2 partitions
     whole = aggregate(s3, GraphOptions(aggregate_buckets=1, ranks=False))
-    assert s3.copied == [] and s3.read  # one sub-bucket: read from the bucket, once
+    assert sorted(span for span in s3.ranges if span[0].startswith("parts/")) == ranges
+    assert not [name for name in s3.read + s3.copied if name.startswith("parts/")]
     tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "referrals")
 
     def rows(folder: str, table: str) -> pl.DataFrame:
@@ -485,15 +527,13 @@ def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
         return frame.sort([c for c, kind in frame.schema.items() if kind != pl.List])
 
     expected = {table: rows(whole.folder, table) for table in tables}
-    s3.copied.clear()
-    s3.read.clear()
+    s3.ranges.clear()
     before = own_scratch("partition", "spill")
     split = aggregate(s3, GraphOptions(aggregate_buckets=3, ranks=False))
     assert split.buckets == 6  # 3 in each of 2 partitions
-    part_files = [name for name in keys(endpoint, "sub-buckets")
-                  if name.startswith("parts/") and name.endswith(".parquet")]
-    assert sorted(s3.copied) == sorted(part_files)  # every part file copied once
-    assert not [name for name in s3.read if name.startswith("parts/")]  # never re-read
+    part_ranges = [span for span in s3.ranges if span[0].startswith("parts/")]
+    assert sorted(part_ranges) == ranges  # every range copied once, never re-read
+    assert not [name for name in s3.read + s3.copied if name.startswith("parts/")]
     assert own_scratch("partition", "spill") - before == set()
     for table in tables:
         assert rows(split.folder, table).equals(expected[table]), table

@@ -135,8 +135,14 @@ def test_parts_are_written_split_and_a_rerun_with_nothing_new_does_nothing(
     shutil.copytree(sample_run.data_dir, data)
     parts = sorted(data.glob("parts/*/part.json"))
     names = {name for part in parts for name in json.loads(part.read_text())["files"]}
-    assert any(name.startswith("links-p") for name in names)
-    assert all(name.split("-p")[0] in ("links", "pages") for name in names)
+    assert names == {"links.partitions", "pages.partitions"}  # a file a table
+    for described in (file for part in parts
+                      for file in json.loads(part.read_text())["files"].values()):
+        # [partition, start, stop, rows]: side by side from byte 0, adding up to the file
+        ranges = described["partitions"]
+        assert ranges and ranges[0][1] == 0 and ranges[-1][2] == described["bytes"]
+        assert all(a[2] == b[1] and a[0] < b[0] for a, b in zip(ranges, ranges[1:]))
+        assert sum(rows for *_, rows in ranges) == described["rows"]
     db = data / "graph.duckdb"
     before = (db.stat().st_mtime_ns, graph_rows(db))
     runs_before = sorted((data / "runs").iterdir())

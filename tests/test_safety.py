@@ -71,7 +71,7 @@ def test_the_part_manifest_records_sizes_and_checksums(tmp_path: Path) -> None:
     result = process_input(InputFile(str(BIG_SAMPLE)), settings)
     folder = part_path(LocalData(tmp_path), result.key)
     manifest = json.loads((folder / "part.json").read_text())
-    names = sorted(p.name for p in folder.glob("*.parquet"))
+    names = sorted(p.name for p in folder.glob("*.partitions"))
     assert sorted(manifest["files"]) == names and names
     for name, entry in manifest["files"].items():
         assert entry["bytes"] == (folder / name).stat().st_size and len(entry["sha256"]) == 64
@@ -83,7 +83,7 @@ def test_a_damaged_part_is_rewritten_or_refused_never_used(tmp_path: Path, damag
     source = InputFile(str(BIG_SAMPLE))
     first = process_input(source, settings)
     folder = part_path(LocalData(tmp_path), first.key)
-    victim = sorted(folder.glob("links-*.parquet"))[0]
+    victim = folder / "links.partitions"
     raw = victim.read_bytes()
     if damage == "truncate":
         victim.write_bytes(raw[: len(raw) // 2])

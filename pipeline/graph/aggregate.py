@@ -53,8 +53,9 @@ file on the task's disk (spill.py), and each sub-bucket reads its own rows only;
 each sub-bucket re-reads the partition, in one scan of its files (cheaper then: writing the
 sub-buckets' files costs about as much as five such reads).
 
-Bytes read: each part file once from the data location (a sub-bucketed partition of a
-remote location is copied to the task's disk first), plus the small pieces of steps 1-3. No
+Bytes read: each part's range of a partition once from the data location (copied to the
+task's disk, where the reduce reads it: ``_partition_copy``), plus the small pieces of steps
+1-3. No
 task holds more than one sub-bucket of its partition (and, for a source domain's links into
 a target split by page, the distinct host edges, domain pairs and anchors of its splits),
 except the ranks of a graph that fits the memory setting.
@@ -110,12 +111,13 @@ from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_na
 from pipeline.parts.part import (
     PartInfo,
     complete_parts,
+    copy_ranges,
     partition_bytes,
-    partition_files,
+    partition_ranges,
     partition_rows,
 )
 from pipeline.scratch import new_scratch, scratch_folder
-from pipeline.storage import DataStore, Folder
+from pipeline.storage import DataStore, Folder, open_store
 
 __all__ = ["GraphOptions"]
 
@@ -199,7 +201,8 @@ class AggregationPlan:
     link_rows: dict[int, int] = field(default_factory=dict)  # partition -> rows
     page_rows: dict[int, int] = field(default_factory=dict)
     rows: dict[str, pl.LazyFrame] | None = None  # write_graph: raw rows instead of parts
-    parts_store: DataStore | None = None  # where the parts are read, if not from ``store``
+    # the task's copy of one partition's ranges (``_partition_copy``), where its rows are read
+    parts_store: DataStore | None = None
 
     @property
     def graph(self) -> Folder:
@@ -211,9 +214,10 @@ class AggregationPlan:
 
     def read_partition(self, table: str, partition: int,
                        keep: pl.Expr | None = None) -> pl.DataFrame:
-        """Every part's ``pages`` or ``links`` rows of one partition, read where they are
-        (disk or S3), each file once; with ``keep`` only the rows it selects (a sub-bucket),
-        filtered as they are decoded, so that memory never holds the whole partition."""
+        """Every part's ``pages`` or ``links`` rows of one partition, from the task's copy
+        of them (``_partition_copy``), each file once; with ``keep`` only the rows it
+        selects (a sub-bucket), filtered as they are decoded, so that memory never holds the
+        whole partition."""
         if self.rows is not None:
             rows = self.rows[table] if keep is None else self.rows[table].filter(keep)
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
@@ -222,10 +226,27 @@ class AggregationPlan:
     def _part_files(self, table: str,
                     partition: int) -> Iterator[tuple[int, PartInfo, list[str]]]:
         """Each part that has rows of ``table`` in this partition: its ordinal (the
-        CAPTURE_PART of its rows), its part.json and its files of the partition."""
+        CAPTURE_PART of its rows), its part.json and the name of its copy of the
+        partition's rows (``_copy_name``)."""
         for ordinal, info in enumerate(self.parts):
-            if names := partition_files(info, table, partition):
-                yield ordinal, info, names
+            if partition in partition_ranges(info, table):
+                yield ordinal, info, [_copy_name(info, table, partition)]
+
+    @contextmanager
+    def _partition_copy(self, table: str, partition: int) -> Iterator[AggregationPlan]:
+        """This plan reading one partition's rows from a copy on the task's disk: each
+        part's range of the partition (``partition_ranges``) read from the data location
+        once (local ``pread``s, or S3 ranged GETs side by side) into a Parquet file of its
+        own, removed when the block ends. The reduce scans them as whole files however
+        many sub-buckets read them, and the data location keeps a part in three files."""
+        ranges = {ordinal: partition_ranges(info, table)[partition]
+                  for ordinal, info, _ in self._part_files(table, partition)}
+        with scratch_folder("partition") as scratch:
+            copy = open_store(scratch)
+            copy_ranges(self.store, [spans[:3] for spans in ranges.values()],
+                        [copy.local_path(_copy_name(self.parts[ordinal], table, partition))
+                         for ordinal in ranges])
+            yield replace(self, parts_store=copy)
 
     def _part_batches(self, table: str, partition: int, rows: int,
                       ) -> Iterator[tuple[list[tuple[int, PartInfo, list[str]]], bool]]:
@@ -271,10 +292,12 @@ class AggregationPlan:
 
     @property
     def _parts_from(self) -> DataStore:
-        return self.parts_store or self.store
+        if self.parts_store is None:
+            raise RuntimeError("a partition's rows are read from its copy: _partition_copy")
+        return self.parts_store
 
     def _partition_names(self, table: str, partition: int) -> list[str]:
-        """The part files of one partition of ``table``, every part's."""
+        """The names of every part's copy of one partition of ``table``."""
         return [name for _, _, names in self._part_files(table, partition) for name in names]
 
     def _column(self, table: str, partition: int, column: str,
@@ -302,20 +325,18 @@ class AggregationPlan:
     @contextmanager
     def sub_bucket_rows(self, table: str, partition: int,
                         options: GraphOptions) -> Iterator[SubBucketRows]:
-        """The rows of one partition of ``table`` in its sub-buckets (``_packed``). One
-        is read when it is reduced. Several are read from this machine's disk, a remote
-        data location's files copied here first (``DataStore.read_locally``), so that each
-        leaves the location once: at least SPILL_SUB_BUCKETS of them are read once and
-        sorted into their sub-buckets there (spill.py); fewer re-read the partition, each
-        keeping its share."""
+        """The rows of one partition of ``table`` in its sub-buckets (``_packed``), read
+        from the task's copy of the partition (``_partition_copy``: each part's range leaves
+        the data location once). One is read when it is reduced; at least SPILL_SUB_BUCKETS
+        of them are read once and sorted into their sub-buckets on the task's disk
+        (spill.py); fewer re-read the copy, each keeping its share."""
         capacity = _capacity(options, _key_and_row_memory(table)[1])
-        if self.rows is not None or sub_bucket_estimate(self, table, partition, options) == 1:
+        if self.rows is not None:
             yield SubBucketRows(self, table, partition, _packed(self, table, partition, options),
                                 capacity=capacity)
             return
-        with self.store.read_locally(self._partition_names(table, partition)) as local, \
+        with self._partition_copy(table, partition) as reader, \
                 scratch_folder("spill") as scratch:
-            reader = replace(self, parts_store=local)
             shares = _packed(reader, table, partition, options)
             spill = (_spill(reader, table, partition, shares, options, scratch)
                      if len(shares) >= SPILL_SUB_BUCKETS else None)
@@ -351,6 +372,11 @@ class AggregationPlan:
         tasks = list(groups.values()) or [[]]
         tasks[0][:0] = leading
         return tasks
+
+
+def _copy_name(info: PartInfo, table: str, partition: int) -> str:
+    """The name of a part's rows of one partition in a task's copy of the partition."""
+    return f"parts/{info.key}/{table}-{partition_name(partition)}.parquet"
 
 
 def slot_of(key: str) -> pl.Expr:

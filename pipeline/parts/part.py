@@ -1,18 +1,25 @@
 """Parts: the output of one input file, written atomically, with its counters.
 
 A part is a folder ``parts/<input key>/`` of the data location holding its rows already
-split into the location's partitions (pipeline/partitions.py): ``links-pNNNN.parquet`` by
-the target's registered domain, ``pages-pNNNN.parquet`` by the page's host (only non-empty
-partitions have a file), and ``part.json`` (input, fingerprint, counters, row counts, the
-files with their sizes and SHA-256). It is built in a scratch folder and made
-visible in one step by the store (``commit_folder``: a rename locally; in S3 the files go
+split into the location's partitions (pipeline/partitions.py), links by the target's
+registered domain and pages by the page's host, in two files whatever the number of
+partitions: ``links.partitions`` and ``pages.partitions``, each partition's rows a whole
+Parquet file at a byte range of it (only non-empty partitions have one, in partition
+order), and ``part.json`` (input, fingerprint, counters, row counts, the files with their
+sizes and SHA-256, and each file's ``partitions``: ``[partition, start, stop, rows]``). A
+reduce task reads its partition's range of each part (``partition_ranges``), not a file a
+partition: with a thousand partitions a part is three files, not two thousand
+(docs/scale.md). It is built in a scratch folder and made visible in one step by the
+store (``commit_folder``: a rename locally; in S3 the files go
 under ``parts/<key>/<write id>/`` and ``part.json``, written last, names them), so a part
 with a ``part.json`` is always complete; what a killed run leaves is swept by the next.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,14 +35,22 @@ from pipeline.storage import DataStore, sha256_of
 from pipeline.storage.atomic import fsync_path
 
 # 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context;
-# 5: rows split into the data location's partitions
-PART_FORMAT = 5
+# 5: rows split into the data location's partitions; 6: a file a table, each partition's
+# rows a Parquet file at a byte range of it
+PART_FORMAT = 6
 # The column each table is partitioned by (a link by its target's domain, a page by host).
 PARTITION_KEYS = {"links": "dst_domain", "pages": "host"}
 DEFAULT_BATCH_ROWS = 100_000  # link rows held in memory before a flush (about 80 MB)
 # A part file whose batches (uncompressed Arrow) hold at most this many bytes is encoded from
 # memory, a larger one streamed: no more memory than a batch.
 IN_MEMORY_JOIN_BYTES = 64 << 20
+# A partition's ranges are copied to a task's disk this many bytes at a time (memory).
+COPY_CHUNK_BYTES = 16 << 20
+COPY_BATCH_BYTES = 64 << 20
+# A part's file of one table's partitions.
+TABLES_FILES = {"links": "links.partitions", "pages": "pages.partitions"}
+
+
 @dataclass(frozen=True)
 class PartInfo:
     """What ``part.json`` records about one part."""
@@ -117,41 +132,83 @@ def damaged_files(store: DataStore, info: PartInfo) -> list[str]:
     ]
 
 
-def part_file_names(info: PartInfo, table: str) -> list[str]:
-    """The names of the part's ``pages`` or ``links`` files in its data location, in order."""
-    return [
-        f"{part_folder(info.key)}/{name}" for name in sorted(info.files)
-        if name.rsplit("/", 1)[-1].startswith(f"{table}-")
-    ]
-
-
-def file_partition(name: str) -> int:
-    """The partition of a part file from its name (``.../links-p0007.parquet`` -> 7)."""
-    return int(name.rsplit("/", 1)[-1].rsplit(".", 1)[0].rsplit("-p", 1)[1])
-
-
-def partition_files(info: PartInfo, table: str, partition: int) -> list[str]:
-    """The names of the part's ``table`` files of one partition."""
-    return [name for name in part_file_names(info, table) if file_partition(name) == partition]
+def partition_ranges(info: PartInfo, table: str) -> dict[int, tuple[str, int, int, int]]:
+    """Each non-empty partition of the part's ``pages`` or ``links``: (the name of its
+    file in the data location, start, stop, rows); its rows are the Parquet file at bytes
+    ``[start, stop)`` of that file."""
+    for name, described in info.files.items():
+        if name.rsplit("/", 1)[-1] == TABLES_FILES[table]:
+            return {int(partition): (f"{part_folder(info.key)}/{name}", int(start), int(stop),
+                                     int(rows))
+                    for partition, start, stop, rows in described["partitions"]}
+    return {}
 
 
 def partition_bytes(info: PartInfo, table: str) -> dict[int, int]:
     """Compressed bytes of the part's ``table`` rows per partition (from part.json)."""
-    return _per_partition(info, table, "bytes")
+    return {partition: stop - start
+            for partition, (_, start, stop, _) in partition_ranges(info, table).items()}
 
 
 def partition_rows(info: PartInfo, table: str) -> dict[int, int]:
     """Rows of the part's ``table`` per partition (from part.json)."""
-    return _per_partition(info, table, "rows")
+    return {partition: rows for partition, (*_, rows) in partition_ranges(info, table).items()}
 
 
-def _per_partition(info: PartInfo, table: str, field: str) -> dict[int, int]:
-    sums: dict[int, int] = {}
-    for name, described in info.files.items():
-        if name.rsplit("/", 1)[-1].startswith(f"{table}-"):
-            partition = file_partition(name)
-            sums[partition] = sums.get(partition, 0) + int(described[field])
-    return sums
+def copy_ranges(store: DataStore, ranges: Sequence[tuple[str, int, int]],
+                paths: Sequence[Path]) -> None:
+    """Copy each range ``(name, start, stop)`` of ``store`` into the local file of
+    ``paths`` at its position (made or replaced): read COPY_CHUNK_BYTES at a time, up to
+    COPY_BATCH_BYTES in one ``read_ranges`` call (S3: ranged GETs side by side), so memory
+    holds no more than that whatever the ranges' sizes."""
+    chunks = [(position, name, offset, min(offset + COPY_CHUNK_BYTES, stop))
+              for position, (name, start, stop) in enumerate(ranges)
+              for offset in range(start, max(start + 1, stop), COPY_CHUNK_BYTES)]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    batch: list[tuple[int, str, int, int]] = []
+    held = 0
+    for chunk in [*chunks, None]:
+        if batch and (chunk is None or held + chunk[3] - chunk[2] > COPY_BATCH_BYTES):
+            data = store.read_ranges([(name, start, stop) for _, name, start, stop in batch])
+            for (position, *_), piece in zip(batch, data, strict=True):
+                with paths[position].open("ab") as out:
+                    out.write(piece)
+            batch, held = [], 0
+        if chunk is not None:
+            batch.append(chunk)
+            held += chunk[3] - chunk[2]
+
+
+def read_part_table(store: DataStore, info: PartInfo, table: str) -> pl.DataFrame:
+    """Every row of one part's ``pages`` or ``links`` (all its partitions, in partition
+    order), read whole: for tools and tests; the aggregation reads a partition at a time."""
+    ranges = [(name, start, stop) for name, start, stop, _ in
+              (spans for _, spans in sorted(partition_ranges(info, table).items()))]
+    schema = PAGES_SCHEMA if table == "pages" else LINKS_SCHEMA
+    frames = [pl.read_parquet(io.BytesIO(data)).cast(schema)
+              for data in store.read_ranges(ranges)]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def join_partition_files(target: Path, files: Sequence[tuple[int, Path, int]]) -> dict[str, Any]:
+    """Append the Parquet files ``(partition, path, rows)`` (in partition order, non-empty
+    ones only) into ``target`` and delete them; sync it and describe it for part.json:
+    its bytes, SHA-256, rows, modification time and ``partitions``."""
+    ranges: list[list[int]] = []
+    with target.open("wb") as out:
+        for partition, path, rows in sorted(files):
+            start = out.tell()
+            with path.open("rb") as piece:
+                shutil.copyfileobj(piece, out, 1 << 20)
+            ranges.append([partition, start, out.tell(), rows])
+            path.unlink()
+    fsync_path(target)
+    status = target.stat()  # a rename into place keeps the modification time
+    return {"bytes": status.st_size, "sha256": sha256_of(target),
+            "rows": sum(rows for *_, rows in ranges), "mtime_ns": status.st_mtime_ns,
+            "partitions": ranges}
 
 
 def _part_keys(store: DataStore) -> list[str]:
@@ -185,7 +242,8 @@ class PartWriter:
     ``partitions`` (one scratch file per non-empty partition and batch, uncompressed Arrow
     IPC: cheap to write and to read back, about 270 bytes a link row on disk until the
     commit), so memory stays bounded whatever the size of the input; ``commit`` encodes each
-    partition's batches into its one Parquet file, streamed when they are large.
+    partition's batches into its one Parquet file, streamed when they are large, and joins a
+    table's partitions into its one file (``join_partition_files``).
     Every row is encoded as Parquet once (before, each batch was Parquet already and the
     batches of a partition were decoded and encoded again to join them). Use as a context
     manager: leaving the block without ``commit`` (an exception, a kill) leaves no part
@@ -202,8 +260,9 @@ class PartWriter:
         self.frames: list[tuple[pl.DataFrame, pl.DataFrame]] = []
         self.frame_pages = self.frame_links = 0
         self.page_count = self.link_count = self.batches = 0
-        self.batch_files: dict[str, list[Path]] = {}  # final name -> its batches, in order
-        self.batch_rows_of: dict[str, int] = {}  # final name -> rows in its batches
+        # (table, partition) -> its batches, in order, and the rows in them
+        self.batch_files: dict[tuple[str, int], list[Path]] = {}
+        self.batch_rows_of: dict[tuple[str, int], int] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
 
@@ -258,8 +317,9 @@ class PartWriter:
             for (partition,), piece in sorted(split.items()):
                 if not piece.height:
                     continue  # only non-empty partitions have a file
-                final = f"{kind}-{partition_name(int(partition))}.parquet"
-                path = self.temporary / f".batch-{self.batches:05d}-{final}.arrow"
+                final = (kind, int(partition))
+                path = (self.temporary /
+                        f".batch-{self.batches:05d}-{kind}-{partition_name(final[1])}.arrow")
                 with self._writing(path):
                     piece.write_ipc(path, compression="uncompressed")
                 self.batch_files.setdefault(final, []).append(path)
@@ -272,24 +332,28 @@ class PartWriter:
 
     def _join_batches(self) -> None:
         """One Parquet file per table and partition, encoded once from its batches (each
-        read once, streamed), then synced, and its size and SHA-256 recorded."""
-        for final, batches in sorted(self.batch_files.items()):
-            path = self.temporary / final
-            schema = PAGES_SCHEMA if final.startswith("pages-") else LINKS_SCHEMA
-            with self._writing(path):
-                scan = pl.scan_ipc(batches, glob=False).cast(schema)
-                if sum(batch.stat().st_size for batch in batches) <= IN_MEMORY_JOIN_BYTES:
-                    # a small file: the streaming engine's start costs more than its rows
-                    scan.collect().write_parquet(path, compression="zstd", statistics=True)
-                else:
-                    scan.sink_parquet(path, compression="zstd", statistics=True)
-                for batch in batches:
-                    batch.unlink()
-                fsync_path(path)
-                status = path.stat()  # a rename into place keeps the modification time
-                self.files[final] = {"bytes": status.st_size, "sha256": sha256_of(path),
-                                     "rows": self.batch_rows_of[final],
-                                     "mtime_ns": status.st_mtime_ns}
+        read once, streamed), then a table's partitions joined into its file, synced, and
+        its size, SHA-256 and ranges recorded."""
+        for table, schema in (("pages", PAGES_SCHEMA), ("links", LINKS_SCHEMA)):
+            encoded: list[tuple[int, Path, int]] = []
+            for (kind, partition), batches in sorted(self.batch_files.items()):
+                if kind != table:
+                    continue
+                path = self.temporary / f".{kind}-{partition_name(partition)}.parquet"
+                with self._writing(path):
+                    scan = pl.scan_ipc(batches, glob=False).cast(schema)
+                    if sum(batch.stat().st_size for batch in batches) <= IN_MEMORY_JOIN_BYTES:
+                        # a small file: the streaming engine's start costs more than its rows
+                        scan.collect().write_parquet(path, compression="zstd", statistics=True)
+                    else:
+                        scan.sink_parquet(path, compression="zstd", statistics=True)
+                    for batch in batches:
+                        batch.unlink()
+                encoded.append((partition, path, self.batch_rows_of[(kind, partition)]))
+            if encoded:
+                target = self.temporary / TABLES_FILES[table]
+                with self._writing(target):
+                    self.files[TABLES_FILES[table]] = join_partition_files(target, encoded)
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, then make the part visible in one step with ``part.json`` written last
