@@ -163,3 +163,44 @@ def test_parts_are_written_split_and_a_rerun_with_nothing_new_does_nothing(
     assert all(json.loads(p.read_text())["partitions"] == 16 for p in parts)
     assert sorted((data / "runs").iterdir()) == runs_before
     assert db.stat().st_mtime_ns == before[0]
+
+
+def test_a_parts_partitions_are_parquet_files_at_their_ranges(tmp_path: Path) -> None:
+    """A part is a file a table: each non-empty partition's rows a Parquet file of their own
+    at the range part.json gives, in partition order, holding exactly the rows whose key
+    hashes to that partition; ``partition_range`` finds each, and a partition without rows
+    has none."""
+    from test_aggregate import link, page
+
+    from pipeline.parts.part import (
+        PartWriter,
+        partition_range,
+        partition_ranges,
+        read_part_table,
+    )
+
+    store = LocalData(tmp_path)
+    with PartWriter(store, "split", batch_rows=5, partitions=7) as writer:
+        for n in range(40):
+            url, host = f"https://h{n}.example/", f"h{n}.example"
+            writer.add(page("c", url, host, host),
+                       [link("c", url, host, host, f"t{m}.org", f"t{m}.org") for m in range(n % 4)])
+        info = writer.commit({"input": "split", "size": 1, "version": "1", "crawl": "c",
+                              "records": 40, "counters": {}, "seconds": 0.0})
+    for table, key in (("pages", "host"), ("links", "dst_domain")):
+        ranges = partition_ranges(info, table)
+        assert 1 < len(ranges) < 8 and sorted(ranges) == list(ranges)
+        raw = (tmp_path / ranges[min(ranges)][0]).read_bytes()
+        rows = 0
+        for partition in range(-1, 9):
+            span = partition_range(info, table, partition)
+            assert span == ranges.get(partition)
+            if span is None:
+                continue
+            name, start, stop, count = span
+            piece = pl.read_parquet(raw[start:stop])
+            assert piece.height == count
+            assert {partition_of(value, 7) for value in piece[key]} == {partition}
+            rows += count
+        whole = read_part_table(store, info, table)
+        assert whole.height == rows == (info.pages if table == "pages" else info.links)

@@ -113,7 +113,7 @@ from pipeline.parts.part import (
     complete_parts,
     copy_ranges,
     partition_bytes,
-    partition_ranges,
+    partition_range,
     partition_rows,
 )
 from pipeline.scratch import new_scratch, scratch_folder
@@ -229,24 +229,25 @@ class AggregationPlan:
         CAPTURE_PART of its rows), its part.json and the name of its copy of the
         partition's rows (``_copy_name``)."""
         for ordinal, info in enumerate(self.parts):
-            if partition in partition_ranges(info, table):
+            if partition_range(info, table, partition) is not None:
                 yield ordinal, info, [_copy_name(info, table, partition)]
 
-    @contextmanager
-    def _partition_copy(self, table: str, partition: int) -> Iterator[AggregationPlan]:
-        """This plan reading one partition's rows from a copy on the task's disk: each
-        part's range of the partition (``partition_ranges``) read from the data location
-        once (local ``pread``s, or S3 ranged GETs side by side) into a Parquet file of its
-        own, removed when the block ends. The reduce scans them as whole files however
-        many sub-buckets read them, and the data location keeps a part in three files."""
-        ranges = {ordinal: partition_ranges(info, table)[partition]
-                  for ordinal, info, _ in self._part_files(table, partition)}
-        with scratch_folder("partition") as scratch:
-            copy = open_store(scratch)
-            copy_ranges(self.store, [spans[:3] for spans in ranges.values()],
-                        [copy.local_path(_copy_name(self.parts[ordinal], table, partition))
-                         for ordinal in ranges])
-            yield replace(self, parts_store=copy)
+    def _partition_copy(self, table: str, partition: int, folder: Path) -> AggregationPlan:
+        """This plan reading one partition's rows from a copy on the task's disk, under
+        ``folder`` (the caller's to remove): each part's range of the partition
+        (``partition_ranges``) read from the data location once (local ``pread``s, or S3
+        ranged GETs side by side) into a Parquet file of its own. The reduce scans them as
+        whole files however many sub-buckets read them, and the data location keeps a part
+        in three files."""
+        ranges, names = [], []
+        for _, info, copies in self._part_files(table, partition):
+            span = partition_range(info, table, partition)
+            assert span is not None  # _part_files yields the parts that have one
+            ranges.append(span[:3])
+            names.extend(copies)
+        copy = open_store(folder)
+        copy_ranges(self.store, ranges, [copy.local_path(name) for name in names])
+        return replace(self, parts_store=copy)
 
     def _part_batches(self, table: str, partition: int, rows: int,
                       ) -> Iterator[tuple[list[tuple[int, PartInfo, list[str]]], bool]]:
@@ -256,7 +257,7 @@ class AggregationPlan:
         batch: list[tuple[int, PartInfo, list[str]]] = []
         held = 0
         for part in self._part_files(table, partition):
-            share = partition_rows(part[1], table).get(partition, 0)
+            share = (partition_range(part[1], table, partition) or (0, 0, 0, 0))[3]
             if batch and held + share > rows:
                 yield batch, held <= rows
                 batch, held = [], 0
@@ -327,19 +328,22 @@ class AggregationPlan:
                         options: GraphOptions) -> Iterator[SubBucketRows]:
         """The rows of one partition of ``table`` in its sub-buckets (``_packed``), read
         from the task's copy of the partition (``_partition_copy``: each part's range leaves
-        the data location once). One is read when it is reduced; at least SPILL_SUB_BUCKETS
-        of them are read once and sorted into their sub-buckets on the task's disk
-        (spill.py); fewer re-read the copy, each keeping its share."""
+        the data location once), in one scratch folder with the sub-buckets' files. One is
+        read when it is reduced; at least SPILL_SUB_BUCKETS of them are read once and sorted
+        into their sub-buckets on the task's disk (spill.py); fewer re-read the copy, each
+        keeping its share."""
         capacity = _capacity(options, _key_and_row_memory(table)[1])
         if self.rows is not None:
             yield SubBucketRows(self, table, partition, _packed(self, table, partition, options),
                                 capacity=capacity)
             return
-        with self._partition_copy(table, partition) as reader, \
-                scratch_folder("spill") as scratch:
+        with scratch_folder("partition") as scratch:
+            reader = self._partition_copy(table, partition, scratch / "copy")
             shares = _packed(reader, table, partition, options)
-            spill = (_spill(reader, table, partition, shares, options, scratch)
-                     if len(shares) >= SPILL_SUB_BUCKETS else None)
+            spill = None
+            if len(shares) >= SPILL_SUB_BUCKETS:
+                (scratch / "spill").mkdir()
+                spill = _spill(reader, table, partition, shares, options, scratch / "spill")
             yield SubBucketRows(reader, table, partition, shares, spill, capacity)
 
     def bytes_of(self, table: str) -> dict[int, int]:

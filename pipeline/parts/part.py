@@ -17,6 +17,7 @@ with a ``part.json`` is always complete; what a killed run leaves is swept by th
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import shutil
@@ -136,12 +137,31 @@ def partition_ranges(info: PartInfo, table: str) -> dict[int, tuple[str, int, in
     """Each non-empty partition of the part's ``pages`` or ``links``: (the name of its
     file in the data location, start, stop, rows); its rows are the Parquet file at bytes
     ``[start, stop)`` of that file."""
+    name, described = _table_file(info, table)
+    return {int(partition): (name, int(start), int(stop), int(rows))
+            for partition, start, stop, rows in described.get("partitions", ())}
+
+
+def partition_range(info: PartInfo, table: str,
+                    partition: int) -> tuple[str, int, int, int] | None:
+    """``partition_ranges(info, table)[partition]``, or None when the part has no rows
+    there: found by bisection (a task asks for its partition of every part)."""
+    name, described = _table_file(info, table)
+    ranges = described.get("partitions", ())
+    at = bisect.bisect_left(ranges, partition, key=lambda entry: int(entry[0]))
+    if at == len(ranges) or int(ranges[at][0]) != partition:
+        return None
+    _, start, stop, rows = ranges[at]
+    return name, int(start), int(stop), int(rows)
+
+
+def _table_file(info: PartInfo, table: str) -> tuple[str, dict[str, Any]]:
+    """The name (in the data location) and the part.json entry of a part's file of
+    ``table``; an empty entry when the part has no rows of it."""
     for name, described in info.files.items():
         if name.rsplit("/", 1)[-1] == TABLES_FILES[table]:
-            return {int(partition): (f"{part_folder(info.key)}/{name}", int(start), int(stop),
-                                     int(rows))
-                    for partition, start, stop, rows in described["partitions"]}
-    return {}
+            return f"{part_folder(info.key)}/{name}", described
+    return "", {}
 
 
 def partition_bytes(info: PartInfo, table: str) -> dict[int, int]:
