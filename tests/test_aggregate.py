@@ -354,7 +354,7 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path,
              for partition, span in partition_ranges(info, table).items()}
     ranges = sorted(span[:3] for span in spans.values())
     assert sorted(store.read) == ranges
-    copies = sorted(f"parts/{key}/{table}-p{partition:04d}.parquet"
+    copies = sorted(f"{key}.{table}-p{partition:04d}.parquet"
                     for key, table, partition in spans)
     assert sorted(decoded) == copies
     assert own_scratch("spill", "partition") - spills_before == set()
@@ -429,7 +429,7 @@ class _ReadCounting(LocalData):
 
 def _decoded_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the Parquet files a local store decodes whole from now on (a task's
-    copy of a partition: ``parts/<key>/<table>-pNNNN.parquet``), noted as they are read."""
+    copy of a partition: ``<key>.<table>-pNNNN.parquet``), noted as they are read."""
     decoded: list[str] = []
     read_parquet = LocalData.read_parquet
 

@@ -379,8 +379,9 @@ class AggregationPlan:
 
 
 def _copy_name(info: PartInfo, table: str, partition: int) -> str:
-    """The name of a part's rows of one partition in a task's copy of the partition."""
-    return f"parts/{info.key}/{table}-{partition_name(partition)}.parquet"
+    """The name of a part's rows of one partition in a task's copy of the partition (all
+    in one folder: a folder a part cost a tenth of the copy's time at 256 partitions)."""
+    return f"{info.key}.{table}-{partition_name(partition)}.parquet"
 
 
 def slot_of(key: str) -> pl.Expr:

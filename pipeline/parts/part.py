@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -184,21 +184,36 @@ def copy_ranges(store: DataStore, ranges: Sequence[tuple[str, int, int]],
     chunks = [(position, name, offset, min(offset + COPY_CHUNK_BYTES, stop))
               for position, (name, start, stop) in enumerate(ranges)
               for offset in range(start, max(start + 1, stop), COPY_CHUNK_BYTES)]
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-    batch: list[tuple[int, str, int, int]] = []
-    held = 0
-    for chunk in [*chunks, None]:
-        if batch and (chunk is None or held + chunk[3] - chunk[2] > COPY_BATCH_BYTES):
+    for folder in {path.parent for path in paths}:
+        folder.mkdir(parents=True, exist_ok=True)
+    writing: tuple[int, BinaryIO] | None = None  # one file open at a time, chunks in order
+    try:
+        for batch in _batches(chunks):
             data = store.read_ranges([(name, start, stop) for _, name, start, stop in batch])
             for (position, *_), piece in zip(batch, data, strict=True):
-                with paths[position].open("ab") as out:
-                    out.write(piece)
+                if writing is None or writing[0] != position:
+                    if writing is not None:
+                        writing[1].close()
+                    writing = (position, paths[position].open("wb"))
+                writing[1].write(piece)
+    finally:
+        if writing is not None:
+            writing[1].close()
+
+
+def _batches(chunks: list[tuple[int, str, int, int]]) -> Iterator[list[tuple[int, str, int, int]]]:
+    """The chunks in order, in batches of at most COPY_BATCH_BYTES (or one chunk)."""
+    batch: list[tuple[int, str, int, int]] = []
+    held = 0
+    for chunk in chunks:
+        size = chunk[3] - chunk[2]
+        if batch and held + size > COPY_BATCH_BYTES:
+            yield batch
             batch, held = [], 0
-        if chunk is not None:
-            batch.append(chunk)
-            held += chunk[3] - chunk[2]
+        batch.append(chunk)
+        held += size
+    if batch:
+        yield batch
 
 
 def read_part_table(store: DataStore, info: PartInfo, table: str) -> pl.DataFrame:
