@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -165,28 +166,60 @@ def test_parts_are_written_split_and_a_rerun_with_nothing_new_does_nothing(
     assert db.stat().st_mtime_ns == before[0]
 
 
-def test_a_parts_partitions_are_parquet_files_at_their_ranges(tmp_path: Path) -> None:
-    """A part is a file a table: each non-empty partition's rows a Parquet file of their own
-    at the range part.json gives, in partition order, holding exactly the rows whose key
-    hashes to that partition; ``partition_range`` finds each, and a partition without rows
-    has none."""
+def _split_part(store: LocalData) -> Any:
+    """A part of 40 pages and their links in 7 partitions, written by PartWriter."""
     from test_aggregate import link, page
 
-    from pipeline.parts.part import (
-        PartWriter,
-        partition_range,
-        partition_ranges,
-        read_part_table,
-    )
+    from pipeline.parts.part import PartWriter
 
-    store = LocalData(tmp_path)
     with PartWriter(store, "split", batch_rows=5, partitions=7) as writer:
         for n in range(40):
             url, host = f"https://h{n}.example/", f"h{n}.example"
             writer.add(page("c", url, host, host),
                        [link("c", url, host, host, f"t{m}.org", f"t{m}.org") for m in range(n % 4)])
-        info = writer.commit({"input": "split", "size": 1, "version": "1", "crawl": "c",
+        return writer.commit({"input": "split", "size": 1, "version": "1", "crawl": "c",
                               "records": 40, "counters": {}, "seconds": 0.0})
+
+
+@pytest.mark.parametrize("damage", [
+    lambda ranges: ranges.clear(),
+    lambda ranges: ranges.reverse(),
+    lambda ranges: ranges[-1].__setitem__(0, 7),  # a partition the location does not have
+    lambda ranges: ranges[0].__setitem__(2, ranges[0][2] - 1),  # a gap before the next
+    lambda ranges: ranges[-1].__setitem__(3, ranges[-1][3] + 1),  # rows that do not add up
+    lambda ranges: ranges[0].__setitem__(1, "0"),
+])
+def test_a_part_json_whose_ranges_do_not_hold_together_is_refused(
+    tmp_path: Path, damage: Any,
+) -> None:
+    """The ranges in part.json are how a reader finds a partition's rows: ranges out of
+    order, with gaps, of a partition the location does not have, or not adding up to the
+    file make the part unreadable (a PartError that says to delete it and run again, and
+    a run writes it anew), never rows silently missed."""
+    from pipeline.errors import PartError
+    from pipeline.parts.part import complete_part, read_part_info
+
+    store = LocalData(tmp_path)
+    _split_part(store)
+    manifest = tmp_path / "parts" / "split" / "part.json"
+    data = json.loads(manifest.read_text())
+    damage(data["files"]["links.partitions"]["partitions"])
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(PartError, match=r"split.* is unreadable \(links\.partitions.*delete the "
+                                        r"folder and run again"):
+        read_part_info(store, "split")
+    assert complete_part(store, "split", 1, "1", 7) is None
+
+
+def test_a_parts_partitions_are_parquet_files_at_their_ranges(tmp_path: Path) -> None:
+    """A part is a file a table: each non-empty partition's rows a Parquet file of their own
+    at the range part.json gives, in partition order, holding exactly the rows whose key
+    hashes to that partition; ``partition_range`` finds each, and a partition without rows
+    has none."""
+    from pipeline.parts.part import partition_range, partition_ranges, read_part_table
+
+    store = LocalData(tmp_path)
+    info = _split_part(store)
     for table, key in (("pages", "host"), ("links", "dst_domain")):
         ranges = partition_ranges(info, table)
         assert 1 < len(ranges) < 8 and sorted(ranges) == list(ranges)

@@ -99,12 +99,38 @@ def read_part_info(store: DataStore, key: str) -> PartInfo:
             "folder and run again"
         )
     try:
-        return PartInfo(**data)
-    except TypeError as exc:
+        info = PartInfo(**data)
+        for name, described in info.files.items():
+            _check_ranges(name, described, info.partitions)
+    except (TypeError, ValueError) as exc:
         raise PartError(
             f"part {store.url(part_folder(key))!r} is unreadable ({exc}); delete the folder "
             "and run again"
         ) from exc
+    return info
+
+
+def _check_ranges(name: str, described: dict[str, Any], partitions: int) -> None:
+    """ValueError unless the file's ``partitions`` are ``[partition, start, stop, rows]``
+    entries of partitions in 0..partitions - 1, in order, side by side from byte 0 to the
+    file's end, their rows adding up to the file's: a reader trusts them to find rows."""
+    ranges = described.get("partitions")
+    if not isinstance(ranges, list) or not ranges:
+        raise ValueError(f"{name} lists no partitions")
+    end, last = 0, -1
+    for entry in ranges:
+        if (not isinstance(entry, list) or len(entry) != 4
+                or not all(isinstance(value, int) for value in entry)):
+            raise ValueError(f"{name} has a partition entry {entry!r}, not [partition, start, "
+                             "stop, rows]")
+        partition, start, stop, rows = entry
+        if not last < partition < partitions or start != end or stop <= start or rows <= 0:
+            raise ValueError(f"{name} has the partition entry {entry!r} out of order or out "
+                             f"of range (after byte {end}, of {partitions} partitions)")
+        end, last = stop, partition
+    if end != described.get("bytes") or sum(entry[3] for entry in ranges) != described.get(
+            "rows"):
+        raise ValueError(f"{name}'s partitions do not add up to its bytes and rows")
 
 
 def complete_part(store: DataStore, key: str, size: int, version: str,
