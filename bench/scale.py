@@ -27,6 +27,10 @@ Generated folders are kept in ``--data`` and reused.
     python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
         --rows 400000 --factors 1 4 16
 
+``--write-part`` instead writes the rows of one generated part of ``--rows`` link rows
+through the extractor's ``PartWriter`` into ``--partitions``, into a local folder and into a
+local S3 server, and reports the seconds (flush and commit) and the files written.
+
 ``--shape crawl`` generates parts closer to Common Crawl's (100 links a page, 50 pages a
 host, a tenth of the links sitewide) instead of the default ``stress`` shape (about a page
 and an eighth of a host a link row), in which the pages, the hosts and the sitewide
@@ -225,6 +229,46 @@ def scale(args: argparse.Namespace) -> None:
             cell.replace(" | ", " · ") for cell in cells) + " |", flush=True)
 
 
+def write_part(args: argparse.Namespace) -> None:
+    """One generated part's rows written again by PartWriter in batches of 2,000 pages (as
+    extraction hands them over), into --partitions: seconds and files, locally and in S3."""
+    import polars as pl
+
+    from pipeline.parts.part import PartWriter, complete_parts, read_part_table
+    from pipeline.storage import open_store
+
+    shape = "" if args.shape == "stress" else f"-{args.shape}"
+    source = args.data / f"scale-{args.rows}-p1{shape}"
+    build_parts(source, min(args.rows, 1_000_000), 1, shape=args.shape)
+    store = open_store(source)
+    info = complete_parts(store)[0][1]
+    pages = read_part_table(store, info, "pages").sort("url").with_row_index("at")
+    links = read_part_table(store, info, "links").join(
+        pages.select(pl.col("url").alias("src_url"), (pl.col("at") // 2000).alias("batch")),
+        on="src_url")
+    batches = [(pages.filter(pl.col("at") // 2000 == batch).drop("at"),
+                links.filter(pl.col("batch") == batch).drop("batch"))
+               for batch in range(pages.height // 2000 + 1)]
+    s3 = CountingS3()
+    print(f"{info.links:,} link rows of one {args.shape} part, {args.partitions} partitions; "
+          "PartWriter flush and commit")
+    print("| where | seconds | files |")
+    print("|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        for where, location in (("local", folder), ("s3", f"s3://{s3.BUCKET}/write")):
+            target = open_store(location, s3.endpoint if where == "s3" else "")
+            started = time.perf_counter()
+            with PartWriter(target, "written", partitions=args.partitions) as writer:
+                for batch_pages, batch_links in batches:
+                    writer.add_frames(batch_pages, batch_links)
+                written = writer.commit({"input": "x", "size": 1, "version": "1",
+                                         "crawl": "c", "records": 1, "counters": {},
+                                         "seconds": 0.0})
+            seconds = time.perf_counter() - started
+            assert written.links == info.links
+            print(f"| {where} | {seconds:.2f} | {len(written.files) + 1} |", flush=True)
+
+
 def tiny_warc(path: Path, number: int) -> None:
     """One gzip member, one HTML response linking to another host."""
     body = (f"<html><body><a href='https://target{number % 97}.example/'>t</a>"
@@ -275,6 +319,8 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--ranks", action="store_true",
                         help="rank the graph (the ranks stage: in one process, not linear)")
+    parser.add_argument("--write-part", action="store_true",
+                        help="instead: the seconds and files of writing one part (local, S3)")
     parser.add_argument("--overhead-parts", type=int, default=0,
                         help="instead: per-task cost over this many one-page files")
     parser.add_argument("--shape", choices=SHAPES, default="stress",
@@ -285,7 +331,9 @@ def main() -> None:
     parser.add_argument("--s3", action="store_true",
                         help="read the parts from a local S3 server that counts the bytes")
     args = parser.parse_args()
-    if args.overhead_parts:
+    if args.write_part:
+        write_part(args)
+    elif args.overhead_parts:
         overhead(args)
     else:
         scale(args)

@@ -286,3 +286,15 @@ def test_scale_builds_parts_of_the_crawl_shape_when_asked(data: Path) -> None:
     published = pl.read_parquet(sorted((folder / "graph" / "links").glob("*.parquet")))
     assert published.height == links.height
     assert published["sitewide"].mean() >= 0.1, published["sitewide"].mean()
+
+
+def test_scale_times_writing_one_part_locally_and_in_s3(data: Path) -> None:
+    """bench/scale.py --write-part: one generated part's rows written again by PartWriter,
+    into a local folder and a local S3 server: a row each, a part of three files (a file a
+    table and part.json) however many partitions."""
+    out = bench("scale.py", "--write-part", "--rows", 5_000, "--partitions", 8, "--data", data)
+    assert "8 partitions" in out
+    header, rows = markdown_table(out)
+    assert header == ["where", "seconds", "files"]
+    assert [row[0] for row in rows] == ["local", "s3"]
+    assert all(number(row[1]) > 0 and row[2] == "3" for row in rows)
