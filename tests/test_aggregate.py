@@ -856,6 +856,26 @@ def test_a_sub_bucket_file_that_cannot_be_written_is_a_clear_error(tmp_path: Pat
     assert not gone.exists()
 
 
+def test_a_partition_that_cannot_be_copied_to_the_tasks_disk_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    """A task copies its partition's ranges to its disk first: a disk that refuses them
+    (here a file where the copy's folder should be) is a GraphError that names the
+    partition, the folder and the fix, not a bare OSError."""
+    from pipeline.graph.aggregate import plan_aggregation
+
+    write_sites(tmp_path / "data", 6, 1, lambda n: [(f"t{n}.org", f"t{n}.org")])
+    plan = plan_aggregation(LocalData(tmp_path / "data"))
+    try:
+        blocked = tmp_path / "full"
+        blocked.write_text("not a folder")
+        with pytest.raises(GraphError, match=r"could not copy partition 0 of the links to the "
+                                             r"task's disk under .*full.*set TMPDIR"):
+            plan._partition_copy("links", 0, blocked / "copy")
+    finally:
+        plan.graph.delete_all()
+
+
 def test_sub_buckets_are_uncompressed_only_where_the_disk_has_room(tmp_path: Path) -> None:
     from pipeline.graph.spill import DISK_RATIO, ROOM_FACTOR, Spill, spill_compression
 

@@ -246,7 +246,16 @@ class AggregationPlan:
             ranges.append(span[:3])
             names.extend(copies)
         copy = open_store(folder)
-        copy_ranges(self.store, ranges, [copy.local_path(name) for name in names])
+        try:
+            copy_ranges(self.store, ranges, [copy.local_path(name) for name in names])
+        except OSError as exc:  # reading is the store's (StorageError): this is the disk
+            size = sum(stop - start for _, start, stop in ranges)
+            raise GraphError(
+                f"could not copy partition {partition} of the {table} to the task's disk "
+                f"under {str(folder.parent)!r} ({exc}): a task copies its partition's "
+                f"compressed bytes there ({size / 1e6:,.1f} MB here) before reducing it; free "
+                "space there or set TMPDIR to a larger disk"
+            ) from exc
         return replace(self, parts_store=copy)
 
     def _part_batches(self, table: str, partition: int, rows: int,
