@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.build import run_build
 from pipeline.config import load_settings
 from pipeline.read.sources import InputFile, sample_inputs
+
+STEPS = ("pages", "links", "hosts", "domains", "referrals")
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +52,21 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
     con = duckdb.connect(str(summary.db_path), read_only=True)
     assert con.execute("select count(*) from pages").fetchone() == (summary.pages,)
 
-    states = asyncio.run(task_runs_by_state())
-    completed = states.get("COMPLETED", [])
+    # the API records task states from the task runs' events, a moment after they happen
+    # (on a loaded machine the last ones came in after the flow had returned): wait for them
+    expected = ["process ", *(f"reduce {step} " for step in STEPS), "finish-aggregation",
+                "publish"]
+    deadline = time.monotonic() + 60
+    while True:
+        states = asyncio.run(task_runs_by_state())
+        completed = states.get("COMPLETED", [])
+        if (all(any(name.startswith(prefix) for name in completed) for prefix in expected)
+                or time.monotonic() > deadline):
+            break
+        time.sleep(0.5)
     assert sum(name.startswith("process ") for name in completed) == 3
     # the aggregation's steps, each a task per group of partitions, then finish
-    for step in ("pages", "links", "hosts", "domains", "referrals"):
+    for step in STEPS:
         assert any(name.startswith(f"reduce {step} ") for name in completed), (step, completed)
     assert "finish-aggregation" in " ".join(completed) and "publish" in " ".join(completed)
     failed = states.get("FAILED", [])
