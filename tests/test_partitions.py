@@ -237,3 +237,29 @@ def test_a_parts_partitions_are_parquet_files_at_their_ranges(tmp_path: Path) ->
             rows += count
         whole = read_part_table(store, info, table)
         assert whole.height == rows == (info.pages if table == "pages" else info.links)
+
+
+@pytest.mark.parametrize("join_bytes", [1, 10_000])
+def test_a_part_is_the_same_whether_its_partitions_are_joined_together_or_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, join_bytes: int,
+) -> None:
+    """At commit each partition's rows, a slice of every batch, become its Parquet file:
+    read several partitions at a time while they are small, or one streamed when it is over
+    IN_MEMORY_JOIN_BYTES (1 byte: every one; 10,000: runs of two and three, some alone and
+    some streamed). The rows of every
+    partition, in their order, are those of the default (all partitions read at once)."""
+    from pipeline.parts import part
+
+    reference = _split_part(LocalData(tmp_path / "default"))
+    monkeypatch.setattr(part, "IN_MEMORY_JOIN_BYTES", join_bytes)
+    joined = _split_part(LocalData(tmp_path / "small"))
+    for table in ("pages", "links"):
+        expected = part.partition_ranges(reference, table)
+        found = part.partition_ranges(joined, table)
+        assert sorted(found) == sorted(expected) and len(found) > 2
+        assert [rows for *_, rows in found.values()] == [rows for *_, rows in expected.values()]
+        assert part.read_part_table(LocalData(tmp_path / "small"), joined, table).equals(
+            part.read_part_table(LocalData(tmp_path / "default"), reference, table))
+    # the batches' scratch files are gone with the part's scratch folder
+    assert not list((tmp_path / "small" / "parts").glob(".tmp-*"))
+    assert not list((tmp_path / "small" / "parts" / "split").glob(".*"))

@@ -253,23 +253,45 @@ def read_part_table(store: DataStore, info: PartInfo, table: str) -> pl.DataFram
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
 
+class PartitionsFile:
+    """A part's file of one table being written: each partition's rows appended as a whole
+    Parquet file, in partition order; ``finish`` syncs it and describes it for part.json
+    (bytes, SHA-256, rows, modification time and ``partitions``)."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.out = target.open("wb")
+        self.ranges: list[list[int]] = []
+
+    def add(self, partition: int, parquet: bytes | Path, rows: int) -> None:
+        """Append one partition's Parquet file (its bytes, or a file, then deleted)."""
+        if self.ranges and partition <= self.ranges[-1][0]:
+            raise ValueError(f"partition {partition} after {self.ranges[-1][0]}")
+        start = self.out.tell()
+        if isinstance(parquet, Path):
+            with parquet.open("rb") as piece:
+                shutil.copyfileobj(piece, self.out, 1 << 20)
+            parquet.unlink()
+        else:
+            self.out.write(parquet)
+        self.ranges.append([partition, start, self.out.tell(), rows])
+
+    def finish(self) -> dict[str, Any]:
+        self.out.close()
+        fsync_path(self.target)
+        status = self.target.stat()  # a rename into place keeps the modification time
+        return {"bytes": status.st_size, "sha256": sha256_of(self.target),
+                "rows": sum(rows for *_, rows in self.ranges), "mtime_ns": status.st_mtime_ns,
+                "partitions": self.ranges}
+
+
 def join_partition_files(target: Path, files: Sequence[tuple[int, Path, int]]) -> dict[str, Any]:
-    """Append the Parquet files ``(partition, path, rows)`` (in partition order, non-empty
-    ones only) into ``target`` and delete them; sync it and describe it for part.json:
-    its bytes, SHA-256, rows, modification time and ``partitions``."""
-    ranges: list[list[int]] = []
-    with target.open("wb") as out:
-        for partition, path, rows in sorted(files):
-            start = out.tell()
-            with path.open("rb") as piece:
-                shutil.copyfileobj(piece, out, 1 << 20)
-            ranges.append([partition, start, out.tell(), rows])
-            path.unlink()
-    fsync_path(target)
-    status = target.stat()  # a rename into place keeps the modification time
-    return {"bytes": status.st_size, "sha256": sha256_of(target),
-            "rows": sum(rows for *_, rows in ranges), "mtime_ns": status.st_mtime_ns,
-            "partitions": ranges}
+    """Append the Parquet files ``(partition, path, rows)`` (non-empty partitions) into
+    ``target`` in partition order and delete them; its part.json entry."""
+    joined = PartitionsFile(target)
+    for partition, path, rows in sorted(files):
+        joined.add(partition, path, rows)
+    return joined.finish()
 
 
 def _part_keys(store: DataStore) -> list[str]:
@@ -299,12 +321,13 @@ def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
 class PartWriter:
     """Collect the rows of one input in batches in a scratch folder; ``commit`` publishes.
 
-    Rows are flushed every ``batch_rows`` link rows, each batch split into the location's
-    ``partitions`` (one scratch file per non-empty partition and batch, uncompressed Arrow
-    IPC: cheap to write and to read back, about 270 bytes a link row on disk until the
-    commit), so memory stays bounded whatever the size of the input; ``commit`` encodes each
-    partition's batches into its one Parquet file, streamed when they are large, and joins a
-    table's partitions into its one file (``join_partition_files``).
+    Rows are flushed every ``batch_rows`` link rows, each batch's rows sorted by the
+    location's ``partitions`` into one scratch file a table (uncompressed Arrow IPC: cheap to
+    write and to read back, about 270 bytes a link row on disk until the commit), so memory
+    stays bounded whatever the size of the input; ``commit`` encodes each partition's rows,
+    a slice of every batch, into its Parquet file and appends it to the table's file
+    (``PartitionsFile``), several partitions read at once while they are small, a large one
+    streamed.
     Every row is encoded as Parquet once (before, each batch was Parquet already and the
     batches of a partition were decoded and encoded again to join them). Use as a context
     manager: leaving the block without ``commit`` (an exception, a kill) leaves no part
@@ -321,9 +344,9 @@ class PartWriter:
         self.frames: list[tuple[pl.DataFrame, pl.DataFrame]] = []
         self.frame_pages = self.frame_links = 0
         self.page_count = self.link_count = self.batches = 0
-        # (table, partition) -> its batches, in order, and the rows in them
-        self.batch_files: dict[tuple[str, int], list[Path]] = {}
-        self.batch_rows_of: dict[tuple[str, int], int] = {}
+        # table -> its batches, in order: each a file of rows sorted by partition, with
+        # each partition's (first row, rows) in it
+        self.batch_files: dict[str, list[tuple[Path, dict[int, tuple[int, int]]]]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
 
@@ -372,19 +395,26 @@ class PartWriter:
             pieces = [frame(rows, schema)] if rows else []
             pieces += [pair[0 if kind == "pages" else 1] for pair in self.frames]
             rows_frame = pl.concat(pieces) if pieces else frame([], schema)
-            split = {(0,): rows_frame} if self.partitions == 1 else rows_frame.with_columns(
-                partition_column(rows_frame, PARTITION_KEYS[kind], self.partitions)
-            ).partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
-            for (partition,), piece in sorted(split.items()):
-                if not piece.height:
-                    continue  # only non-empty partitions have a file
-                final = (kind, int(partition))
-                path = (self.temporary /
-                        f".batch-{self.batches:05d}-{kind}-{partition_name(final[1])}.arrow")
-                with self._writing(path):
-                    piece.write_ipc(path, compression="uncompressed")
-                self.batch_files.setdefault(final, []).append(path)
-                self.batch_rows_of[final] = self.batch_rows_of.get(final, 0) + piece.height
+            if not rows_frame.height:
+                continue
+            # one file a batch, its rows sorted by partition (a stable sort: a partition's
+            # rows stay in the order they came), not a file a batch and partition: at
+            # 1,500 partitions that was 3,000 files a batch, more than the batch's parsing
+            if self.partitions == 1:
+                rows_frame = rows_frame.with_columns(pl.lit(0, pl.UInt32).alias(PARTITION_COLUMN))
+            else:
+                rows_frame = rows_frame.with_columns(
+                    partition_column(rows_frame, PARTITION_KEYS[kind], self.partitions)
+                    .cast(pl.UInt32)).sort(PARTITION_COLUMN, maintain_order=True)
+            counts = rows_frame.group_by(PARTITION_COLUMN, maintain_order=True).len()
+            spans, first = {}, 0
+            for partition, count in counts.iter_rows():
+                spans[int(partition)] = (first, int(count))
+                first += int(count)
+            path = self.temporary / f".batch-{self.batches:05d}-{kind}.arrow"
+            with self._writing(path):
+                rows_frame.write_ipc(path, compression="uncompressed")
+            self.batch_files.setdefault(kind, []).append((path, spans))
         self.page_count += len(self.pages) + self.frame_pages
         self.link_count += len(self.links) + self.frame_links
         self.batches += 1
@@ -392,29 +422,83 @@ class PartWriter:
         self.frames, self.frame_pages, self.frame_links = [], 0, 0
 
     def _join_batches(self) -> None:
-        """One Parquet file per table and partition, encoded once from its batches (each
-        read once, streamed), then a table's partitions joined into its file, synced, and
-        its size, SHA-256 and ranges recorded."""
+        """Each table's file: its partitions in order, each encoded once as a Parquet file
+        from its rows in every batch and appended. Partitions are read together, a slice of
+        each batch, while their batches' rows stay within IN_MEMORY_JOIN_BYTES; a larger one
+        is streamed through a temporary file, so memory holds no more than that. Then the
+        file is synced, and its size, SHA-256 and ranges recorded."""
         for table, schema in (("pages", PAGES_SCHEMA), ("links", LINKS_SCHEMA)):
-            encoded: list[tuple[int, Path, int]] = []
-            for (kind, partition), batches in sorted(self.batch_files.items()):
-                if kind != table:
-                    continue
-                path = self.temporary / f".{kind}-{partition_name(partition)}.parquet"
-                with self._writing(path):
-                    scan = pl.scan_ipc(batches, glob=False).cast(schema)
-                    if sum(batch.stat().st_size for batch in batches) <= IN_MEMORY_JOIN_BYTES:
-                        # a small file: the streaming engine's start costs more than its rows
-                        scan.collect().write_parquet(path, compression="zstd", statistics=True)
-                    else:
-                        scan.sink_parquet(path, compression="zstd", statistics=True)
-                    for batch in batches:
-                        batch.unlink()
-                encoded.append((partition, path, self.batch_rows_of[(kind, partition)]))
-            if encoded:
-                target = self.temporary / TABLES_FILES[table]
-                with self._writing(target):
-                    self.files[TABLES_FILES[table]] = join_partition_files(target, encoded)
+            batches = self.batch_files.get(table, [])
+            if not batches:
+                continue
+            target = self.temporary / TABLES_FILES[table]
+            with self._writing(target):
+                joined = PartitionsFile(target)
+                for group in self._partition_groups(batches):
+                    self._join_group(joined, batches, group, schema)
+                for path, _ in batches:
+                    path.unlink()
+                self.files[TABLES_FILES[table]] = joined.finish()
+
+    @staticmethod
+    def _partition_groups(batches: list[tuple[Path, dict[int, tuple[int, int]]]],
+                          ) -> list[list[int]]:
+        """The partitions with rows, in order, in runs whose rows in the batches (by the
+        batches' bytes a row) hold at most IN_MEMORY_JOIN_BYTES, or a partition alone."""
+        sizes: dict[int, float] = {}
+        for path, spans in batches:
+            rows = sum(count for _, count in spans.values())
+            per_row = path.stat().st_size / max(1, rows)
+            for partition, (_, count) in spans.items():
+                sizes[partition] = sizes.get(partition, 0.0) + count * per_row
+        groups: list[list[int]] = []
+        held = 0.0
+        for partition in sorted(sizes):
+            if not groups or held + sizes[partition] > IN_MEMORY_JOIN_BYTES:
+                groups.append([])
+                held = 0.0
+            groups[-1].append(partition)
+            held += sizes[partition]
+        return groups
+
+    def _join_group(self, joined: PartitionsFile,
+                    batches: list[tuple[Path, dict[int, tuple[int, int]]]],
+                    group: list[int], schema: pl.Schema) -> None:
+        """Append the partitions of ``group`` (consecutive partitions with rows) to
+        ``joined``: from each batch the slice that holds them (a batch's rows are sorted by
+        partition), read together."""
+        slices = []
+        for path, spans in batches:
+            held = [spans[partition] for partition in group if partition in spans]
+            if held:
+                first = held[0][0]
+                slices.append(pl.scan_ipc(path, glob=False)
+                              .slice(first, sum(count for _, count in held)))
+        rows = pl.concat(slices)
+        if len(group) == 1 and self._over_memory(batches, group[0]):
+            # one partition over the setting: streamed (the streaming engine's start costs
+            # more than a small partition's rows)
+            path = self.temporary / f".{partition_name(group[0])}.parquet"
+            rows.drop(PARTITION_COLUMN).cast(schema).sink_parquet(
+                path, compression="zstd", statistics=True)
+            joined.add(group[0], path, self._rows_of(batches, group[0]))
+            return
+        split = rows.collect().partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
+        for partition in group:
+            encoded = io.BytesIO()
+            piece = split[(partition,)].cast(schema)
+            piece.write_parquet(encoded, compression="zstd", statistics=True)
+            joined.add(partition, encoded.getvalue(), piece.height)
+
+    @staticmethod
+    def _rows_of(batches: list[tuple[Path, dict[int, tuple[int, int]]]], partition: int) -> int:
+        return sum(spans[partition][1] for _, spans in batches if partition in spans)
+
+    def _over_memory(self, batches: list[tuple[Path, dict[int, tuple[int, int]]]],
+                     partition: int) -> bool:
+        return sum(path.stat().st_size * spans[partition][1]
+                   / max(1, sum(count for _, count in spans.values()))
+                   for path, spans in batches if partition in spans) > IN_MEMORY_JOIN_BYTES
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, then make the part visible in one step with ``part.json`` written last
