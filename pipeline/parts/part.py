@@ -276,6 +276,12 @@ class PartitionsFile:
             self.out.write(parquet)
         self.ranges.append([partition, start, self.out.tell(), rows])
 
+    def __enter__(self) -> PartitionsFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.out.close()  # (after ``finish``, or a failure: the file is the caller's to drop)
+
     def finish(self) -> dict[str, Any]:
         self.out.close()
         fsync_path(self.target)
@@ -288,10 +294,10 @@ class PartitionsFile:
 def join_partition_files(target: Path, files: Sequence[tuple[int, Path, int]]) -> dict[str, Any]:
     """Append the Parquet files ``(partition, path, rows)`` (non-empty partitions) into
     ``target`` in partition order and delete them; its part.json entry."""
-    joined = PartitionsFile(target)
-    for partition, path, rows in sorted(files):
-        joined.add(partition, path, rows)
-    return joined.finish()
+    with PartitionsFile(target) as joined:
+        for partition, path, rows in sorted(files):
+            joined.add(partition, path, rows)
+        return joined.finish()
 
 
 def _part_keys(store: DataStore) -> list[str]:
@@ -432,25 +438,30 @@ class PartWriter:
             if not batches:
                 continue
             target = self.temporary / TABLES_FILES[table]
-            with self._writing(target):
-                joined = PartitionsFile(target)
-                for group in self._partition_groups(batches):
-                    self._join_group(joined, batches, group, schema)
+            sizes = self._partition_sizes(batches)
+            with self._writing(target), PartitionsFile(target) as joined:
+                for group in self._partition_groups(sizes):
+                    streamed = len(group) == 1 and sizes[group[0]] > IN_MEMORY_JOIN_BYTES
+                    self._join_group(joined, batches, group, schema, streamed)
                 for path, _ in batches:
                     path.unlink()
                 self.files[TABLES_FILES[table]] = joined.finish()
 
     @staticmethod
-    def _partition_groups(batches: list[tuple[Path, dict[int, tuple[int, int]]]],
-                          ) -> list[list[int]]:
-        """The partitions with rows, in order, in runs whose rows in the batches (by the
-        batches' bytes a row) hold at most IN_MEMORY_JOIN_BYTES, or a partition alone."""
+    def _partition_sizes(batches: list[tuple[Path, dict[int, tuple[int, int]]]],
+                         ) -> dict[int, float]:
+        """Each partition's bytes in the batches' files (by each file's bytes a row)."""
         sizes: dict[int, float] = {}
         for path, spans in batches:
-            rows = sum(count for _, count in spans.values())
-            per_row = path.stat().st_size / max(1, rows)
+            per_row = path.stat().st_size / max(1, sum(count for _, count in spans.values()))
             for partition, (_, count) in spans.items():
                 sizes[partition] = sizes.get(partition, 0.0) + count * per_row
+        return sizes
+
+    @staticmethod
+    def _partition_groups(sizes: dict[int, float]) -> list[list[int]]:
+        """The partitions with rows, in order, in runs whose bytes in the batches hold at
+        most IN_MEMORY_JOIN_BYTES, or a partition alone."""
         groups: list[list[int]] = []
         held = 0.0
         for partition in sorted(sizes):
@@ -463,10 +474,10 @@ class PartWriter:
 
     def _join_group(self, joined: PartitionsFile,
                     batches: list[tuple[Path, dict[int, tuple[int, int]]]],
-                    group: list[int], schema: pl.Schema) -> None:
+                    group: list[int], schema: pl.Schema, streamed: bool) -> None:
         """Append the partitions of ``group`` (consecutive partitions with rows) to
         ``joined``: from each batch the slice that holds them (a batch's rows are sorted by
-        partition), read together."""
+        partition), read together; ``streamed``, one partition through a temporary file."""
         slices = []
         for path, spans in batches:
             held = [spans[partition] for partition in group if partition in spans]
@@ -475,13 +486,12 @@ class PartWriter:
                 slices.append(pl.scan_ipc(path, glob=False)
                               .slice(first, sum(count for _, count in held)))
         rows = pl.concat(slices)
-        if len(group) == 1 and self._over_memory(batches, group[0]):
-            # one partition over the setting: streamed (the streaming engine's start costs
-            # more than a small partition's rows)
+        if streamed:  # (the streaming engine's start costs more than a small partition's rows)
             path = self.temporary / f".{partition_name(group[0])}.parquet"
             rows.drop(PARTITION_COLUMN).cast(schema).sink_parquet(
                 path, compression="zstd", statistics=True)
-            joined.add(group[0], path, self._rows_of(batches, group[0]))
+            joined.add(group[0], path, sum(spans[group[0]][1] for _, spans in batches
+                                           if group[0] in spans))
             return
         split = rows.collect().partition_by(PARTITION_COLUMN, as_dict=True, include_key=False)
         for partition in group:
@@ -489,16 +499,6 @@ class PartWriter:
             piece = split[(partition,)].cast(schema)
             piece.write_parquet(encoded, compression="zstd", statistics=True)
             joined.add(partition, encoded.getvalue(), piece.height)
-
-    @staticmethod
-    def _rows_of(batches: list[tuple[Path, dict[int, tuple[int, int]]]], partition: int) -> int:
-        return sum(spans[partition][1] for _, spans in batches if partition in spans)
-
-    def _over_memory(self, batches: list[tuple[Path, dict[int, tuple[int, int]]]],
-                     partition: int) -> bool:
-        return sum(path.stat().st_size * spans[partition][1]
-                   / max(1, sum(count for _, count in spans.values()))
-                   for path, spans in batches if partition in spans) > IN_MEMORY_JOIN_BYTES
 
     def commit(self, info: Mapping[str, Any]) -> PartInfo:
         """Flush, then make the part visible in one step with ``part.json`` written last
