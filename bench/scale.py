@@ -52,7 +52,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from aggregate_memory import SHAPES, build_parts  # noqa: E402
+from aggregate_memory import ROWS_PER_PART, SHAPES, build_parts  # noqa: E402
 
 CHILD = """
 import pickle, sys, time
@@ -238,8 +238,9 @@ def write_part(args: argparse.Namespace) -> None:
     from pipeline.storage import open_store
 
     shape = "" if args.shape == "stress" else f"-{args.shape}"
-    source = args.data / f"scale-{args.rows}-p1{shape}"
-    build_parts(source, min(args.rows, 1_000_000), 1, shape=args.shape)
+    rows = min(args.rows, ROWS_PER_PART)  # one part's worth
+    source = args.data / f"scale-{rows}-p1{shape}"
+    build_parts(source, rows, 1, shape=args.shape)
     store = open_store(source)
     info = complete_parts(store)[0][1]
     pages = read_part_table(store, info, "pages").sort("url").with_row_index("at")

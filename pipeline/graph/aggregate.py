@@ -240,11 +240,10 @@ class AggregationPlan:
         whole files however many sub-buckets read them, and the data location keeps a part
         in three files."""
         ranges, names = [], []
-        for _, info, copies in self._part_files(table, partition):
-            span = partition_range(info, table, partition)
-            assert span is not None  # _part_files yields the parts that have one
-            ranges.append(span[:3])
-            names.extend(copies)
+        for info in self.parts:  # (in the order of ``_part_files``)
+            if (span := partition_range(info, table, partition)) is not None:
+                ranges.append(span[:3])
+                names.append(_copy_name(info, table, partition))
         copy = open_store(folder)
         try:
             copy_ranges(self.store, ranges, [copy.local_path(name) for name in names])
