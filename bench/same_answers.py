@@ -4,7 +4,8 @@
 
 Scenarios: the bundled sample; three generated crawls (``bench/generate.py`` seeds 1-3,
 crawls CC-MAIN-2099-01..03) added one run at a time, digested after the second and the
-third; the genuine WAT samples and the generated WATs through ``--format wat``. Run it on
+third; the first generated crawl with a copy of its file under another name (every capture
+held by two parts: one of each superseded); the genuine WAT samples and the generated WATs through ``--format wat``. Run it on
 two checkouts (PYTHONPATH=<other checkout>) and compare the JSON files: a redesign that
 keeps every table identical prints the same digests. Extra flags after ``--`` go to every
 ``backlinks run`` (for example ``--runner dask``).
@@ -63,6 +64,11 @@ def main() -> None:
             run(root / "gen", ["--input", str(warc)], args.extra)
             if number >= 2:
                 results[f"generated-{number}-crawls"] = table_digests(root / "gen" / "graph.duckdb", skip=skip)
+        copy = root / "copy" / f"again-{crawls[0].name}"
+        copy.parent.mkdir()
+        shutil.copyfile(crawls[0], copy)
+        run(root / "again", ["--input", str(crawls[0]), "--input", str(copy)], args.extra)
+        results["generated-copied"] = table_digests(root / "again" / "graph.duckdb", skip=skip)
         wat_inputs = [a for w in WAT_SAMPLES for a in ("--input", w)]
         run(root / "wat-sample", ["--format", "wat", *wat_inputs], args.extra)
         results["wat-sample"] = table_digests(root / "wat-sample" / "graph.duckdb", skip=skip)

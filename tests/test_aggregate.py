@@ -786,6 +786,70 @@ def test_degree_pieces_are_a_file_per_writer_and_groups_of_partitions_read_their
     assert read_table(tmp_path / "groups", "links")["sitewide"].any()  # candidates were read
 
 
+def test_superseded_captures_are_a_file_a_pages_task_and_each_links_partition_holds_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WARC copied under a second name: every capture of the copy is superseded. Each pages
+    task writes its superseded captures in one file (none when nothing is superseded), and,
+    with more of them than a links task holds whole, each links partition holds only those
+    of the pages that link into it (not every task's every capture), giving the tables of
+    one copy aggregated in one process (where the few are held whole)."""
+    from pipeline.graph import aggregate as steps
+    from pipeline.partitions import partition_of
+
+    def targets(n: int) -> list[str]:
+        return [f"t{m}.org" for m in range(n % 5)]
+
+    rows = [(page("c1", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example"),
+             [link("c1", f"https://site{n}.example/", f"site{n}.example", f"site{n}.example",
+                   f"www.{domain}", domain) for domain in targets(n)])
+            for n in range(40)]
+    for data, copies in (("reference", 1), ("once", 1), ("copied", 2)):
+        for copy in range(copies):
+            write(tmp_path / data, f"copy{copy}", rows, partitions=8)
+    aggregate(LocalData(tmp_path / "reference"))
+
+    held: dict[int, pl.DataFrame] = {}
+    of_partition = steps._SupersededCaptures.of_partition
+
+    def spy(self: Any, plan: AggregationPlan, partition: int) -> pl.DataFrame:
+        held[partition] = of_partition(self, plan, partition)
+        return held[partition]
+
+    monkeypatch.setattr(steps._SupersededCaptures, "of_partition", spy)
+    monkeypatch.setattr(steps, "SUPERSEDED_HELD_BYTES", 0)  # the files are a few KB
+    for data in ("once", "copied"):
+        store, options = LocalData(tmp_path / data), GraphOptions()
+        plan = steps.plan_aggregation(store, options)
+        steps.reduce_pages(plan, range(4), options)
+        steps.reduce_pages(plan, range(4, 8), options)
+        work = store.local_path(plan.work.name)
+        held.clear()
+        steps.reduce_links(plan, range(8), options)
+        assert sorted(held) == list(range(8))
+        if data == "once":  # nothing superseded: no file written, nothing held
+            assert not list(work.glob("superseded/*"))
+            assert all(rows.height == 0 for rows in held.values())
+        else:
+            assert sorted(p.name for p in work.glob("superseded/*")) == [
+                "p0000.parquet", "p0004.parquet"]
+            assert pl.read_parquet(work / "superseded").height == 40  # a copy of each page
+            for partition, superseded in held.items():
+                linking = {f"https://site{n}.example/" for n in range(40)
+                           if any(partition_of(domain, 8) == partition
+                                  for domain in targets(n))}
+                assert set(superseded["src_url"]) == linking, partition
+                assert superseded.height == len(linking)
+            assert 0 < max(rows.height for rows in held.values()) < 40
+        for group in ([0, 1, 2, 3], [4, 5, 6, 7]):
+            steps.reduce_hosts(plan, group)
+        for group in ([0, 1, 2, 3], [4, 5, 6, 7]):
+            steps.reduce_domains(plan, group)
+        ranked = steps.rank_graph(plan, options)
+        steps.write_referrals(plan, range(8), options)
+        steps.finish_aggregation(plan, options, ranked)
+        assert_same_tables(tmp_path / data, tmp_path / "reference")
+
+
 def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "one", [(page("c", "https://a.org/", "a.org", "a.org"), [])], partitions=2)
     write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)
@@ -874,6 +938,23 @@ def test_a_partition_that_cannot_be_copied_to_the_tasks_disk_is_a_clear_error(
             plan._partition_copy("links", 0, blocked / "copy")
     finally:
         plan.graph.delete_all()
+
+
+def test_superseded_captures_the_tasks_disk_refuses_are_a_clear_error() -> None:
+    """A pages task keeps its superseded captures on its disk until it ends: a disk that
+    refuses them (here the task's scratch folder removed under it) is a GraphError that
+    names the sub-bucket and the fix, not a bare OSError."""
+    import shutil
+
+    from pipeline.graph.aggregate import _PagesTaskFiles
+
+    lost = pl.DataFrame({"crawl": ["c"], "src_url": ["https://a.org/"]})
+    with _PagesTaskFiles() as task:
+        shutil.rmtree(task.folder)
+        with pytest.raises(GraphError, match=r"could not write the superseded captures of "
+                                             r"p0003-s001 .*set TMPDIR"):
+            task.add_superseded("p0003-s001", lost)
+        task.add_superseded("p0003-s002", lost.clear())  # none: nothing to write
 
 
 def test_sub_buckets_are_uncompressed_only_where_the_disk_has_room(tmp_path: Path) -> None:

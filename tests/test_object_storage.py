@@ -539,6 +539,45 @@ def test_a_partition_reduced_in_sub_buckets_leaves_s3_once(
         assert rows(split.folder, table).equals(expected[table]), table
 
 
+@pytest.mark.parametrize("held_bytes", [0, 1 << 20])
+def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
+    endpoint: str, credentials: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    held_bytes: int,
+) -> None:
+    """The same part written under a second key: every capture of the copy is superseded.
+    Each pages task uploads its superseded captures in one file; each links task holds them
+    whole (a few KB) or, with a smaller setting, each partition those of its sources; the
+    tables are one copy's, and no temporary file is left."""
+    from test_aggregate import link, page
+
+    from pipeline.graph import aggregate as steps
+
+    monkeypatch.setattr(steps, "SUPERSEDED_HELD_BYTES", held_bytes)
+
+    rows = [(page("c1", f"https://s{n}.example/", f"s{n}.example", f"s{n}.example"),
+             [link("c1", f"https://s{n}.example/", f"s{n}.example", f"s{n}.example",
+                   f"www.t{m}.org", f"t{m}.org") for m in range(n % 4 + 1)])
+            for n in range(30)]
+    tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "referrals")
+    found = {}
+    before = own_scratch("superseded")
+    for prefix, keys_written in (("superseded-once", ["one"]),
+                                 ("superseded-twice", ["one", "again"])):
+        s3 = store(endpoint, f"{prefix}-{held_bytes}")
+        for key in keys_written:
+            with PartWriter(s3, key, partitions=3) as writer:
+                for page_row, link_rows in rows:
+                    writer.add(page_row, link_rows)
+                writer.commit({"input": key, "size": 1, "version": "1", "crawl": "c1",
+                               "records": 1, "counters": {}, "seconds": 0.0})
+        summary = aggregate(s3, GraphOptions(ranks=False))
+        found[prefix] = {table: sorted(scan_table(Folder(s3, summary.folder), table)
+                                       .collect().rows()) for table in tables}
+    assert len(found["superseded-once"]["pages"]) == 30
+    assert found["superseded-twice"] == found["superseded-once"]
+    assert own_scratch("superseded") - before == set()
+
+
 def test_referrals_in_shards_leave_s3_once(
     endpoint: str, credentials: dict[str, str], tmp_path: Path,
 ) -> None:

@@ -25,8 +25,9 @@ The steps, each a task per group of partitions (the flow runs them on its task r
    a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
    hosts (below), a host with more pages than one holds in splits of its URLs.
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
-   dropped), ``sitewide`` (from the source hosts' page counts, read for the candidate hosts
-   only), host and domain edges, domain profiles, the referrals (without authority yet),
+   dropped: each pages task writes its own in one file, none when there are none, and a
+   links partition keeps those of its links' source pages as it reads them), ``sitewide``
+   (from the source hosts' page counts, read for the candidate hosts only), host and domain edges, domain profiles, the referrals (without authority yet),
    and the degree pieces each host and domain needs, split by the host's or domain's own
    partition (one file a kind per sub-bucket, each partition's rows at their offset in it:
    pieces.py). A partition larger than ``aggregate_memory_mb`` allows is reduced in
@@ -117,7 +118,7 @@ from pipeline.parts.part import (
     partition_rows,
 )
 from pipeline.scratch import new_scratch, scratch_folder
-from pipeline.storage import DataStore, Folder, open_store
+from pipeline.storage import DataStore, Folder, open_store, sha256_of
 
 __all__ = ["GraphOptions"]
 
@@ -129,12 +130,12 @@ _SUB_BUCKET_SEED = 20_241_122
 # the sub-buckets put 710k rows in one of 11 where the mean was 327k: bench/scale.py).
 SLOTS = 4096
 # A task's peak memory is about BUCKET_BASE_MB (Python, Polars, the pieces every link task
-# reads: superseded captures, hosts that could be sitewide) plus, per row it reduces at once,
-# LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY of a page row. Measured on the 50 M
-# link-row input of bench/scale.py (docs/scale.md: one link sub-bucket of 269k rows held
-# 710 MiB above Python's own 85, one of 640k rows 1,450; a pages partition of 3.1 M rows
-# 855, or 870-885 when every URL was captured twice: tables.kept_and_superseded), rounded
-# up.
+# reads: hosts that could be sitewide, the superseded captures of its partition's sources)
+# plus, per row it reduces at once, LINK_ROW_MEMORY bytes of a link row or PAGE_ROW_MEMORY
+# of a page row. Measured on the 50 M link-row input of bench/scale.py (docs/scale.md: one
+# link sub-bucket of 269k rows held 710 MiB above Python's own 85, one of 640k rows 1,450;
+# a pages partition of 3.1 M rows 855, or 870-885 when every URL was captured twice:
+# tables.kept_and_superseded), rounded up.
 # Sub-buckets are sized from them, by the rows part.json records: a row count, unlike
 # compressed bytes, does not depend on how well the strings compress.
 BUCKET_BASE_MB = 400
@@ -146,6 +147,12 @@ PAGE_ROW_MEMORY = 400
 # 3.1 M and 50 M link rows), rounded up. Built in shards when it needs more than half of a
 # task's share of the memory setting (``authority_shards``).
 AUTHORITY_DOMAIN_MEMORY = 170
+# The superseded captures a links task holds for all its partitions, up to this many bytes
+# of files: 2 bytes a capture in them at the most compressible (bench/aggregate_memory.py's
+# URLs) and 50-100 in memory, so at most about 50 MB held. Beyond, each partition keeps
+# those of its own links' source pages (``_SupersededCaptures``), at the cost of a pass
+# over its source URLs (3-4% of the links step: docs/scale.md).
+SUPERSEDED_HELD_BYTES = 1 << 20
 # A partition in this many sub-buckets or more is read once and its rows sorted into them on
 # the task's disk (spill.py); with fewer, each sub-bucket re-reads it and keeps its share.
 # A 3.3 M-row links partition (bench/scale.py, 50 M rows): 4 sub-buckets 32.3 s spilled
@@ -745,31 +752,80 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     every page of a host, meet in one sub-bucket; a host with more pages than one holds is
     reduced in splits of its URLs (``_reduce_url_splits``)."""
     written = _Written(plan.work, "pages", partitions)
-    candidates: list[pl.DataFrame] = []  # the sitewide candidates of every sub-bucket
     reduced = 0
-    for partition in written.partitions:
-        with plan.sub_bucket_rows("pages", partition, options) as rows:
-            groups = page_sub_buckets(rows, options)
-            stems = iter(_stems(partition, sum(max(1, len(group)) for group in groups)))
-            for index, group in enumerate(groups):
-                if not group:
-                    _reduce_page_bucket(plan, partition, next(stems),
-                                        partial(rows.read, index), options, written,
-                                        candidates)
-                else:
-                    with rows.split_into(index, group) as reads:
-                        _reduce_url_splits(plan, partition, [next(stems) for _ in group],
-                                           reads, options, written, candidates)
-                rows.done(index)
-                reduced += max(1, len(group))
-    if written.partitions:
-        # one file a task: every links partition reads them all (P files each, when they
-        # were a file a sub-bucket: a fifth of the links step at 256 partitions)
-        plan.work.write(pl.concat(candidates).sort("host") if candidates
-                        else pl.DataFrame(schema=_SITEWIDE_HOSTS),
-                        f"sitewide_hosts/{partition_name(written.partitions[0])}.parquet")
+    with _PagesTaskFiles() as task:
+        for partition in written.partitions:
+            with plan.sub_bucket_rows("pages", partition, options) as rows:
+                groups = page_sub_buckets(rows, options)
+                stems = iter(_stems(partition, sum(max(1, len(group)) for group in groups)))
+                for index, group in enumerate(groups):
+                    if not group:
+                        _reduce_page_bucket(plan, partition, next(stems),
+                                            partial(rows.read, index), options, written, task)
+                    else:
+                        with rows.split_into(index, group) as reads:
+                            _reduce_url_splits(plan, partition, [next(stems) for _ in group],
+                                               reads, options, written, task)
+                    rows.done(index)
+                    reduced += max(1, len(group))
+        if written.partitions:
+            task.publish(plan.work, partition_name(written.partitions[0]))
     written.record()
     return reduced
+
+
+class _PagesTaskFiles:
+    """What a pages task hands to every links task, written once a task (a file a
+    sub-bucket made P^2 reads over the links step):
+
+    - ``sitewide_hosts/<task>.parquet``: the hosts that could be sitewide, with their
+      crawled pages (few: those with ``sitewide_min_pages`` pages or more), held until the
+      task ends and written sorted, always (an empty file when there are none);
+    - ``superseded/<task>.parquet``: the captures that lost to a later capture of their URL,
+      each sub-bucket's written to the task's disk as it is reduced (they are not held: a
+      location that re-processed a crawl's files would make them half the pages), and
+      gathered into one file at the end, streamed; no file when there are none, so that a
+      links step finds nothing to read in the usual case of a URL fetched once a crawl."""
+
+    def __init__(self) -> None:
+        self.candidates: list[pl.DataFrame] = []
+        self._scratch = scratch_folder("superseded")
+        self._held: list[Path] = []
+
+    def __enter__(self) -> _PagesTaskFiles:
+        self.folder = self._scratch.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._scratch.__exit__(None, None, None)
+
+    def add_superseded(self, stem: str, superseded: pl.DataFrame) -> None:
+        if superseded.height:
+            path = self.folder / f"{stem}.parquet"
+            self._on_disk(f"the superseded captures of {stem}", path,
+                          partial(superseded.write_parquet, path, compression="lz4"))
+            self._held.append(path)
+
+    def publish(self, work: Folder, name: str) -> None:
+        work.write(pl.concat(self.candidates).sort("host") if self.candidates
+                   else pl.DataFrame(schema=_SITEWIDE_HOSTS), f"sitewide_hosts/{name}.parquet")
+        if self._held:
+            gathered = self.folder / "superseded.parquet"
+            self._on_disk("the task's superseded captures", gathered,
+                          partial(pl.scan_parquet(self._held).sink_parquet, gathered))
+            work.store.put_file(gathered, work.name_of(f"superseded/{name}.parquet"),
+                                sha256_of(gathered))
+
+    def _on_disk(self, what: str, path: Path, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            if not isinstance(exc, OSError) and "IO error" not in str(exc):
+                raise  # polars reports IO errors as ComputeError; others are not ours
+            raise GraphError(
+                f"could not write {what} to the task's disk ({str(path)!r}: {exc}); free "
+                f"space under {str(self.folder.parent)!r} or set TMPDIR to a larger disk"
+            ) from exc
 
 
 def page_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl.Expr]]:
@@ -788,15 +844,15 @@ def page_sub_buckets(rows: SubBucketRows, options: GraphOptions) -> list[list[pl
 
 def _reduce_page_bucket(plan: AggregationPlan, partition: int, stem: str,
                         read: Callable[[], pl.DataFrame], options: GraphOptions,
-                        written: _Written, candidates: list[pl.DataFrame]) -> None:
-    kept = _kept_pages(plan, stem, read, written)
+                        written: _Written, task: _PagesTaskFiles) -> None:
+    kept = _kept_pages(plan, stem, read, written, task)
     crawled, crawl_pages = _host_and_crawl_pages(kept)
-    _write_page_pieces(plan, partition, stem, crawled, crawl_pages, options, candidates)
+    _write_page_pieces(plan, partition, stem, crawled, crawl_pages, options, task)
 
 
 def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
                        reads: list[Callable[[], pl.DataFrame]], options: GraphOptions,
-                       written: _Written, candidates: list[pl.DataFrame]) -> None:
+                       written: _Written, task: _PagesTaskFiles) -> None:
     """The pages of a host (or of hosts sharing a slot) over the memory setting by
     themselves, in splits by URL (``reads``: each split's rows), one at a time. Every
     capture of a URL is in one split, so the hosts' crawled pages and distinct URLs add up
@@ -805,7 +861,7 @@ def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
     the first one's."""
     crawled, crawl_pages, crawl_hosts = [], [], []
     for stem, read in zip(stems, reads, strict=True):
-        kept = _kept_pages(plan, stem, read, written)
+        kept = _kept_pages(plan, stem, read, written, task)
         host_counts, crawl_counts = _host_and_crawl_pages(kept)
         crawled.append(host_counts)
         crawl_pages.append(crawl_counts)
@@ -823,13 +879,13 @@ def _reduce_url_splits(plan: AggregationPlan, partition: int, stems: list[str],
         .select(crawl_pages[0].columns).cast(crawl_pages[0].schema)
     )
     _write_page_pieces(plan, partition, stems[0], merged_crawled, merged_crawl_pages, options,
-                       candidates)
+                       task)
 
 
 def _kept_pages(plan: AggregationPlan, stem: str, read: Callable[[], pl.DataFrame],
-                written: _Written) -> pl.DataFrame:
-    """The kept captures of the pages ``read`` returns (one row per (crawl, url)), written
-    with the superseded ones."""
+                written: _Written, task: _PagesTaskFiles) -> pl.DataFrame:
+    """The kept captures of the pages ``read`` returns (one row per (crawl, url)), written,
+    and the superseded ones handed to ``task``."""
     # one buffer a column (no reference is kept to the rows as read): the sorted frame's
     # strings are then views into it, not a second copy
     raw = read().rechunk()
@@ -837,7 +893,8 @@ def _kept_pages(plan: AggregationPlan, stem: str, read: Callable[[], pl.DataFram
     del raw
     kept, superseded = kept_and_superseded(ordered)
     del ordered
-    plan.work.write(superseded, f"superseded/{stem}.parquet")
+    task.add_superseded(stem, superseded)
+    del superseded
     plan.graph.write(kept.drop(CAPTURE_PART), f"pages/{stem}.parquet", compression="zstd")
     written.add("pages", kept.height)
     return kept
@@ -868,15 +925,15 @@ def _host_and_crawl_pages(kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
 
 def _write_page_pieces(plan: AggregationPlan, partition: int, stem: str,
                        crawled: pl.DataFrame, crawl_pages: pl.DataFrame,
-                       options: GraphOptions, candidates: list[pl.DataFrame]) -> None:
+                       options: GraphOptions, task: _PagesTaskFiles) -> None:
     work = plan.work
     # for the hosts step of this partition (a sub-bucket's piece is addressed to it too)
     work.write(crawled, _piece("crawled", stem, partition))
     # sitewide: only a host with at least sitewide_min_pages pages can link to a domain
     # from that many; every link task reads these, so they are kept small (and written
-    # once a task, sorted: reduce_pages)
-    candidates.append(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
-                      .select("host", "host_pages"))
+    # once a task, sorted: _PagesTaskFiles)
+    task.candidates.append(crawled.filter(pl.col("host_pages") >= options.sitewide_min_pages)
+                           .select("host", "host_pages"))
     work.write(crawl_pages, f"crawl_pages/{stem}.parquet")
 
 
@@ -889,13 +946,14 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                  options: GraphOptions) -> int:
     """Step 2 for some target-domain partitions; return the sub-buckets reduced."""
     work = plan.work
-    # few (the captures that lost to a later one), read once for all the sub-buckets
-    superseded = work.scan(work.files_in("superseded")).collect()
+    superseded_captures = _SupersededCaptures(work)
     crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
     written = _Written(work, "links", partitions)
     for partition in written.partitions:
         with plan.sub_bucket_rows("links", partition, options) as rows:
+            # read once for all the sub-buckets
+            superseded = superseded_captures.of_partition(rows.plan, partition)
             splits = link_sub_buckets(rows, options)
             stems = iter(_stems(partition, sum(len(group) for groups in splits
                                                for group in groups)))
@@ -929,6 +987,32 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                                     pl.concat([anchors for _, anchors in profiled]))
     written.record()
     return reduced
+
+
+class _SupersededCaptures:
+    """The superseded captures a links task drops: every pages task's file of them (none
+    when no capture lost to another, the usual case of a URL fetched once a crawl). Up to
+    SUPERSEDED_HELD_BYTES of files they are read once and held for all its partitions;
+    beyond, each partition keeps those of its links' source pages as it reads them (a
+    semi-join on the source URL, streamed), so that a task holds no more of them than its
+    partition has sources. A page's links go to many partitions, so the captures cannot be
+    split by them beforehand."""
+
+    def __init__(self, work: Folder) -> None:
+        sizes = work.sizes_in("superseded")
+        self.work, self.files = work, sorted(sizes)
+        self.held = (work.scan(self.files).collect()
+                     if self.files and sum(sizes.values()) <= SUPERSEDED_HELD_BYTES else None)
+
+    def of_partition(self, plan: AggregationPlan, partition: int) -> pl.DataFrame:
+        """Those that can match a link of ``partition`` (``plan``: where its rows are)."""
+        if not self.files:
+            return pl.DataFrame()
+        if self.held is not None:
+            return self.held
+        sources = plan.distinct("links", partition, "src_url")
+        return (self.work.scan(self.files).filter(pl.col("src_url").is_in(sources.implode()))
+                .collect(engine="streaming"))
 
 
 def _stems(partition: int, buckets: int) -> list[str]:

@@ -291,8 +291,13 @@ class Folder:
 
     def files_in(self, folder: str) -> list[str]:
         """The Parquet files directly in the sub-folder ``folder``, relative to this one."""
-        return [f"{folder}/{name}" for name in self.store.files(self.name_of(folder))
-                if "/" not in name and name.endswith(".parquet")]
+        return list(self.sizes_in(folder))
+
+    def sizes_in(self, folder: str) -> dict[str, int]:
+        """``files_in`` with each file's bytes."""
+        return {f"{folder}/{name}": size
+                for name, size in self.store.files(self.name_of(folder)).items()
+                if "/" not in name and name.endswith(".parquet")}
 
     def files(self, prefix: str) -> list[str]:
         """Names of the files directly in this folder that start with ``prefix``."""
