@@ -947,10 +947,12 @@ def test_superseded_captures_the_tasks_disk_refuses_are_a_clear_error() -> None:
     import shutil
 
     from pipeline.graph.aggregate import _PagesTaskFiles
+    from pipeline.scratch import scratch_folder
 
     lost = pl.DataFrame({"crawl": ["c"], "src_url": ["https://a.org/"]})
-    with _PagesTaskFiles() as task:
-        shutil.rmtree(task.folder)
+    with scratch_folder("superseded") as folder:
+        task = _PagesTaskFiles(folder)
+        shutil.rmtree(folder)
         with pytest.raises(GraphError, match=r"could not write the superseded captures of "
                                              r"p0003-s001 .*set TMPDIR"):
             task.add_superseded("p0003-s001", lost)

@@ -753,7 +753,8 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     reduced in splits of its URLs (``_reduce_url_splits``)."""
     written = _Written(plan.work, "pages", partitions)
     reduced = 0
-    with _PagesTaskFiles() as task:
+    with scratch_folder("superseded") as scratch:
+        task = _PagesTaskFiles(scratch)
         for partition in written.partitions:
             with plan.sub_bucket_rows("pages", partition, options) as rows:
                 groups = page_sub_buckets(rows, options)
@@ -787,17 +788,10 @@ class _PagesTaskFiles:
       gathered into one file at the end, streamed; no file when there are none, so that a
       links step finds nothing to read in the usual case of a URL fetched once a crawl."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder  # the task's scratch folder, for its superseded captures
         self.candidates: list[pl.DataFrame] = []
-        self._scratch = scratch_folder("superseded")
         self._held: list[Path] = []
-
-    def __enter__(self) -> _PagesTaskFiles:
-        self.folder = self._scratch.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._scratch.__exit__(None, None, None)
 
     def add_superseded(self, stem: str, superseded: pl.DataFrame) -> None:
         if superseded.height:
