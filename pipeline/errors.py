@@ -105,3 +105,10 @@ class DatabaseError(BacklinksError):
 
 class ExportError(BacklinksError):
     """An export's output exists (and may not be replaced) or cannot be written."""
+
+
+def refused_by_the_disk(exc: Exception) -> bool:
+    """Whether ``exc``, raised while writing a local file, is the disk refusing it (full, gone,
+    a size limit): an OSError, or Polars' ComputeError for one (Polars reports its IO
+    errors so). Any other error is a bug to let through, not a disk to blame."""
+    return isinstance(exc, OSError) or "IO error" in str(exc)

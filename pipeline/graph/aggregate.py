@@ -77,7 +77,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError, GraphError, StorageError
+from pipeline.errors import ConfigError, GraphError, StorageError, refused_by_the_disk
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
 from pipeline.graph.partitioned_rank import MapFn, run_here
 from pipeline.graph.pieces import PieceReader, write_pieces
@@ -814,8 +814,8 @@ class _PagesTaskFiles:
         try:
             write()
         except (OSError, pl.exceptions.ComputeError) as exc:
-            if not isinstance(exc, OSError) and "IO error" not in str(exc):
-                raise  # polars reports IO errors as ComputeError; others are not ours
+            if not refused_by_the_disk(exc):
+                raise
             raise GraphError(
                 f"could not write {what} to the task's disk ({str(path)!r}: {exc}); free "
                 f"space under {str(self.folder.parent)!r} or set TMPDIR to a larger disk"

@@ -29,7 +29,7 @@ from typing import Final, Literal
 
 import polars as pl
 
-from pipeline.errors import GraphError
+from pipeline.errors import GraphError, refused_by_the_disk
 
 _BUCKET = "_sub_bucket"
 Compression = Literal["uncompressed", "lz4"]
@@ -79,8 +79,8 @@ class Spill:
         try:
             rows.write_ipc(path, compression=self.compression)
         except (OSError, pl.exceptions.ComputeError) as exc:
-            if not isinstance(exc, OSError) and "IO error" not in str(exc):
-                raise  # polars reports IO errors as ComputeError; others are not ours
+            if not refused_by_the_disk(exc):
+                raise
             path.unlink(missing_ok=True)
             raise GraphError(
                 f"could not write the sub-bucket file {str(path)!r} ({exc}): a partition "

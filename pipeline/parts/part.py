@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
-from pipeline.errors import PartError
+from pipeline.errors import PartError, refused_by_the_disk
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA, LinkRow, PageRow, frame
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.storage import DataStore, sha256_of
@@ -369,8 +369,8 @@ class PartWriter:
         try:
             yield
         except (OSError, pl.exceptions.ComputeError) as exc:
-            if not isinstance(exc, OSError) and "IO error" not in str(exc):
-                raise  # polars reports IO errors as ComputeError; others are not ours
+            if not refused_by_the_disk(exc):
+                raise
             raise PartError(
                 f"could not write {path.name} of the part {self.key!r} under "
                 f"{self.store.location!r} ({exc}); nothing of it is kept: free space and run "
