@@ -31,6 +31,10 @@ Generated folders are kept in ``--data`` and reused.
 through the extractor's ``PartWriter`` into ``--partitions``, into a local folder and into a
 local S3 server, and reports the seconds (flush and commit) and the files written.
 
+``--copies N`` aggregates every generated part N times, each copy under a name of its own (a
+location that processed a crawl's files again under new names): every capture but the first
+part's is superseded, and the links step drops their links (rows in the table: all copies).
+
 ``--shape crawl`` generates parts closer to Common Crawl's (100 links a page, 50 pages a
 host, a tenth of the links sitewide) instead of the default ``stress`` shape (about a page
 and an eighth of a host a link row), in which the pages, the hosts and the sitewide
@@ -207,6 +211,30 @@ def measure(data: Path, memory_mb: int, ranks: bool,
     return results
 
 
+def copy_parts(source: Path, target: Path, copies: int) -> None:
+    """``target`` holds every part of ``source`` ``copies`` times, each copy a part of its own
+    (its key and input named ``copyN-...``), unless it already holds these copies."""
+    import json
+    import shutil
+
+    def described(folder: Path) -> object:  # a part's files as part.json lists them
+        return json.loads((folder / "part.json").read_text())["files"]
+
+    parts = sorted(p.parent for p in (source / "parts").glob("*/part.json"))
+    copied = {f"copy{n}-{part.name}": part for n in range(copies) for part in parts}
+    held = {p.parent.name for p in (target / "parts").glob("*/part.json")}
+    if held == set(copied) and all(described(target / "parts" / name) == described(part)
+                                   for name, part in copied.items()):
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    for name, part in copied.items():
+        copy = target / "parts" / name
+        shutil.copytree(part, copy)
+        info = json.loads((copy / "part.json").read_text())
+        info["key"], info["input"] = name, f"{name.split('-')[0]}-{info['input']}"
+        (copy / "part.json").write_text(json.dumps(info))
+
+
 def scale(args: argparse.Namespace) -> None:
     s3 = CountingS3() if args.s3 else None
     print(f"{args.shape} shape, partitions {args.partitions}, aggregate_memory_mb "
@@ -221,6 +249,10 @@ def scale(args: argparse.Namespace) -> None:
         shape = "" if args.shape == "stress" else f"-{args.shape}"
         data = args.data / f"scale-{rows}-p{args.partitions}{shape}"
         build_parts(data, rows, args.partitions, shape=args.shape)
+        if args.copies > 1:
+            copied = data.with_name(f"{data.name}-copies{args.copies}")
+            copy_parts(data, copied, args.copies)
+            data, rows = copied, rows * args.copies
         size = input_bytes(data)
         results = measure(data, args.memory_mb, args.ranks, s3)
         cells = [f"{s / rows * 1e6:.2f} s | {read / size:.2f} | {peak} | {tasks}"
@@ -328,6 +360,9 @@ def main() -> None:
                         help="the generated parts' shape: stress (about a page and 1/8 of a "
                         "host a link row; the default) or crawl (100 links a page, 50 pages a "
                         "host, footer links: closer to Common Crawl); see aggregate_memory.py")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="aggregate every part this many times under other names (all "
+                        "captures but one superseded)")
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--s3", action="store_true",
                         help="read the parts from a local S3 server that counts the bytes")

@@ -288,6 +288,24 @@ def test_scale_builds_parts_of_the_crawl_shape_when_asked(data: Path) -> None:
     assert published["sitewide"].mean() >= 0.1, published["sitewide"].mean()
 
 
+def test_scale_aggregates_copies_of_the_parts_when_asked(data: Path) -> None:
+    """bench/scale.py --copies 2: every generated part a second time under another name;
+    the rows measured are both copies', and the graph holds one copy's links (the other's
+    captures superseded)."""
+    out = bench("scale.py", "--copies", 2, "--rows", 20_000, "--factors", 1,
+                "--partitions", 2, "--data", data)
+    header, rows = markdown_table(out)
+    assert len(rows) == 1 and rows[0][0] == "40,000"
+    folder = data / "scale-20000-p2-copies2"
+    parts = sorted(p.name for p in (folder / "parts").iterdir())
+    assert parts == ["copy0-gen-0000", "copy1-gen-0000"]
+    store = LocalData(data / "scale-20000-p2")
+    links = pl.concat([read_part_table(store, info, "links")
+                       for _, info in complete_parts(store)])
+    published = pl.read_parquet(sorted((folder / "graph" / "links").glob("*.parquet")))
+    assert published.height == links.height
+
+
 def test_scale_times_writing_one_part_locally_and_in_s3(data: Path) -> None:
     """bench/scale.py --write-part: one generated part's rows written again by PartWriter,
     into a local folder and a local S3 server: a row each, a part of three files (a file a
