@@ -563,7 +563,7 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
     before = own_scratch("superseded")
     for prefix, keys_written in (("superseded-once", ["one"]),
                                  ("superseded-twice", ["one", "again"])):
-        s3 = store(endpoint, f"{prefix}-{held_bytes}")
+        s3 = _FetchCounting(f"s3://{BUCKET}/{prefix}-{held_bytes}", endpoint, "us-east-1")
         for key in keys_written:
             with PartWriter(s3, key, partitions=3) as writer:
                 for page_row, link_rows in rows:
@@ -573,6 +573,16 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
         summary = aggregate(s3, GraphOptions(ranks=False))
         found[prefix] = {table: sorted(scan_table(Folder(s3, summary.folder), table)
                                        .collect().rows()) for table in tables}
+        # the one links task reads each pages task's file once: held whole, or brought to
+        # its disk once and filtered there for each of its partitions
+        copied, read = ([name for name in names if "/superseded/" in name]
+                        for names in (s3.copied, s3.read))
+        if len(keys_written) == 1:
+            assert copied == read == []  # nothing superseded: nothing written or read
+        else:
+            fetched = copied if held_bytes == 0 else read
+            assert fetched and len(fetched) == len(set(fetched)), fetched
+            assert (read if held_bytes == 0 else copied) == []
     assert len(found["superseded-once"]["pages"]) == 30
     assert found["superseded-twice"] == found["superseded-once"]
     assert own_scratch("superseded") - before == set()

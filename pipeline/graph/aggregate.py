@@ -68,7 +68,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -940,46 +940,57 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                  options: GraphOptions) -> int:
     """Step 2 for some target-domain partitions; return the sub-buckets reduced."""
     work = plan.work
-    superseded_captures = _SupersededCaptures(work)
     crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
     written = _Written(work, "links", partitions)
-    for partition in written.partitions:
-        with plan.sub_bucket_rows("links", partition, options) as rows:
-            # read once for all the sub-buckets
-            superseded = superseded_captures.of_partition(rows.plan, partition)
-            splits = link_sub_buckets(rows, options)
-            stems = iter(_stems(partition, sum(len(group) for groups in splits
-                                               for group in groups)))
-            sources = crawled
-            if len(splits) > 1:  # every host partition's candidates read once, not per share
-                sources = crawled.filter(pl.col("host").is_in(
-                    rows.plan.distinct("links", partition, "src_host").implode())
-                ).collect().lazy()
-            for index, groups in enumerate(splits):
-                # a target split by source domain: its profiles add up from every split's
-                profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = (
-                    [] if sum(len(group) for group in groups) > 1 else None)
-                first = ""
-                for group in groups:
-                    if len(group) == 1:
-                        stem = next(stems)
-                        _reduce_link_bucket(plan, stem, rows.read(index, group[0]).lazy(),
-                                            superseded, sources, options, written, profiled)
-                    else:
-                        with rows.split_into(index, [s for s in group if s is not None]
-                                             ) as reads:
-                            stem = _reduce_page_splits(
-                                plan, [next(stems) for _ in group], reads, superseded,
-                                sources, options, written, profiled)
-                    first = first or stem
-                    reduced += len(group)
-                rows.done(index)
-                if profiled is not None:
-                    _write_profiles(plan.graph, first, written,
-                                    pl.concat([pairs for pairs, _ in profiled]),
-                                    pl.concat([anchors for _, anchors in profiled]))
+    with ExitStack() as task:
+        superseded_captures = _SupersededCaptures(work, task)
+        for partition in written.partitions:
+            reduced += _reduce_link_partition(plan, partition, superseded_captures, crawled,
+                                              options, written)
     written.record()
+    return reduced
+
+
+def _reduce_link_partition(plan: AggregationPlan, partition: int,
+                           superseded_captures: _SupersededCaptures, crawled: pl.LazyFrame,
+                           options: GraphOptions, written: _Written) -> int:
+    """One links partition, in its sub-buckets; return how many."""
+    reduced = 0
+    with plan.sub_bucket_rows("links", partition, options) as rows:
+        # read once for all the sub-buckets
+        superseded = superseded_captures.of_partition(rows.plan, partition)
+        splits = link_sub_buckets(rows, options)
+        stems = iter(_stems(partition, sum(len(group) for groups in splits
+                                           for group in groups)))
+        sources = crawled
+        if len(splits) > 1:  # every host partition's candidates read once, not per share
+            sources = crawled.filter(pl.col("host").is_in(
+                rows.plan.distinct("links", partition, "src_host").implode())
+            ).collect().lazy()
+        for index, groups in enumerate(splits):
+            # a target split by source domain: its profiles add up from every split's
+            profiled: list[tuple[pl.LazyFrame, pl.LazyFrame]] | None = (
+                [] if sum(len(group) for group in groups) > 1 else None)
+            first = ""
+            for group in groups:
+                if len(group) == 1:
+                    stem = next(stems)
+                    _reduce_link_bucket(plan, stem, rows.read(index, group[0]).lazy(),
+                                        superseded, sources, options, written, profiled)
+                else:
+                    with rows.split_into(index, [s for s in group if s is not None]
+                                         ) as reads:
+                        stem = _reduce_page_splits(
+                            plan, [next(stems) for _ in group], reads, superseded,
+                            sources, options, written, profiled)
+                first = first or stem
+                reduced += len(group)
+            rows.done(index)
+            if profiled is not None:
+                _write_profiles(plan.graph, first, written,
+                                pl.concat([pairs for pairs, _ in profiled]),
+                                pl.concat([anchors for _, anchors in profiled]))
     return reduced
 
 
@@ -987,16 +998,21 @@ class _SupersededCaptures:
     """The superseded captures a links task drops: every pages task's file of them (none
     when no capture lost to another, the usual case of a URL fetched once a crawl). Up to
     SUPERSEDED_HELD_BYTES of files they are read once and held for all its partitions;
-    beyond, each partition keeps those of its links' source pages as it reads them (a
-    semi-join on the source URL, streamed), so that a task holds no more of them than its
-    partition has sources. A page's links go to many partitions, so the captures cannot be
-    split by them beforehand."""
+    beyond, the files are brought to the task's disk once (an S3 location's; a local one's
+    are read where they are) and each partition keeps those of its links' source pages as
+    it reads them (a semi-join on the source URL, streamed), so that a task holds no more of
+    them than its partition has sources. A page's links go to many partitions, so the
+    captures cannot be split by them beforehand."""
 
-    def __init__(self, work: Folder) -> None:
+    def __init__(self, work: Folder, task: ExitStack) -> None:
         sizes = work.sizes_in("superseded")
-        self.work, self.files = work, sorted(sizes)
-        self.held = (work.scan(self.files).collect()
-                     if self.files and sum(sizes.values()) <= SUPERSEDED_HELD_BYTES else None)
+        self.files, self.held, self.local = sorted(sizes), None, work
+        if self.files and sum(sizes.values()) <= SUPERSEDED_HELD_BYTES:
+            self.held = work.scan(self.files).collect()
+        elif self.files:
+            here = task.enter_context(work.store.read_locally(
+                [work.name_of(file) for file in self.files]))
+            self.local = Folder(here, work.name)
 
     def of_partition(self, plan: AggregationPlan, partition: int) -> pl.DataFrame:
         """Those that can match a link of ``partition`` (``plan``: where its rows are)."""
@@ -1005,7 +1021,7 @@ class _SupersededCaptures:
         if self.held is not None:
             return self.held
         sources = plan.distinct("links", partition, "src_url")
-        return (self.work.scan(self.files).filter(pl.col("src_url").is_in(sources.implode()))
+        return (self.local.scan(self.files).filter(pl.col("src_url").is_in(sources.implode()))
                 .collect(engine="streaming"))
 
 
