@@ -998,10 +998,10 @@ class _SupersededCaptures:
     """The superseded captures a links task drops: every pages task's file of them (none
     when no capture lost to another, the usual case of a URL fetched once a crawl). Up to
     SUPERSEDED_HELD_BYTES of files they are read once and held for all its partitions;
-    beyond, the files are brought to the task's disk once (an S3 location's; a local one's
-    are read where they are) and each partition keeps those of its links' source pages as
-    it reads them (a semi-join on the source URL, streamed), so that a task holds no more of
-    them than its partition has sources. A page's links go to many partitions, so the
+    beyond, the files are copied to the task's disk once (ranged reads side by side, as a
+    partition's rows are) and each partition keeps those of its links' source pages as it
+    reads them there (a semi-join on the source URL, streamed), so that a task holds no more
+    of them than its partition has sources. A page's links go to many partitions, so the
     captures cannot be split by them beforehand."""
 
     def __init__(self, work: Folder, task: ExitStack) -> None:
@@ -1010,9 +1010,18 @@ class _SupersededCaptures:
         if self.files and sum(sizes.values()) <= SUPERSEDED_HELD_BYTES:
             self.held = work.scan(self.files).collect()
         elif self.files:
-            here = task.enter_context(work.store.read_locally(
-                [work.name_of(file) for file in self.files]))
-            self.local = Folder(here, work.name)
+            copy = open_store(task.enter_context(scratch_folder("superseded")))
+            try:
+                copy_ranges(work.store, [(work.name_of(file), 0, sizes[file])
+                                         for file in self.files],
+                            [copy.local_path(file) for file in self.files])
+            except OSError as exc:  # reading is the store's (StorageError): this is the disk
+                raise GraphError(
+                    f"could not copy the superseded captures ({sum(sizes.values()) / 1e6:,.1f}"
+                    f" MB) to the task's disk under {copy.location!r} ({exc}); free space "
+                    "there or set TMPDIR to a larger disk"
+                ) from exc
+            self.local = Folder(copy, "")
 
     def of_partition(self, plan: AggregationPlan, partition: int) -> pl.DataFrame:
         """Those that can match a link of ``partition`` (``plan``: where its rows are)."""
