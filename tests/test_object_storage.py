@@ -546,8 +546,9 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
 ) -> None:
     """The same part written under a second key: every capture of the copy is superseded.
     Each pages task uploads its superseded captures in one file; each links task holds them
-    whole (a few KB) or, with a smaller setting, each partition those of its sources; the
-    tables are one copy's, and no temporary file is left."""
+    whole (a few KB) or, with a smaller setting, copies them to its disk once and keeps for
+    each partition those of its sources; the tables are one copy's, the sitewide candidates
+    leave the bucket once a task too, and no temporary file is left."""
     from test_aggregate import link, page
 
     from pipeline.graph import aggregate as steps
@@ -560,7 +561,7 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
             for n in range(30)]
     tables = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "referrals")
     found = {}
-    before = own_scratch("superseded")
+    before = own_scratch("superseded", "work")
     for prefix, keys_written in (("superseded-once", ["one"]),
                                  ("superseded-twice", ["one", "again"])):
         s3 = _FetchCounting(f"s3://{BUCKET}/{prefix}-{held_bytes}", endpoint, "us-east-1")
@@ -577,6 +578,10 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
         # its disk once (ranged reads) and filtered there for each of its partitions
         copied = [span[0] for span in s3.ranges if "/superseded/" in span[0]]
         read = [name for name in s3.read + s3.copied if "/superseded/" in name]
+        # and the sitewide candidates: copied once to the task's disk, never scanned there
+        candidates = [span[0] for span in s3.ranges if "/sitewide_hosts/" in span[0]]
+        assert candidates and len(candidates) == len(set(candidates))
+        assert not [name for name in s3.read if "/sitewide_hosts/" in name]
         if len(keys_written) == 1:
             assert copied == read == []  # nothing superseded: nothing written or read
         else:
@@ -585,7 +590,7 @@ def test_superseded_captures_in_s3_are_a_file_a_pages_task_and_change_no_row(
             assert (read if held_bytes == 0 else copied) == []
     assert len(found["superseded-once"]["pages"]) == 30
     assert found["superseded-twice"] == found["superseded-once"]
-    assert own_scratch("superseded") - before == set()
+    assert own_scratch("superseded", "work") - before == set()
 
 
 def test_referrals_in_shards_leave_s3_once(

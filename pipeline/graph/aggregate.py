@@ -940,10 +940,14 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
                  options: GraphOptions) -> int:
     """Step 2 for some target-domain partitions; return the sub-buckets reduced."""
     work = plan.work
-    crawled = work.scan(work.files_in("sitewide_hosts"))
     reduced = 0
     written = _Written(work, "links", partitions)
     with ExitStack() as task:
+        # every pages task's sitewide candidates, read by each partition (each sub-bucket,
+        # lazily): from the task's disk, so that they leave the data location once a task
+        candidates = work.sizes_in("sitewide_hosts")
+        crawled = _on_task_disk(work, candidates, task, "the sitewide candidates").scan(
+            sorted(candidates))
         superseded_captures = _SupersededCaptures(work, task)
         for partition in written.partitions:
             reduced += _reduce_link_partition(plan, partition, superseded_captures, crawled,
@@ -998,11 +1002,11 @@ class _SupersededCaptures:
     """The superseded captures a links task drops: every pages task's file of them (none
     when no capture lost to another, the usual case of a URL fetched once a crawl). Up to
     SUPERSEDED_HELD_BYTES of files they are read once and held for all its partitions;
-    beyond, the files are copied to the task's disk once (ranged reads side by side, as a
-    partition's rows are) and each partition keeps those of its links' source pages as it
-    reads them there (a semi-join on the source URL, streamed), so that a task holds no more
-    of them than its partition has sources. A page's links go to many partitions, so the
-    captures cannot be split by them beforehand."""
+    beyond, the files are copied to the task's disk once (``_on_task_disk``) and each
+    partition keeps those of its links' source pages as it reads them there (a semi-join on
+    the source URL, streamed), so that a task holds no more of them than its partition has
+    sources. A page's links go to many partitions, so the captures cannot be split by them
+    beforehand."""
 
     def __init__(self, work: Folder, task: ExitStack) -> None:
         sizes = work.sizes_in("superseded")
@@ -1010,18 +1014,7 @@ class _SupersededCaptures:
         if self.files and sum(sizes.values()) <= SUPERSEDED_HELD_BYTES:
             self.held = work.scan(self.files).collect()
         elif self.files:
-            copy = open_store(task.enter_context(scratch_folder("superseded")))
-            try:
-                copy_ranges(work.store, [(work.name_of(file), 0, sizes[file])
-                                         for file in self.files],
-                            [copy.local_path(file) for file in self.files])
-            except OSError as exc:  # reading is the store's (StorageError): this is the disk
-                raise GraphError(
-                    f"could not copy the superseded captures ({sum(sizes.values()) / 1e6:,.1f}"
-                    f" MB) to the task's disk under {copy.location!r} ({exc}); free space "
-                    "there or set TMPDIR to a larger disk"
-                ) from exc
-            self.local = Folder(copy, "")
+            self.local = _on_task_disk(work, sizes, task, "the superseded captures")
 
     def of_partition(self, plan: AggregationPlan, partition: int) -> pl.DataFrame:
         """Those that can match a link of ``partition`` (``plan``: where its rows are)."""
@@ -1032,6 +1025,25 @@ class _SupersededCaptures:
         sources = plan.distinct("links", partition, "src_url")
         return (self.local.scan(self.files).filter(pl.col("src_url").is_in(sources.implode()))
                 .collect(engine="streaming"))
+
+
+def _on_task_disk(work: Folder, sizes: dict[str, int], task: ExitStack,
+                  what: str) -> Folder:
+    """A folder on the task's disk (removed when ``task`` ends) holding a copy of the work
+    files ``sizes`` names (file -> bytes), under the same names: ranged reads side by side
+    (``copy_ranges``), each file leaving the data location once however many of the task's
+    partitions then read it."""
+    copy = open_store(task.enter_context(scratch_folder("work")))
+    try:
+        copy_ranges(work.store, [(work.name_of(file), 0, size) for file, size in sizes.items()],
+                    [copy.local_path(file) for file in sizes])
+    except OSError as exc:  # reading is the store's (StorageError): this is the disk
+        raise GraphError(
+            f"could not copy {what} ({sum(sizes.values()) / 1e6:,.1f} MB) to the task's "
+            f"disk under {copy.location!r} ({exc}); free space there or set TMPDIR to a "
+            "larger disk"
+        ) from exc
+    return Folder(copy, "")
 
 
 def _stems(partition: int, buckets: int) -> list[str]:
