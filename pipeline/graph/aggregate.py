@@ -56,7 +56,8 @@ sub-buckets' files costs about as much as five such reads).
 
 Bytes read: each part's range of a partition once from the data location (copied to the
 task's disk, where the reduce reads it: ``_partition_copy``), plus the small pieces of steps
-1-3. No
+1-3 (those every links task reads, the sitewide candidates and superseded captures, copied
+to its disk once a task: ``_on_task_disk``). No
 task holds more than one sub-bucket of its partition (and, for a source domain's links into
 a target split by page, the distinct host edges, domain pairs and anchors of its splits),
 except the ranks of a graph that fits the memory setting.
