@@ -959,6 +959,31 @@ def test_superseded_captures_the_tasks_disk_refuses_are_a_clear_error() -> None:
         task.add_superseded("p0003-s002", lost.clear())  # none: nothing to write
 
 
+def test_work_files_the_tasks_disk_refuses_are_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A links task copies the sitewide candidates (and many superseded captures) to its
+    disk: a full disk (which cannot be made here, so the copy's OSError is raised at the
+    file system's edge) is a GraphError that names what, how much and the fix."""
+    import errno
+    from contextlib import ExitStack
+
+    from pipeline.graph import aggregate as steps
+
+    work = Folder(LocalData(tmp_path), "work")
+    work.write(pl.DataFrame({"host": ["a.org"], "host_pages": [3]}), "sitewide_hosts/p0.parquet")
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(steps, "copy_ranges", full)
+    with ExitStack() as task, pytest.raises(
+            GraphError, match=r"could not copy the sitewide candidates \(0\.0 MB\) to the "
+                              r"task's disk under .*No space left.*set TMPDIR"):
+        steps._on_task_disk(work, work.sizes_in("sitewide_hosts"), task,
+                            "the sitewide candidates")
+
+
 def test_sub_buckets_are_uncompressed_only_where_the_disk_has_room(tmp_path: Path) -> None:
     from pipeline.graph.spill import DISK_RATIO, ROOM_FACTOR, Spill, spill_compression
 
