@@ -306,6 +306,21 @@ def test_scale_aggregates_copies_of_the_parts_when_asked(data: Path) -> None:
     assert published.height == links.height
 
 
+def test_scale_measures_what_a_task_costs_on_each_runner(
+        data: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/scale.py --overhead-parts (make bench-scale runs it): `backlinks run` over
+    one-page WARC files with the local runner and with Dask, a row each (the test's Prefect
+    API instead of a temporary server a run)."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    out = bench("scale.py", "--overhead-parts", 3, "--data", data)
+    assert out.startswith("3 one-page WARC files")
+    header, rows = markdown_table(out)
+    assert header == ["runner", "wall s", "s per file"]
+    assert [row[0] for row in rows] == ["local", "dask"]
+    assert all(number(row[1]) > 0 and number(row[2]) > 0 for row in rows)
+    assert len(list((data / "tiny-3").glob("*.warc.gz"))) == 3
+
+
 def test_scale_times_writing_one_part_locally_and_in_s3(data: Path) -> None:
     """bench/scale.py --write-part: one generated part's rows written again by PartWriter,
     into a local folder and a local S3 server: a row each, a part of three files (a file a
