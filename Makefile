@@ -3,14 +3,15 @@
 # what it needs, like the README commands.
 # make bench-scale: the aggregation's cost per row, bytes read, largest task and task count
 # as the input grows 1x, 4x, 16x (bench/scale.py: SCALE_ROWS link rows at 1x, generated
-# parts of SCALE_SHAPE; SCALE_ROWS=3125000 gives 50 M link rows at 16x, about 4 GB of disk
-# and 40 minutes), then what a task costs in Prefect and Dask over OVERHEAD_PARTS one-page
-# files. Printed as markdown tables; docs/scale.md holds the figures and what they say.
+# parts of SCALE_SHAPE; the default reaches 50 M link rows at 16x: about 25 minutes and 9 GB
+# of disk; SCALE_ROWS=400000 takes five minutes), then what a task costs in Prefect and Dask
+# over OVERHEAD_PARTS one-page files. Printed as markdown tables; docs/scale.md holds the
+# figures and what they say.
 # make bench-smoke: every benchmark script on a tiny input (tests/test_bench.py, about a
 # minute; the test suite runs it too), writing nothing outside a temporary folder.
 .PHONY: bench bench-scale bench-smoke
 UV_RUN = python3 -m pip install --quiet uv==0.13.8 && python3 -m uv run --frozen --compile-bytecode
-SCALE_ROWS ?= 400000
+SCALE_ROWS ?= 3125000
 SCALE_SHAPE ?= stress
 OVERHEAD_PARTS ?= 1000
 bench:
