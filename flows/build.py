@@ -49,7 +49,7 @@ from pipeline.parts.layout import check_layout, data_layout, growth_note
 from pipeline.parts.part import sweep_temporary
 from pipeline.parts.process import InputResult, process_input
 from pipeline.publish.database import publish
-from pipeline.read.sources import InputFile, local_bytes
+from pipeline.read.sources import InputFile, InputListing, listed, local_bytes
 from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
 from pipeline.storage import DataStore, Folder
 
@@ -231,8 +231,11 @@ def _collect(
 
 
 @flow(name="build-backlink-graph", validate_parameters=False)
-def build_graph(inputs: list[InputFile], settings: Settings) -> RunSummary:
-    """Process every input into a part, then aggregate all parts and publish the database."""
+def build_graph(listing: InputListing, settings: Settings) -> RunSummary:
+    """Process every input into a part, then aggregate all parts and publish the database.
+    The inputs come as a listing (``listed``), not as a parameter: Prefect would store the
+    list in its API and serialize it again for every task."""
+    inputs = listing.read()
     started_clock = time.perf_counter()
     started = datetime.now(UTC)
     store = settings.data_store()
@@ -434,8 +437,8 @@ def run_build(
         store = settings.data_store()
         with store.lock():
             check_layout(store, settings.partitions)  # another split fails before any server
-            with temporary_api(server):
-                return build_graph.with_options(task_runner=runner)(inputs, settings)
+            with temporary_api(server), listed(inputs) as listing:
+                return build_graph.with_options(task_runner=runner)(listing, settings)
     finally:
         if server is not None:
             server.stop()

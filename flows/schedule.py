@@ -28,6 +28,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.errors import DataFolderBusy
 from pipeline.parts.part import complete_parts
 from pipeline.read.crawls import Selection, crawl_inputs, list_crawls
+from pipeline.read.sources import listed
 
 DEPLOYMENT = "monthly"
 MONTHLY = "0 6 3 * *"  # 06:00 UTC on the 3rd of each month (Common Crawl publishes monthly)
@@ -66,8 +67,9 @@ def process_newest_crawl(files: int = 10, file_format: str = "warc") -> dict[str
     logger.info("processing %d %s file(s) of %s into %s", len(inputs), file_format, crawl,
                 settings.data_dir)
     try:
-        with settings.data_store().lock():
-            summary = build_graph.with_options(task_runner=task_runner(settings))(inputs, settings)
+        with settings.data_store().lock(), listed(inputs) as listing:
+            summary = build_graph.with_options(task_runner=task_runner(settings))(listing,
+                                                                                  settings)
     except DataFolderBusy as exc:  # an earlier run still works on the folder: leave it be
         logger.warning("%s; skipping this run", exc)
         return {"crawl": crawl, "published": False, "skipped": "data folder busy"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,13 @@ STEPS = ("pages", "links", "hosts", "domains", "referrals")
 def prefect_api() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+async def flow_run_parameters() -> dict[str, object]:
+    async with get_client() as client:
+        flow_runs = await client.read_flow_runs()
+    assert len(flow_runs) == 1, [r.name for r in flow_runs]
+    return dict(flow_runs[0].parameters)
 
 
 async def task_runs_by_state() -> dict[str, list[str]]:
@@ -71,3 +79,32 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
     assert "finish-aggregation" in " ".join(completed) and "publish" in " ".join(completed)
     failed = states.get("FAILED", [])
     assert failed == ["process missing.warc.gz x1"]  # ran once: a missing file is not transient
+
+    # the inputs reach the flow as a listing: the API holds its path and count, not the list
+    # (it refuses parameters over 512 KB: about 5,000 inputs), so no task carries them either
+    parameters = asyncio.run(flow_run_parameters())
+    assert sorted(parameters) == ["listing", "settings"]
+    assert parameters["listing"]["count"] == 4  # type: ignore[index]
+    assert "missing.warc.gz" not in json.dumps(parameters)
+
+
+def test_a_runs_listing_gives_back_its_inputs_and_a_damaged_one_is_a_clear_error(
+        tmp_path: Path) -> None:
+    """A crawl's 90,000 inputs (and a path with a newline in it) go through the listing the
+    flow takes and come back the same, in order; a listing that lost a line is an error that
+    says so, and the listing is gone when the run ends."""
+    from pipeline.errors import BacklinksError
+    from pipeline.read.sources import listed
+
+    inputs = [InputFile(f"https://data.commoncrawl.org/crawl-data/CC-MAIN-2025-30/segments/"
+                        f"{n % 100}/warc/CC-MAIN-{n:05d}.warc.gz") for n in range(90_000)]
+    inputs.append(InputFile(str(tmp_path / "odd\nname.warc.gz")))
+    with listed(inputs) as listing:
+        assert listing.count == 90_001
+        assert listing.read() == inputs
+        path = Path(listing.path)
+        path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+        with pytest.raises(BacklinksError, match=r"holds 90000 inputs, not 90001; start the "
+                                                 r"run again"):
+            listing.read()
+    assert not path.exists()

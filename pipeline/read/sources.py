@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import bundled
+from pipeline.errors import BacklinksError
+from pipeline.scratch import scratch_folder
 
 WARC, WAT = "warc", "wat"
 FORMATS = (WARC, WAT)
@@ -54,6 +58,43 @@ class InputFile:
         """The crawl id (CC-MAIN-YYYY-WW) in the path, as in crawl-data/CC-MAIN-2024-22/..."""
         match = _CRAWL_IN_PATH.search(self.uri)
         return match.group(0) if match else None
+
+
+@dataclass(frozen=True)
+class InputListing:
+    """The inputs of a run in a file on this machine (a JSON string a line), by path and
+    count: what the run's Prefect flow takes instead of the list. Prefect keeps a flow's
+    parameters in its API, which refuses them above 512 KB (about 5,000 Common Crawl URLs:
+    10,000 made 1.16 MB), and serializes them again for every task it submits (234 KB a task
+    with 1,000 inputs), so a crawl's 90,000 inputs cannot be a parameter."""
+
+    path: str
+    count: int
+
+    @classmethod
+    def write(cls, inputs: Sequence[InputFile], path: Path) -> InputListing:
+        path.write_text("".join(json.dumps(source.uri) + "\n" for source in inputs),
+                        encoding="utf-8")
+        return cls(str(path), len(inputs))
+
+    def read(self) -> list[InputFile]:
+        try:
+            inputs = [InputFile(json.loads(line)) for line in
+                      Path(self.path).read_text(encoding="utf-8").splitlines()]
+        except (OSError, ValueError) as exc:
+            raise BacklinksError(f"the run's list of inputs {self.path!r} cannot be read "
+                                 f"({exc}); start the run again") from exc
+        if len(inputs) != self.count:
+            raise BacklinksError(f"the run's list of inputs {self.path!r} holds {len(inputs)} "
+                                 f"inputs, not {self.count}; start the run again")
+        return inputs
+
+
+@contextmanager
+def listed(inputs: Sequence[InputFile]) -> Iterator[InputListing]:
+    """``inputs`` in a listing of their own for one run, removed when the block ends."""
+    with scratch_folder("inputs") as folder:
+        yield InputListing.write(inputs, folder / "inputs.jsonl")
 
 
 def _has_format(path: Path, file_format: str) -> bool:
