@@ -472,8 +472,6 @@ def run(
         from flows.server import TemporaryServer
 
         server = TemporaryServer().start()  # it starts while the flow is imported
-    import tempfile
-
     try:
         from flows.build import progress, run_build
     except BaseException:  # Ctrl-C while Prefect is imported: the server goes too
@@ -482,8 +480,12 @@ def run(
         raise
     from flows.display import make_display
     from pipeline.read.streams import PROGRESS_DIR_ENV
+    from pipeline.scratch import scratch_folder
 
-    with tempfile.TemporaryDirectory(prefix="backlinks-progress-") as folder:
+    # a scratch folder (named by machine and process), not a bare temporary one: a run
+    # killed with it (kill -9) leaves it, and the next run on this machine sweeps it
+    with scratch_folder("progress") as scratch:
+        folder = str(scratch)
         os.environ[PROGRESS_DIR_ENV] = folder
         display = make_display(
             len(sources), folder, sys.stderr, quiet=quiet,

@@ -30,7 +30,7 @@ def complete_parts(data: Path) -> int:
 
 
 def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: float = 300,
-                 options: tuple[str, ...] = ()) -> bool:
+                 options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> bool:
     """Start `backlinks run` on the sample; SIGKILL its whole process group (workers and
     the temporary Prefect server too) as soon as ``moment(data)`` is true. False if the
     run ended before that moment came."""
@@ -38,7 +38,8 @@ def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: 
         [sys.executable, "-m", "flows.cli", "run", "--data", str(data), "--workers", "2",
          *options],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "PREFECT_API_URL": api},  # the shared test API: no server to start
+        # the shared test API: no server to start
+        env={**os.environ, "PREFECT_API_URL": api, **(env or {})},
     )
     deadline = time.monotonic() + timeout
     try:
@@ -72,19 +73,21 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     sample_run: CliRun, prefect_api: str, tmp_path: Path, moment: str
 ) -> None:
     for attempt in range(3):  # the moment may pass between two looks; try again
-        data = tmp_path / f"attempt-{attempt}"
-        if run_and_kill(data, MOMENTS[moment], prefect_api):
+        data, scratch = tmp_path / f"attempt-{attempt}", tmp_path / f"tmp-{attempt}"
+        scratch.mkdir()  # the runs' TMPDIR: what the killed one left there, and only that
+        env = {"PREFECT_API_URL": prefect_api, "TMPDIR": str(scratch)}
+        if run_and_kill(data, MOMENTS[moment], prefect_api, env=env):
             break
     else:
         pytest.fail(f"never caught the run during {moment} in 3 attempts")
     # nothing partial was published as complete
     assert not (data / "graph.duckdb").exists()
-    resumed = run_cli("run", "--data", str(data), "--workers", "2",
-                      env={"PREFECT_API_URL": prefect_api})
+    resumed = run_cli("run", "--data", str(data), "--workers", "2", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert graph_rows(data / "graph.duckdb") == graph_rows(sample_run.db)
-    # the leftovers of the killed run are gone
+    # the leftovers of the killed run are gone, its scratch and progress folders too
     assert not list(data.glob(".graph-*")) and not list(data.glob(".graph.duckdb.tmp-*"))
+    assert not list(scratch.glob("backlinks-*")), list(scratch.iterdir())
     assert not list((data / "parts").glob(".tmp-*"))
     if moment != "extraction":  # every part was complete: the re-run reused them all
         assert "(0 processed, 9 reused, 0 failed)" in resumed.stdout
