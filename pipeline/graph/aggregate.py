@@ -27,12 +27,13 @@ The steps, each a task per group of partitions (the flow runs them on its task r
 2. ``reduce_links`` (partition = target domain): the kept links (superseded captures
    dropped: each pages task writes its own in one file, none when there are none, and a
    links partition keeps those of its links' source pages as it reads them), ``sitewide``
-   (from the source hosts' page counts, read for the candidate hosts only), host and domain edges, domain profiles, the referrals (without authority yet),
-   and the degree pieces each host and domain needs, split by the host's or domain's own
-   partition (one file a kind per sub-bucket, each partition's rows at their offset in it:
-   pieces.py). A partition larger than ``aggregate_memory_mb`` allows is reduced in
-   sub-buckets of its target domains (below; the source hosts' page counts read once for
-   all of them: those of its source hosts).
+   (from the source hosts' page counts, read for the candidate hosts only), host and domain
+   edges, domain profiles, the referrals (without authority yet), and the degree pieces
+   each host and domain needs, split by the host's or domain's own partition (one file a
+   kind per sub-bucket, each partition's rows at their offset in it: pieces.py). A
+   partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
+   target domains (below; the source hosts' page counts read once for all of them: those of
+   its source hosts).
 3. ``reduce_hosts`` (partition = host), then ``reduce_domains`` (partition = domain).
 4. ``rank_graph``: the authority columns of hosts and domains (rank_tables.py: in one
    process when the graph fits ``aggregate_memory_mb``, else rounds of tasks over edge
@@ -243,7 +244,7 @@ class AggregationPlan:
     def _partition_copy(self, table: str, partition: int, folder: Path) -> AggregationPlan:
         """This plan reading one partition's rows from a copy on the task's disk, under
         ``folder`` (the caller's to remove): each part's range of the partition
-        (``partition_ranges``) read from the data location once (local ``pread``s, or S3
+        (``partition_range``) read from the data location once (local ``pread``s, or S3
         ranged GETs side by side) into a Parquet file of its own. The reduce scans them as
         whole files however many sub-buckets read them, and the data location keeps a part
         in three files."""
@@ -253,16 +254,11 @@ class AggregationPlan:
                 ranges.append(span[:3])
                 names.append(_copy_name(info, table, partition))
         copy = open_store(folder)
-        try:
-            copy_ranges(self.store, ranges, [copy.local_path(name) for name in names])
-        except OSError as exc:  # reading is the store's (StorageError): this is the disk
-            size = sum(stop - start for _, start, stop in ranges)
-            raise GraphError(
-                f"could not copy partition {partition} of the {table} to the task's disk "
-                f"under {str(folder.parent)!r} ({exc}): a task copies its partition's "
-                f"compressed bytes there ({size / 1e6:,.1f} MB here) before reducing it; free "
-                "space there or set TMPDIR to a larger disk"
-            ) from exc
+        size = sum(stop - start for _, start, stop in ranges)
+        _copy_to_task_disk(self.store, ranges, copy, names,
+                           f"partition {partition} of the {table}", str(folder.parent),
+                           f": a task copies its partition's compressed bytes there "
+                           f"({size / 1e6:,.1f} MB here) before reducing it")
         return replace(self, parts_store=copy)
 
     def _part_batches(self, table: str, partition: int, rows: int,
@@ -1035,16 +1031,24 @@ def _on_task_disk(work: Folder, sizes: dict[str, int], task: ExitStack,
     (``copy_ranges``), each file leaving the data location once however many of the task's
     partitions then read it."""
     copy = open_store(task.enter_context(scratch_folder("work")))
-    try:
-        copy_ranges(work.store, [(work.name_of(file), 0, size) for file, size in sizes.items()],
-                    [copy.local_path(file) for file in sizes])
-    except OSError as exc:  # reading is the store's (StorageError): this is the disk
-        raise GraphError(
-            f"could not copy {what} ({sum(sizes.values()) / 1e6:,.1f} MB) to the task's "
-            f"disk under {copy.location!r} ({exc}); free space there or set TMPDIR to a "
-            "larger disk"
-        ) from exc
+    ranges = [(work.name_of(file), 0, size) for file, size in sizes.items()]
+    _copy_to_task_disk(work.store, ranges, copy, list(sizes),
+                       f"{what} ({sum(sizes.values()) / 1e6:,.1f} MB)", copy.location)
     return Folder(copy, "")
+
+
+def _copy_to_task_disk(source: DataStore, ranges: list[tuple[str, int, int]], copy: DataStore,
+                       names: list[str], what: str, where: str, why: str = "") -> None:
+    """``copy_ranges`` from ``source`` into the task's scratch store ``copy`` under
+    ``names``; a disk that refuses them is a GraphError naming ``what``, ``where`` and the
+    fix (reading is the source's: a StorageError)."""
+    try:
+        copy_ranges(source, ranges, [copy.local_path(name) for name in names])
+    except OSError as exc:
+        raise GraphError(
+            f"could not copy {what} to the task's disk under {where!r} ({exc}){why}; free "
+            "space there or set TMPDIR to a larger disk"
+        ) from exc
 
 
 def _stems(partition: int, buckets: int) -> list[str]:
