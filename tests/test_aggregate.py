@@ -182,6 +182,7 @@ def test_hosts(graph: dict[str, pl.DataFrame]) -> None:
 def test_no_parts_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GraphError, match="no complete parts"):
         aggregate(LocalData(tmp_path))
+    assert not list(tmp_path.glob(".graph-*"))  # the plan's folder went with it
 
 
 def test_a_part_left_uncommitted_is_never_read(tmp_path: Path) -> None:
@@ -354,7 +355,8 @@ def test_buckets_of_target_domains_give_the_same_tables(tmp_path: Path,
              for partition, span in partition_ranges(info, table).items()}
     ranges = sorted(span[:3] for span in spans.values())
     assert sorted(store.read) == ranges
-    copies = sorted(f"{key}.{table}-p{partition:04d}.parquet"
+    ordinal = {key: number for number, key in enumerate(sorted({key for key, *_ in spans}))}
+    copies = sorted(f"{ordinal[key]:06d}.{table}-p{partition:04d}.parquet"
                     for key, table, partition in spans)
     assert sorted(decoded) == copies
     assert own_scratch("spill", "partition") - spills_before == set()
@@ -429,7 +431,7 @@ class _ReadCounting(LocalData):
 
 def _decoded_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the Parquet files a local store decodes whole from now on (a task's
-    copy of a partition: ``<key>.<table>-pNNNN.parquet``), noted as they are read."""
+    copy of a partition: ``<ordinal>.<table>-pNNNN.parquet``), noted as they are read."""
     decoded: list[str] = []
     read_parquet = LocalData.read_parquet
 
@@ -855,6 +857,7 @@ def test_parts_of_two_splits_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "two", [(page("c", "https://b.org/", "b.org", "b.org"), [])], partitions=3)
     with pytest.raises(GraphError, match=r"split into \[2, 3\] partitions"):
         aggregate(LocalData(tmp_path))
+    assert not list(tmp_path.glob(".graph-*"))  # the ranges written before went with it
 
 
 @pytest.mark.parametrize("partitions", [1, 4])
@@ -886,7 +889,7 @@ def test_partitions_are_grouped_into_tasks_by_bytes_and_workers(tmp_path: Path,
     from pipeline.graph.aggregate import TASK_BYTES, AggregationPlan
 
     def plan(link_bytes: dict[int, int]) -> AggregationPlan:
-        return AggregationPlan(LocalData(tmp_path), "graph", [], 16, link_bytes, {})
+        return AggregationPlan(LocalData(tmp_path), "graph", 0, 16, link_bytes, {})
 
     for sizes in ({p: 1_000 * (p % 5 + 1) for p in range(16)},  # small: split by workers
                   {p: TASK_BYTES // 3 for p in range(16)},  # large: about TASK_BYTES each

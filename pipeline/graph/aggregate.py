@@ -20,6 +20,10 @@ each table a folder of one Parquet file per partition (``links/p0007.parquet``):
 
 The steps, each a task per group of partitions (the flow runs them on its task runner):
 
+0. ``plan_aggregation`` (one task): every complete part's part.json read once, one at a
+   time; each part's ranges of every partition written to the work folder transposed
+   (part_ranges.py), so that a task reads those of its own partitions only, and the plan
+   (which goes to every task) keeps counts, not parts.
 1. ``reduce_pages`` (partition = host): distinct pages, the captures they supersede, each
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet;
    a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
@@ -74,13 +78,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, GraphError, StorageError, refused_by_the_disk
 from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA
+from pipeline.graph.part_ranges import PartRanges, PartRangesWriter
 from pipeline.graph.partitioned_rank import MapFn, run_here
 from pipeline.graph.pieces import PieceReader, write_pieces
 from pipeline.graph.rank_tables import DOMAINS, HOSTS, rank_table, table_files
@@ -113,10 +118,9 @@ from pipeline.graph.tables import (
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.parts.part import (
     PartInfo,
-    complete_parts,
     copy_ranges,
+    each_complete_part,
     partition_bytes,
-    partition_range,
     partition_rows,
 )
 from pipeline.scratch import new_scratch, scratch_folder
@@ -165,6 +169,7 @@ SPILL_SUB_BUCKETS = 5
 # costs a fixed overhead (a process pool or Dask round trip), worth paying for real work.
 TASK_BYTES = 32 * 2**20
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
+PARTS_RECORD = "parts.jsonl"  # in the work folder: the manifest's record of each part
 TABLES = ("pages", "links", "host_edges", "domain_edges", "hosts", "domains", "crawls",
           "referrals", "domain_profiles")
 WORK = "work"  # the pieces steps hand on, deleted by the finish step
@@ -203,7 +208,7 @@ class AggregationPlan:
 
     store: DataStore
     folder: str
-    parts: list[PartInfo]
+    parts: int  # how many: their ranges are in the work folder (part_ranges.py)
     partitions: int
     link_bytes: dict[int, int] = field(default_factory=dict)  # partition -> compressed bytes
     page_bytes: dict[int, int] = field(default_factory=dict)
@@ -212,6 +217,8 @@ class AggregationPlan:
     rows: dict[str, pl.LazyFrame] | None = None  # write_graph: raw rows instead of parts
     # the task's copy of one partition's ranges (``_partition_copy``), where its rows are read
     parts_store: DataStore | None = None
+    # the parts' ranges of a task's partitions (``reading``), or of the copy's partition
+    part_ranges: PartRanges | None = None
 
     @property
     def graph(self) -> Folder:
@@ -232,44 +239,58 @@ class AggregationPlan:
             return rows.with_columns(pl.lit(0, pl.UInt32).alias(CAPTURE_PART)).collect()
         return self._parts_rows(table, list(self._part_files(table, partition)), keep)
 
-    def _part_files(self, table: str,
-                    partition: int) -> Iterator[tuple[int, PartInfo, list[str]]]:
+    def reading(self, table: str, partitions: Iterable[int]) -> AggregationPlan:
+        """This plan for a task of ``partitions`` of ``table``: the parts' ranges of those
+        partitions read from the work folder once (part_ranges.py)."""
+        if self.rows is not None:
+            return self
+        return replace(self, part_ranges=PartRanges.read(self.work, table, partitions,
+                                                         self.partitions))
+
+    def _ranges_of(self, table: str, partition: int) -> pl.DataFrame:
+        """Every part's range of one partition of ``table``, in the parts' order: those
+        ``reading`` read, else read for this partition alone."""
+        ranges = self.part_ranges
+        if ranges is None or not ranges.covers(table, partition):
+            ranges = PartRanges.read(self.work, table, [partition], self.partitions)
+        return ranges.of(partition)
+
+    def _part_files(self, table: str, partition: int) -> list[_PartCopy]:
         """Each part that has rows of ``table`` in this partition: its ordinal (the
-        CAPTURE_PART of its rows), its part.json and the name of its copy of the
-        partition's rows (``_copy_name``)."""
-        for ordinal, info in enumerate(self.parts):
-            if partition_range(info, table, partition) is not None:
-                yield ordinal, info, [_copy_name(info, table, partition)]
+        CAPTURE_PART of its rows), the name of its copy of the partition's rows
+        (``_copy_name``) and their number."""
+        ranges = self._ranges_of(table, partition)
+        return [_PartCopy(ordinal, [_copy_name(ordinal, table, partition)], rows)
+                for ordinal, rows in zip(ranges["ordinal"], ranges["rows"], strict=True)]
 
     def _partition_copy(self, table: str, partition: int, folder: Path) -> AggregationPlan:
         """This plan reading one partition's rows from a copy on the task's disk, under
-        ``folder`` (the caller's to remove): each part's range of the partition
-        (``partition_range``) read from the data location once (local ``pread``s, or S3
-        ranged GETs side by side) into a Parquet file of its own. The reduce scans them as
-        whole files however many sub-buckets read them, and the data location keeps a part
-        in three files."""
-        ranges, names = [], []
-        for info in self.parts:  # (in the order of ``_part_files``)
-            if (span := partition_range(info, table, partition)) is not None:
-                ranges.append(span[:3])
-                names.append(_copy_name(info, table, partition))
+        ``folder`` (the caller's to remove): each part's range of the partition (from the
+        work folder's ranges: part_ranges.py) read from the data location once (local
+        ``pread``s, or S3 ranged GETs side by side) into a Parquet file of its own. The
+        reduce scans them as whole files however many sub-buckets read them, and the data
+        location keeps a part in three files."""
+        found = self._ranges_of(table, partition)
+        ranges = list(zip(found["name"], found["start"], found["stop"], strict=True))
+        names = [_copy_name(ordinal, table, partition) for ordinal in found["ordinal"]]
         copy = open_store(folder)
         size = sum(stop - start for _, start, stop in ranges)
         _copy_to_task_disk(self.store, ranges, copy, names,
                            f"partition {partition} of the {table}", str(folder.parent),
                            f": a task copies its partition's compressed bytes there "
                            f"({size / 1e6:,.1f} MB here) before reducing it")
-        return replace(self, parts_store=copy)
+        return replace(self, parts_store=copy,
+                       part_ranges=PartRanges(table, None, {partition: found}))
 
     def _part_batches(self, table: str, partition: int, rows: int,
-                      ) -> Iterator[tuple[list[tuple[int, PartInfo, list[str]]], bool]]:
+                      ) -> Iterator[tuple[list[_PartCopy], bool]]:
         """The parts of ``_part_files`` in runs, in order, each run's rows of the partition
         (by part.json) within ``rows``, to be read in one scan, with True; a part with more
         rows than that is a run by itself, with False."""
-        batch: list[tuple[int, PartInfo, list[str]]] = []
+        batch: list[_PartCopy] = []
         held = 0
         for part in self._part_files(table, partition):
-            share = (partition_range(part[1], table, partition) or (0, 0, 0, 0))[3]
+            share = part.rows
             if batch and held + share > rows:
                 yield batch, held <= rows
                 batch, held = [], 0
@@ -278,13 +299,13 @@ class AggregationPlan:
         if batch:
             yield batch, held <= rows
 
-    def _parts_rows(self, table: str, parts: list[tuple[int, PartInfo, list[str]]],
+    def _parts_rows(self, table: str, parts: list[_PartCopy],
                     keep: pl.Expr | None = None) -> pl.DataFrame:
         """Some parts' files of a partition read in one scan (the rows ``keep`` selects),
         each row marked with its part's ordinal."""
-        names = [name for _, _, files in parts for name in files]
-        ordinals = pl.Series(CAPTURE_PART, [ordinal for ordinal, _, files in parts
-                                            for _ in files], dtype=pl.UInt32)
+        names = [name for part in parts for name in part.names]
+        ordinals = pl.Series(CAPTURE_PART, [part.ordinal for part in parts
+                                            for _ in part.names], dtype=pl.UInt32)
         rows = self._parts_from.read_parquet(names, _rows_schema(table), keep,
                                              file_column=CAPTURE_PART)
         return rows.with_columns(ordinals.gather(rows[CAPTURE_PART]))
@@ -311,7 +332,7 @@ class AggregationPlan:
 
     def _partition_names(self, table: str, partition: int) -> list[str]:
         """The names of every part's copy of one partition of ``table``."""
-        return [name for _, _, names in self._part_files(table, partition) for name in names]
+        return [name for part in self._part_files(table, partition) for name in part.names]
 
     def _column(self, table: str, partition: int, column: str,
                 keep: pl.Expr | None = None) -> pl.LazyFrame:
@@ -390,10 +411,20 @@ class AggregationPlan:
         return tasks
 
 
-def _copy_name(info: PartInfo, table: str, partition: int) -> str:
-    """The name of a part's rows of one partition in a task's copy of the partition (all
-    in one folder: a folder a part cost a tenth of the copy's time at 256 partitions)."""
-    return f"{info.key}.{table}-{partition_name(partition)}.parquet"
+class _PartCopy(NamedTuple):
+    """A part's rows of one partition in a task's copy of the partition: the part's
+    ordinal, the names of its files in the copy, and their rows."""
+
+    ordinal: int
+    names: list[str]
+    rows: int
+
+
+def _copy_name(ordinal: int, table: str, partition: int) -> str:
+    """The name of the ``ordinal``-th part's rows of one partition in a task's copy of the
+    partition (all in one folder: a folder a part cost a tenth of the copy's time at 256
+    partitions)."""
+    return f"{ordinal:06d}.{table}-{partition_name(partition)}.parquet"
 
 
 def slot_of(key: str) -> pl.Expr:
@@ -539,9 +570,8 @@ class SubBucketRows:
             if fits:
                 yield self.plan._parts_rows(self.table, batch, selected)
             else:
-                ordinal, _, names = batch[0]
-                yield from self.plan._part_windows(ordinal, self.table, names,
-                                                   self.capacity, selected)
+                yield from self.plan._part_windows(batch[0].ordinal, self.table,
+                                                   batch[0].names, self.capacity, selected)
 
     def _keep(self, index: int, split: pl.Expr | None) -> pl.Expr | None:
         """The filter of sub-bucket ``index``'s rows (of them, those ``split`` selects) in
@@ -588,8 +618,8 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
                     continue
                 # a sub-bucket over the setting by itself (one target's links, split when
                 # it is reduced): this part's share of it a window of rows at a time
-                ordinal, _, names = batch[0]
-                for window in plan._part_windows(ordinal, table, names, capacity, share.keep):
+                for window in plan._part_windows(batch[0].ordinal, table, batch[0].names,
+                                                 capacity, share.keep):
                     spill.add_to(index, window)
     return spill
 
@@ -642,33 +672,61 @@ def sub_bucket_count(rows: int, memory_mb: int, row_memory: int = LINK_ROW_MEMOR
 def plan_aggregation(
     store: DataStore, options: GraphOptions = GraphOptions(),  # noqa: B008
 ) -> AggregationPlan:
-    """Start an aggregation: find the parts, check they share one split, size the tasks."""
-    parts = [info for _, info in complete_parts(store)]
-    if not parts:
+    """Start an aggregation: find the parts, check they share one split, size the tasks.
+
+    The part.json files are read one at a time: each part's ranges go to the work folder,
+    transposed (part_ranges.py), and its record for the manifest to ``parts.jsonl`` there;
+    the plan keeps the parts' count and the rows and bytes of each partition, so that it
+    stays small whatever the number of parts (it goes to every task)."""
+    sub_bucket_count(0, options.aggregate_memory_mb)  # a bad memory setting fails first
+    folder = store.new_graph_folder()
+    for table in (*TABLES, WORK):
+        store.prepare(f"{folder}/{table}")
+    graph = Folder(store, folder)
+    try:
+        count, partitions, sums = _index_parts(store, graph.sub(WORK))
+    except BaseException:
+        graph.delete_all()
+        raise
+    return AggregationPlan(
+        store, folder, count, partitions,
+        link_bytes=sums[("links", "bytes")], page_bytes=sums[("pages", "bytes")],
+        link_rows=sums[("links", "rows")], page_rows=sums[("pages", "rows")])
+
+
+def _index_parts(store: DataStore,
+                 work: Folder) -> tuple[int, int, dict[tuple[str, str], dict[int, int]]]:
+    """Read every complete part's part.json once, in order: write its ranges
+    (``PartRangesWriter``) and its manifest record (PARTS_RECORD) to ``work``; return the
+    parts' count, their partition count and the bytes and rows of each partition of each
+    table."""
+    sums: dict[tuple[str, str], dict[int, int]] = {
+        (table, measure): {} for table in ("links", "pages") for measure in ("bytes", "rows")}
+    records: list[str] = []
+    writer: PartRangesWriter | None = None
+    for ordinal, (_, info) in enumerate(each_complete_part(store)):
+        if writer is None:
+            writer = PartRangesWriter(work, info.partitions)
+        elif info.partitions != writer.partitions:
+            raise GraphError(
+                f"the parts of {store.location!r} are split into "
+                f"{sorted({writer.partitions, info.partitions})} partitions; delete the parts "
+                "of the other split (or the data location) and run again"
+            )
+        for table in ("links", "pages"):
+            for measure, of_part in (("bytes", partition_bytes), ("rows", partition_rows)):
+                into = sums[(table, measure)]
+                for partition, value in of_part(info, table).items():
+                    into[partition] = into.get(partition, 0) + value
+        writer.add(ordinal, info)
+        records.append(json.dumps(_part_record(info), sort_keys=True))
+    if writer is None:
         raise GraphError(
             f"no complete parts in {store.location!r}; run `backlinks run` on some input first"
         )
-    splits = sorted({info.partitions for info in parts})
-    if len(splits) != 1:
-        raise GraphError(
-            f"the parts of {store.location!r} are split into {splits} partitions; delete the "
-            "parts of the other split (or the data location) and run again"
-        )
-    sums: dict[tuple[str, str], dict[int, int]] = {}
-    for info in parts:
-        for table in ("links", "pages"):
-            for measure, of_part in (("bytes", partition_bytes), ("rows", partition_rows)):
-                into = sums.setdefault((table, measure), {})
-                for partition, value in of_part(info, table).items():
-                    into[partition] = into.get(partition, 0) + value
-    sub_bucket_count(0, options.aggregate_memory_mb)  # a bad memory setting fails now
-    plan = AggregationPlan(
-        store, store.new_graph_folder(), parts, splits[0],
-        link_bytes=sums.get(("links", "bytes"), {}), page_bytes=sums.get(("pages", "bytes"), {}),
-        link_rows=sums.get(("links", "rows"), {}), page_rows=sums.get(("pages", "rows"), {}))
-    for table in (*TABLES, WORK):
-        store.prepare(f"{plan.folder}/{table}")
-    return plan
+    writer.close()
+    work.write_text(PARTS_RECORD, "".join(f"{record}\n" for record in records))
+    return len(records), writer.partitions, sums
 
 
 def _piece(kind: str, stem: str, partition: int) -> str:
@@ -749,6 +807,7 @@ def reduce_pages(plan: AggregationPlan, partitions: Iterable[int],
     every page of a host, meet in one sub-bucket; a host with more pages than one holds is
     reduced in splits of its URLs (``_reduce_url_splits``)."""
     written = _Written(plan.work, "pages", partitions)
+    plan = plan.reading("pages", written.partitions)
     reduced = 0
     with scratch_folder("superseded") as scratch:
         task = _PagesTaskFiles(scratch)
@@ -939,6 +998,7 @@ def reduce_links(plan: AggregationPlan, partitions: Iterable[int],
     work = plan.work
     reduced = 0
     written = _Written(work, "links", partitions)
+    plan = plan.reading("links", written.partitions)
     with ExitStack() as task:
         # every pages task's sitewide candidates, read by each partition (each sub-bucket,
         # lazily): from the task's disk, so that they leave the data location once a task
@@ -1463,7 +1523,7 @@ def write_graph(pages: pl.LazyFrame, links: pl.LazyFrame, folder: Folder,
     """Every table of TABLES in ``folder`` from raw page and link rows (several captures of
     a page allowed), as one partition, in this process; the row count of each (benchmarks
     build graphs of generated rows this way)."""
-    plan = AggregationPlan(folder.store, folder.name, [], 1, rows={"pages": pages,
+    plan = AggregationPlan(folder.store, folder.name, 0, 1, rows={"pages": pages,
                                                                    "links": links})
     for table in (*TABLES, WORK):
         folder.store.prepare(folder.name_of(table))
@@ -1482,14 +1542,15 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions, ranked: dic
     table, the manifest; make the graph the current one."""
     graph = plan.graph
     try:
+        parts = _parts_records(plan.work)  # (before the work folder goes)
         counts = _complete_tables(plan, ranked)
-        write_manifest(graph, plan, counts, options)
+        write_manifest(graph, plan.partitions, parts, counts, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
         graph.delete_all()
         raise
     return GraphSummary(
-        folder=folder, parts=len(plan.parts), pages=counts["pages"], links=counts["links"],
+        folder=folder, parts=plan.parts, pages=counts["pages"], links=counts["links"],
         host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
         hosts=counts["hosts"], domains=counts["domains"],
         buckets=sub_buckets or plan.partitions, partitions=plan.partitions,
@@ -1497,19 +1558,30 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions, ranked: dic
     )
 
 
-def _parts_record(parts: list[PartInfo]) -> list[dict[str, object]]:
-    return [
-        {
-            "input": info.input, "key": info.key, "version": info.version,
-            "crawl": info.crawl, "records": info.records, "pages": info.pages,
-            "links": info.links, "files": info.files,
-        }
-        for info in parts
-    ]
+def _part_record(info: PartInfo) -> dict[str, object]:
+    """What the manifest records of a part: its input, version and counts, and each file's
+    bytes, rows and SHA-256 (not its partitions' ranges: 40 KB a part at 1,500)."""
+    return {
+        "input": info.input, "key": info.key, "version": info.version,
+        "crawl": info.crawl, "records": info.records, "pages": info.pages,
+        "links": info.links,
+        "files": {name: {key: value for key, value in described.items()
+                         if key != "partitions"}
+                  for name, described in info.files.items()},
+    }
 
 
-def write_manifest(graph: Folder, plan: AggregationPlan, counts: dict[str, Any],
-                   options: GraphOptions) -> None:
+def _parts_records(work: Folder) -> list[dict[str, object]]:
+    """The manifest records of the plan's parts, in order (``_index_parts``)."""
+    text = work.read_text(PARTS_RECORD)
+    if text is None:
+        raise GraphError(f"the work file {work.url(PARTS_RECORD)!r} of this aggregation is "
+                         "gone; run again: a new aggregation writes it anew")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def write_manifest(graph: Folder, partitions: int, parts: list[dict[str, object]],
+                   counts: dict[str, Any], options: GraphOptions) -> None:
     """What a graph was built from: per part its input, version, counts and the SHA-256 of
     its files; the options that shaped it; the files and row count of every table; the
     hosts and domains a ranks file left unranked; how each table was ranked."""
@@ -1518,9 +1590,9 @@ def write_manifest(graph: Folder, plan: AggregationPlan, counts: dict[str, Any],
         "unranked": {key: counts.get(key, 0) for key in ("unranked_hosts", "unranked_domains")},
         "ranked": counts.get("ranked", {}),
         "files": {table: table_files(graph, table) for table in TABLES},
-        "partitions": plan.partitions,
+        "partitions": partitions,
         "options": asdict(options),
-        "parts": _parts_record(plan.parts),
+        "parts": parts,
     }
     graph.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
 
@@ -1546,13 +1618,25 @@ def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
     if found is None:
         return None
     folder, manifest = found
-    parts = [info for _, info in complete_parts(store)]
-    same_parts = manifest.get("parts") == json.loads(json.dumps(_parts_record(parts)))
+    same_parts = _same_parts(store, manifest.get("parts"))
     same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
     # a graph of an older version without a table of this one is built again
     tables = manifest.get("tables")
     same_tables = isinstance(tables, dict) and sorted(tables) == sorted(TABLES)
     return folder if same_parts and same_options and same_tables else None
+
+
+def _same_parts(store: DataStore, recorded: object) -> bool:
+    """The complete parts are those a manifest records (``recorded``), in order: each
+    part.json read when it is compared, up to the first difference."""
+    if not isinstance(recorded, list):
+        return False
+    count = 0
+    for count, (_, info) in enumerate(each_complete_part(store), start=1):
+        if count > len(recorded) or recorded[count - 1] != json.loads(
+                json.dumps(_part_record(info))):
+            return False
+    return count == len(recorded)
 
 
 def current_summary(store: DataStore, folder: str) -> GraphSummary:

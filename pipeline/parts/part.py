@@ -17,7 +17,6 @@ with a ``part.json`` is always complete; what a killed run leaves is swept by th
 
 from __future__ import annotations
 
-import bisect
 import io
 import json
 import shutil
@@ -168,19 +167,6 @@ def partition_ranges(info: PartInfo, table: str) -> dict[int, tuple[str, int, in
             for partition, start, stop, rows in described.get("partitions", ())}
 
 
-def partition_range(info: PartInfo, table: str,
-                    partition: int) -> tuple[str, int, int, int] | None:
-    """``partition_ranges(info, table)[partition]``, or None when the part has no rows
-    there: found by bisection (a task asks for its partition of every part)."""
-    name, described = _table_file(info, table)
-    ranges = described.get("partitions", ())
-    at = bisect.bisect_left(ranges, partition, key=lambda entry: int(entry[0]))
-    if at == len(ranges) or int(ranges[at][0]) != partition:
-        return None
-    _, start, stop, rows = ranges[at]
-    return name, int(start), int(stop), int(rows)
-
-
 def _table_file(info: PartInfo, table: str) -> tuple[str, dict[str, Any]]:
     """The name (in the data location) and the part.json entry of a part's file of
     ``table``; an empty entry when the part has no rows of it."""
@@ -310,7 +296,13 @@ def _part_keys(store: DataStore) -> list[str]:
 
 def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
     """Every complete part under the data location, sorted by key: (folder, info)."""
-    found = []
+    return list(each_complete_part(store))
+
+
+def each_complete_part(store: DataStore) -> Iterator[tuple[str, PartInfo]]:
+    """``complete_parts`` one at a time, each part.json read when it is asked for: a
+    whole crawl's (90,000 of them, with their ranges of 1,500 partitions) would take
+    tens of GB held at once."""
     for key in _part_keys(store):
         info = read_part_info(store, key)
         bad = damaged_files(store, info)
@@ -320,8 +312,7 @@ def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
                 "not as written (size or SHA-256 differ); delete the folder and run again to "
                 "rebuild it"
             )
-        found.append((part_folder(key), info))
-    return found
+        yield part_folder(key), info
 
 
 class PartWriter:

@@ -282,6 +282,9 @@ class Folder:
     def write_text(self, file: str, text: str) -> None:
         self.store.write_text(self.name_of(file), text)
 
+    def read_text(self, file: str) -> str | None:
+        return self.store.read_text(self.name_of(file))
+
     def write_bytes(self, file: str, data: bytes) -> None:
         self.store.write_bytes(self.name_of(file), data)
 

@@ -1,0 +1,147 @@
+"""The parts' ranges of each partition, written transposed by the plan (part_ranges.py):
+every reduce task reads those of its own partitions, not every part's part.json, and the
+plan that goes to every task holds no part."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from test_aggregate import assert_same_tables, link, page, write, write_sites
+
+from pipeline.graph import aggregate as steps
+from pipeline.graph import part_ranges
+from pipeline.graph.aggregate import GraphOptions, aggregate, plan_aggregation
+from pipeline.graph.part_ranges import PartRanges, ranges_kind
+from pipeline.parts.part import complete_parts, partition_ranges
+from pipeline.storage import LocalData
+
+PARTITIONS = 8
+
+
+def _targets(n: int) -> list[tuple[str, str]]:
+    return [(f"t{m}.org", f"t{m}.org") for m in range(n % 7 + 1)]
+
+
+def _write_parts(data: Path, keys: list[str]) -> None:
+    """A part a key, each with a page of 30 sites linking to ``_targets``."""
+    for key in keys:
+        rows = []
+        for n in range(30):
+            src, host = f"https://site{n}.example/{key}", f"site{n}.example"
+            rows.append((page("c1", src, host, host),
+                         [link("c1", src, host, host, *target) for target in _targets(n)]))
+        write(data, key, rows, partitions=PARTITIONS)
+
+
+class _TextCounting(LocalData):
+    """A local data folder noting each text file it reads (part.json, the manifest)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.texts: list[str] = []
+
+    def read_text(self, name: str) -> str | None:
+        self.texts.append(name)
+        return super().read_text(name)
+
+
+@pytest.mark.parametrize(("per_file", "files"), [(1, 3), (20, 2),
+                                                 (part_ranges.RANGES_PER_FILE, 1)])
+def test_each_partition_has_every_parts_range_in_the_parts_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_file: int, files: int) -> None:
+    """Whatever the ranges a file holds (one part's, a few parts', all), a partition's ranges
+    are those part.json gives, of every part that has rows there, in the parts' order (the
+    ordinal is the part's place among them, sorted by key)."""
+    monkeypatch.setattr(part_ranges, "RANGES_PER_FILE", per_file)
+    write_sites(tmp_path, 30, PARTITIONS, _targets)
+    store = LocalData(tmp_path)
+    plan = plan_aggregation(store)
+    try:
+        infos = [info for _, info in complete_parts(store)]
+        # a part has 11 to 16 ranges: a file each, two parts in one, or all in one
+        assert len(store.files(plan.work.name_of(ranges_kind("links")))) == files
+        for table in ("pages", "links"):
+            task = PartRanges.read(plan.work, table, range(PARTITIONS), PARTITIONS)
+            found = 0
+            for partition in range(PARTITIONS):
+                expected = [(ordinal, *span) for ordinal, info in enumerate(infos)
+                            if (span := partition_ranges(info, table).get(partition))]
+                found += len(expected)
+                assert task.of(partition).rows() == expected
+                alone = PartRanges.read(plan.work, table, [partition], PARTITIONS)
+                assert alone.of(partition).rows() == expected
+            assert found == sum(len(partition_ranges(info, table)) for info in infos) > 3
+    finally:
+        plan.graph.delete_all()
+
+
+def test_the_plan_holds_no_part(tmp_path: Path) -> None:
+    """The plan goes to every task: it names no part and does not grow with them (before,
+    every part's part.json went with it: 27.5 KB a part pickled at 1,500 partitions)."""
+    sizes = {}
+    for parts in (2, 12):
+        _write_parts(tmp_path / str(parts), [f"key{number}" for number in range(parts)])
+        plan = plan_aggregation(LocalData(tmp_path / str(parts)))
+        try:
+            assert plan.parts == parts
+            pickled = pickle.dumps(plan)
+            assert b"key1" not in pickled and b"parts/" not in pickled
+            sizes[parts] = len(pickled)
+        finally:
+            plan.graph.delete_all()
+    assert sizes[12] - sizes[2] < 100  # some counts grow a byte or two; nothing per part
+
+
+def test_a_reduce_task_reads_no_part_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    """The plan reads each part.json once; the steps' tasks read their partitions' ranges
+    from the work folder, and the tables are those of one aggregation (with one range a
+    file, so that a task reads several files)."""
+    write_sites(tmp_path / "reference", 30, PARTITIONS, _targets)
+    aggregate(LocalData(tmp_path / "reference"))
+    write_sites(tmp_path / "data", 30, PARTITIONS, _targets)
+    monkeypatch.setattr(part_ranges, "RANGES_PER_FILE", 1)
+    store = _TextCounting(tmp_path / "data")
+    options = GraphOptions(aggregate_buckets=2)
+    plan = steps.plan_aggregation(store, options)
+    planned = [name for name in store.texts if name.endswith("/part.json")]
+    assert len(planned) == len(set(planned)) == 3
+    store.texts.clear()
+    for group in ([0, 1, 2], [3], [4, 5, 6, 7]):
+        steps.reduce_pages(plan, group, options)
+    for group in ([0], [1, 2, 3, 4], [5, 6, 7]):
+        steps.reduce_links(plan, group, options)
+    steps.reduce_hosts(plan, range(PARTITIONS))
+    steps.reduce_domains(plan, range(PARTITIONS))
+    ranked = steps.rank_graph(plan, options)
+    steps.write_referrals(plan, range(PARTITIONS), options)
+    assert not [name for name in store.texts if name.startswith("parts/")]
+    summary = steps.finish_aggregation(plan, options, ranked)
+    assert summary.parts == 3
+    assert_same_tables(tmp_path / "data", tmp_path / "reference")
+
+
+def test_the_manifest_records_each_parts_files_without_their_ranges(tmp_path: Path) -> None:
+    """The manifest names every part with its files' bytes, rows and SHA-256, in the
+    parts' order; the ranges of their partitions stay in part.json (about 40 KB a part at
+    1,500 partitions, which made a whole crawl's manifest gigabytes)."""
+    import json
+
+    write_sites(tmp_path, 30, PARTITIONS, _targets)
+    store = LocalData(tmp_path)
+    aggregate(store)
+    manifest = json.loads((tmp_path / "graph" / steps.MANIFEST).read_text())
+    infos = [info for _, info in complete_parts(store)]
+    assert [part["key"] for part in manifest["parts"]] == [info.key for info in infos]
+    for part, info in zip(manifest["parts"], infos, strict=True):
+        assert set(part["files"]) == set(info.files)
+        for name, described in part["files"].items():
+            assert "partitions" not in described
+            assert described == {key: value for key, value in info.files[name].items()
+                                 if key != "partitions"}
+    # the graph is current for those parts, read one at a time; one more makes it not
+    assert steps.graph_is_current(store, GraphOptions()) is not None
+    _write_parts(tmp_path, ["zz"])
+    assert steps.graph_is_current(store, GraphOptions()) is None
