@@ -188,6 +188,8 @@ def _split_part(store: LocalData) -> Any:
     lambda ranges: ranges[0].__setitem__(2, ranges[0][2] - 1),  # a gap before the next
     lambda ranges: ranges[-1].__setitem__(3, ranges[-1][3] + 1),  # rows that do not add up
     lambda ranges: ranges[0].__setitem__(1, "0"),
+    lambda ranges: ranges[0].pop(),  # an entry of three numbers
+    lambda ranges: ranges[0].__setitem__(3, 1.5),
 ])
 def test_a_part_json_whose_ranges_do_not_hold_together_is_refused(
     tmp_path: Path, damage: Any,

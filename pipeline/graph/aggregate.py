@@ -120,8 +120,7 @@ from pipeline.parts.part import (
     PartInfo,
     copy_ranges,
     each_complete_part,
-    partition_bytes,
-    partition_rows,
+    partition_ranges,
 )
 from pipeline.scratch import new_scratch, scratch_folder
 from pipeline.storage import DataStore, Folder, open_store, sha256_of
@@ -714,11 +713,13 @@ def _index_parts(store: DataStore,
                 "of the other split (or the data location) and run again"
             )
         for table in ("links", "pages"):
-            for measure, of_part in (("bytes", partition_bytes), ("rows", partition_rows)):
-                into = sums[(table, measure)]
-                for partition, value in of_part(info, table).items():
-                    into[partition] = into.get(partition, 0) + value
-        writer.add(ordinal, info)
+            ranges = partition_ranges(info, table)
+            sizes, rows = sums[(table, "bytes")], sums[(table, "rows")]
+            for partition, (_, start, stop, count) in ranges.items():
+                sizes[partition] = sizes.get(partition, 0) + stop - start
+                rows[partition] = rows.get(partition, 0) + count
+            writer.add(ordinal, table, ranges)
+        writer.part_done()
         records.append(json.dumps(_part_record(info), sort_keys=True))
     if writer is None:
         raise GraphError(

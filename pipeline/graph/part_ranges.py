@@ -27,7 +27,6 @@ from collections.abc import Iterable
 import polars as pl
 
 from pipeline.graph.pieces import PieceReader, write_pieces
-from pipeline.parts.part import PartInfo, partition_ranges
 from pipeline.storage import Folder
 
 TABLES = ("pages", "links")
@@ -61,22 +60,25 @@ class PartRangesWriter:
                                 "ordinal": array("I"), "start": array("Q"),
                                 "stop": array("Q"), "rows": array("Q")} for table in TABLES}
 
-    def add(self, ordinal: int, info: PartInfo) -> None:
-        """The ranges of the part ``info``, the ``ordinal``-th of the plan."""
-        for table in TABLES:
-            ranges = partition_ranges(info, table)
-            if not ranges:
-                continue
-            columns, names = self.columns[table], self.names[table]
-            names.append(next(iter(ranges.values()))[0])  # one file a table
-            for partition, (_, start, stop, rows) in ranges.items():
-                columns["partition"].append(partition)
-                columns["part"].append(len(names) - 1)
-                columns["ordinal"].append(ordinal)
-                columns["start"].append(start)
-                columns["stop"].append(stop)
-                columns["rows"].append(rows)
-            self.held += len(ranges)
+    def add(self, ordinal: int, table: str,
+            ranges: dict[int, tuple[str, int, int, int]]) -> None:
+        """The ranges of ``table`` (``partition_ranges``) of the ``ordinal``-th part of the
+        plan; a part's tables are added in turn, before the next part's."""
+        if not ranges:
+            return
+        columns, names = self.columns[table], self.names[table]
+        names.append(next(iter(ranges.values()))[0])  # one file a table
+        partitions, spans = ranges.keys(), ranges.values()
+        columns["partition"].extend(partitions)
+        columns["part"].extend([len(names) - 1] * len(ranges))
+        columns["ordinal"].extend([ordinal] * len(ranges))
+        columns["start"].extend([start for _, start, _, _ in spans])
+        columns["stop"].extend([stop for _, _, stop, _ in spans])
+        columns["rows"].extend([rows for _, _, _, rows in spans])
+        self.held += len(ranges)
+
+    def part_done(self) -> None:
+        """A part's tables are added: write a file when it holds RANGES_PER_FILE ranges."""
         if self.held >= RANGES_PER_FILE:
             self._write()
 

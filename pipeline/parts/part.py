@@ -117,12 +117,15 @@ def _check_ranges(name: str, described: dict[str, Any], partitions: int) -> None
     if not isinstance(ranges, list) or not ranges:
         raise ValueError(f"{name} lists no partitions")
     end, last = 0, -1
-    for entry in ranges:
-        if (not isinstance(entry, list) or len(entry) != 4
-                or not all(isinstance(value, int) for value in entry)):
+    for entry in ranges:  # (checked without a generator: 1,500 entries a part, 90,000 parts)
+        if not isinstance(entry, list) or len(entry) != 4:
             raise ValueError(f"{name} has a partition entry {entry!r}, not [partition, start, "
                              "stop, rows]")
         partition, start, stop, rows = entry
+        if not (type(partition) is int and type(start) is int and type(stop) is int
+                and type(rows) is int):
+            raise ValueError(f"{name} has a partition entry {entry!r}, not [partition, start, "
+                             "stop, rows]")
         if not last < partition < partitions or start != end or stop <= start or rows <= 0:
             raise ValueError(f"{name} has the partition entry {entry!r} out of order or out "
                              f"of range (after byte {end}, of {partitions} partitions)")
@@ -174,17 +177,6 @@ def _table_file(info: PartInfo, table: str) -> tuple[str, dict[str, Any]]:
         if name.rsplit("/", 1)[-1] == TABLES_FILES[table]:
             return f"{part_folder(info.key)}/{name}", described
     return "", {}
-
-
-def partition_bytes(info: PartInfo, table: str) -> dict[int, int]:
-    """Compressed bytes of the part's ``table`` rows per partition (from part.json)."""
-    return {partition: stop - start
-            for partition, (_, start, stop, _) in partition_ranges(info, table).items()}
-
-
-def partition_rows(info: PartInfo, table: str) -> dict[int, int]:
-    """Rows of the part's ``table`` per partition (from part.json)."""
-    return {partition: rows for partition, (*_, rows) in partition_ranges(info, table).items()}
 
 
 def copy_ranges(store: DataStore, ranges: Sequence[tuple[str, int, int]],
