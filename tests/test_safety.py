@@ -103,3 +103,35 @@ def test_a_damaged_part_is_rewritten_or_refused_never_used(tmp_path: Path, damag
     again = process_input(source, settings)
     assert not again.reused and again.links == first.links
     assert complete_parts(LocalData(tmp_path))[0][1].links == first.links
+
+
+def test_parts_are_read_side_by_side_in_order_and_a_damaged_one_stops_the_walk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``each_complete_part`` reads the part.json files a few at a time ahead of its caller
+    (side by side: from S3 a GET and a HEAD a file each) and hands them over in key order;
+    a damaged part is the PartError that names it, raised where it falls in that order;
+    a caller that stops early leaves no reader running."""
+    import threading
+
+    from test_aggregate import page, write
+
+    from pipeline.parts import part
+
+    monkeypatch.setattr(part, "PART_READERS", 3)
+    keys = [f"k{number:02d}" for number in range(20)]
+    for key in reversed(keys):
+        write(tmp_path, key, [(page("c", f"https://{key}.org/", f"{key}.org", f"{key}.org"), [])])
+    store = LocalData(tmp_path)
+    assert [info.key for _, info in part.each_complete_part(store)] == keys
+    assert [folder for folder, _ in complete_parts(store)] == [f"parts/{key}" for key in keys]
+    threads = threading.active_count()
+    walk = part.each_complete_part(store)
+    assert [next(walk)[1].key for _ in range(2)] == keys[:2]
+    walk.close()
+    assert threading.active_count() == threads
+    (part_path(store, "k13") / "pages.partitions").write_bytes(b"not the rows")
+    seen = []
+    with pytest.raises(PartError, match=r"k13.* is damaged: pages\.partitions"):
+        for _, info in part.each_complete_part(store):
+            seen.append(info.key)
+    assert seen == keys[:13]
