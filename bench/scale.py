@@ -27,6 +27,13 @@ Generated folders are kept in ``--data`` and reused.
     python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
         --rows 400000 --factors 1 4 16
 
+``--plan-parts N [N ...]`` instead measures the plan as the parts grow: one generated part
+hard-linked N times, then the plan (seconds, peak, its pickled bytes, the ranges it writes)
+and a pages and a links task of a partition with no rows (what a task pays for the plan):
+
+    python3 -m uv run --frozen --extra bench python bench/scale.py --plan-parts 1000 4000 \\
+        --partitions 1500 --shape crawl --rows 1000000
+
 ``--write-part`` instead writes the rows of one generated part of ``--rows`` link rows
 through the extractor's ``PartWriter`` into ``--partitions``, into a local folder and into a
 local S3 server, and reports the seconds (flush and commit) and the files written.
@@ -48,6 +55,7 @@ import gzip
 import io
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -182,7 +190,6 @@ def input_bytes(data: Path) -> int:
 def measure(data: Path, memory_mb: int, ranks: bool,
             s3: CountingS3 | None = None) -> dict[str, tuple[float, int, int, int]]:
     """Stage -> (seconds summed over tasks, largest peak MiB, bytes read, tasks)."""
-    import shutil
 
     for leftover in data.glob(".graph-*"):
         shutil.rmtree(leftover)
@@ -211,17 +218,17 @@ def measure(data: Path, memory_mb: int, ranks: bool,
     return results
 
 
-def copy_parts(source: Path, target: Path, copies: int) -> None:
+def copy_parts(source: Path, target: Path, copies: int, link: bool = False) -> None:
     """``target`` holds every part of ``source`` ``copies`` times, each copy a part of its own
-    (its key and input named ``copyN-...``), unless it already holds these copies."""
+    (its key and input named ``copyN-...``), unless it already holds these copies; with
+    ``link``, each copy's files hard links to the source's (no disk but part.json)."""
     import json
-    import shutil
 
     def described(folder: Path) -> object:  # a part's files as part.json lists them
         return json.loads((folder / "part.json").read_text())["files"]
 
     parts = sorted(p.parent for p in (source / "parts").glob("*/part.json"))
-    copied = {f"copy{n}-{part.name}": part for n in range(copies) for part in parts}
+    copied = {f"copy{n:05d}-{part.name}": part for n in range(copies) for part in parts}
     held = {p.parent.name for p in (target / "parts").glob("*/part.json")}
     if held == set(copied) and all(described(target / "parts" / name) == described(part)
                                    for name, part in copied.items()):
@@ -229,10 +236,55 @@ def copy_parts(source: Path, target: Path, copies: int) -> None:
     shutil.rmtree(target, ignore_errors=True)
     for name, part in copied.items():
         copy = target / "parts" / name
-        shutil.copytree(part, copy)
+        shutil.copytree(part, copy, copy_function=os.link if link else shutil.copy2)
         info = json.loads((copy / "part.json").read_text())
         info["key"], info["input"] = name, f"{name.split('-')[0]}-{info['input']}"
+        (copy / "part.json").unlink()  # (a hard link to the source's, with ``link``)
         (copy / "part.json").write_text(json.dumps(info))
+
+
+def plan_parts(args: argparse.Namespace) -> None:
+    """The plan and what a task pays for it as the parts grow: one generated part of
+    ``--rows`` link rows (at most a part's) in ``--partitions``, hard-linked N times under
+    names of their own; per N, in fresh processes, the plan (seconds, peak MiB, the plan's
+    pickled bytes as it goes to every task, and the bytes of the parts' ranges it writes for
+    the tasks) and a pages and a links task of a partition with no rows (seconds, peak MiB:
+    all of it the plan's cost and the task's fixed one)."""
+    import json
+
+    shape = "" if args.shape == "stress" else f"-{args.shape}"
+    rows = min(args.rows, ROWS_PER_PART)
+    base = args.data / f"scale-{rows}-p{args.partitions}{shape}"
+    build_parts(base, rows, args.partitions, shape=args.shape)
+    first = sorted((base / "parts").glob("*/part.json"))[0]
+    held = {entry[0] for described in json.loads(first.read_text())["files"].values()
+            for entry in described["partitions"]}
+    empty = next((p for p in range(args.partitions) if p not in held), None)
+    if empty is None:
+        raise SystemExit(f"every partition of {args.partitions} has rows: use fewer --rows")
+    print(f"one {args.shape} part of {rows:,} link rows in {args.partitions} partitions "
+          f"({len(held)} with rows), hard-linked N times; the tasks of partition {empty} "
+          "(no rows)")
+    print("| parts | plan s · MiB | plan pickled | ranges written | pages task s · MiB "
+          "| links task s · MiB |")
+    print("|---:|---|---:|---:|---|---|")
+    for parts in args.plan_parts:
+        data = args.data / f"plan-{parts}-{rows}-p{args.partitions}{shape}"
+        copy_parts(base, data, parts, link=True)
+        for leftover in data.glob(".graph-*"):
+            shutil.rmtree(leftover)
+        plan_file = data / "plan.pickle"
+        seconds, peak, _ = run_step("plan", data, plan_file, args.memory_mb, False)
+        ranges = sum(path.stat().st_size for folder in data.glob(".graph-*/work/*_ranges")
+                     for path in folder.iterdir())
+        cells = [f"{seconds:.2f} · {peak}", f"{plan_file.stat().st_size / 1e6:,.2f} MB",
+                 f"{ranges:,} B"]
+        for step in ("pages", "links"):
+            seconds, peak, _ = run_step(step, data, plan_file, args.memory_mb, False, [empty])
+            cells.append(f"{seconds:.2f} · {peak}")
+        for leftover in data.glob(".graph-*"):
+            shutil.rmtree(leftover)
+        print(f"| {parts:,} | " + " | ".join(cells) + " |", flush=True)
 
 
 def scale(args: argparse.Namespace) -> None:
@@ -356,6 +408,9 @@ def main() -> None:
                         help="instead: the seconds and files of writing one part (local, S3)")
     parser.add_argument("--overhead-parts", type=int, default=0,
                         help="instead: per-task cost over this many one-page files")
+    parser.add_argument("--plan-parts", type=int, nargs="+", default=[],
+                        help="instead: the plan and a task's cost of it over this many "
+                        "hard-linked copies of one part (several counts: one row each)")
     parser.add_argument("--shape", choices=SHAPES, default="stress",
                         help="the generated parts' shape: stress (about a page and 1/8 of a "
                         "host a link row; the default) or crawl (100 links a page, 50 pages a "
@@ -371,6 +426,8 @@ def main() -> None:
         write_part(args)
     elif args.overhead_parts:
         overhead(args)
+    elif args.plan_parts:
+        plan_parts(args)
     else:
         scale(args)
 

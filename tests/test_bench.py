@@ -298,12 +298,31 @@ def test_scale_aggregates_copies_of_the_parts_when_asked(data: Path) -> None:
     assert len(rows) == 1 and rows[0][0] == "40,000"
     folder = data / "scale-20000-p2-copies2"
     parts = sorted(p.name for p in (folder / "parts").iterdir())
-    assert parts == ["copy0-gen-0000", "copy1-gen-0000"]
+    assert parts == ["copy00000-gen-0000", "copy00001-gen-0000"]
     store = LocalData(data / "scale-20000-p2")
     links = pl.concat([read_part_table(store, info, "links")
                        for _, info in complete_parts(store)])
     published = pl.read_parquet(sorted((folder / "graph" / "links").glob("*.parquet")))
     assert published.height == links.height
+
+
+def test_scale_measures_the_plan_as_the_parts_grow(data: Path) -> None:
+    """bench/scale.py --plan-parts: one generated part hard-linked 2 and 30 times, a row
+    each; the plan that goes to every task is the same size whatever the parts (their
+    ranges written beside it grow with them), and a task of an empty partition runs."""
+    out = bench("scale.py", "--plan-parts", 2, 30, "--rows", 2_000, "--partitions", 256,
+                "--shape", "crawl", "--data", data)
+    header, rows = markdown_table(out)
+    assert header[:4] == ["parts", "plan s · MiB", "plan pickled", "ranges written"]
+    assert [row[0] for row in rows] == ["2", "30"]
+    assert rows[0][2] == rows[1][2]  # the plan's pickled bytes
+    assert 0 < number(rows[0][3].split()[0]) < number(rows[1][3].split()[0])
+    assert all(number(cell.split(" · ")[0]) > 0 for row in rows for cell in row[4:])
+    copies = data / "plan-30-2000-p256-crawl" / "parts"
+    assert len(list(copies.glob("*/part.json"))) == 30
+    linked = next(copies.glob("*/links.partitions"))
+    assert linked.stat().st_nlink == 1 + 2 + 30  # the generated part and every copy
+    assert not list(copies.parent.glob(".graph-*"))
 
 
 def test_scale_measures_what_a_task_costs_on_each_runner(
