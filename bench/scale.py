@@ -21,7 +21,9 @@ queries, and the Python modules a step imports lazily, so it overstates the byte
 the more queries it runs; and it misses what Polars reads of a local file through mmap.
 
 ``--overhead-parts N`` instead runs ``backlinks run`` over N one-page WARC files with the
-local runner and with Dask, and reports what each task costs (wall time over files).
+local runner (twice: in threads, as it runs inputs of 32 MB or less in all, and on the files
+padded past that, in its process pool) and with Dask, and reports what each task costs
+(wall time over files).
 Generated folders are kept in ``--data`` and reused.
 
     python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
@@ -354,10 +356,11 @@ def write_part(args: argparse.Namespace) -> None:
             print(f"| {where} | {seconds:.2f} | {len(written.files) + 1} |", flush=True)
 
 
-def tiny_warc(path: Path, number: int) -> None:
-    """One gzip member, one HTML response linking to another host."""
+def tiny_warc(path: Path, number: int, padding: int = 0) -> None:
+    """One gzip member, one HTML response linking to another host; with ``padding``, that
+    many bytes more in an HTML comment, stored uncompressed (the file that much larger)."""
     body = (f"<html><body><a href='https://target{number % 97}.example/'>t</a>"
-            "</body></html>").encode()
+            f"{'<!--' + 'x' * padding + '-->' if padding else ''}</body></html>").encode()
     http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
             + str(len(body)).encode() + b"\r\n\r\n" + body)
     record = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
@@ -366,23 +369,35 @@ def tiny_warc(path: Path, number: int) -> None:
               "Content-Type: application/http; msgtype=response\r\n"
               f"Content-Length: {len(http)}\r\n\r\n").encode() + http + b"\r\n\r\n"
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb") as member:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=0 if padding else 9) as member:
         member.write(record)
     path.write_bytes(buffer.getvalue())
 
 
 def overhead(args: argparse.Namespace) -> None:
-    folder = args.data / f"tiny-{args.overhead_parts}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for number in range(args.overhead_parts):
-        target = folder / f"tiny-{number:05d}.warc.gz"
-        if not target.exists():
-            tiny_warc(target, number)
-    print(f"{args.overhead_parts} one-page WARC files; wall seconds of `backlinks run` and "
-          "per file")
+    """``backlinks run`` over N one-page files on each runner. Inputs of SMALL_RUN_BYTES or
+    less in all run their tasks in threads of the flow's process (flows/build.py), so the
+    local runner is measured twice: on the tiny files (threads), and on the same files
+    padded to more than that in all (its process pool, as for real inputs)."""
+    from flows.build import SMALL_RUN_BYTES
+
+    count = args.overhead_parts
+    padding = SMALL_RUN_BYTES // count + 1
+    folders = {"tiny": args.data / f"tiny-{count}",
+               "padded": args.data / f"tiny-{count}-padded-{padding}"}
+    for kind, folder in folders.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(count):
+            target = folder / f"tiny-{number:05d}.warc.gz"
+            if not target.exists():
+                tiny_warc(target, number, padding if kind == "padded" else 0)
+    print(f"{count} one-page WARC files; wall seconds of `backlinks run` and per file "
+          f"(padded: {padding:,} bytes more a file, so that the local runner uses processes)")
     print("| runner | wall s | s per file |")
     print("|---|---:|---:|")
-    for runner in ("local", "dask"):
+    for label, runner, folder in (("local (threads)", "local", folders["tiny"]),
+                                  ("local (processes)", "local", folders["padded"]),
+                                  ("dask", "dask", folders["tiny"])):
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
             done = subprocess.run(
@@ -392,8 +407,8 @@ def overhead(args: argparse.Namespace) -> None:
             )
             wall = time.perf_counter() - started
         if done.returncode != 0:
-            raise SystemExit(f"{runner} run failed:\n{done.stderr[-2000:]}")
-        print(f"| {runner} | {wall:.1f} | {wall / args.overhead_parts:.3f} |", flush=True)
+            raise SystemExit(f"{label} run failed:\n{done.stderr[-2000:]}")
+        print(f"| {label} | {wall:.1f} | {wall / count:.3f} |", flush=True)
 
 
 def main() -> None:

@@ -328,16 +328,25 @@ def test_scale_measures_the_plan_as_the_parts_grow(data: Path) -> None:
 def test_scale_measures_what_a_task_costs_on_each_runner(
         data: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """bench/scale.py --overhead-parts (make bench-scale runs it): `backlinks run` over
-    one-page WARC files with the local runner and with Dask, a row each (the test's Prefect
-    API instead of a temporary server a run)."""
+    one-page WARC files with the local runner (in threads on the tiny files; on files
+    padded past SMALL_RUN_BYTES in all, in its process pool) and with Dask, a row each (the
+    test's Prefect API instead of a temporary server a run)."""
     monkeypatch.setenv("PREFECT_API_URL", prefect_api)
     out = bench("scale.py", "--overhead-parts", 3, "--data", data)
     assert out.startswith("3 one-page WARC files")
     header, rows = markdown_table(out)
     assert header == ["runner", "wall s", "s per file"]
-    assert [row[0] for row in rows] == ["local", "dask"]
+    assert [row[0] for row in rows] == ["local (threads)", "local (processes)", "dask"]
     assert all(number(row[1]) > 0 and number(row[2]) > 0 for row in rows)
     assert len(list((data / "tiny-3").glob("*.warc.gz"))) == 3
+    from flows.build import SMALL_RUN_BYTES, small_local_run
+    from pipeline.config import Settings
+    from pipeline.read.sources import InputFile
+
+    padded = [InputFile(str(path)) for path in data.glob("tiny-3-padded-*/*.warc.gz")]
+    assert len(padded) == 3 and sum(path.stat().st_size for path in
+                                    data.glob("tiny-3-padded-*/*")) > SMALL_RUN_BYTES
+    assert not small_local_run(padded, Settings.defaults())  # the process pool
 
 
 def test_scale_times_writing_one_part_locally_and_in_s3(data: Path) -> None:
