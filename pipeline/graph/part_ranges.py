@@ -55,7 +55,9 @@ class PartRangesWriter:
 
     def _clear(self) -> None:
         self.held = 0
-        self.names: dict[str, list[str]] = {table: [] for table in TABLES}  # a part's each
+        # each part's file of the table (its name once), and each range with its place
+        # there ("part"): a name is held once a part, not once a range
+        self.names: dict[str, list[str]] = {table: [] for table in TABLES}
         self.columns = {table: {"partition": array("I"), "part": array("I"),
                                 "ordinal": array("I"), "start": array("Q"),
                                 "stop": array("Q"), "rows": array("Q")} for table in TABLES}
