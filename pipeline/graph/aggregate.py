@@ -259,7 +259,7 @@ class AggregationPlan:
         CAPTURE_PART of its rows), the name of its copy of the partition's rows
         (``_copy_name``) and their number."""
         ranges = self._ranges_of(table, partition)
-        return [_PartCopy(ordinal, [_copy_name(ordinal, table, partition)], rows)
+        return [_PartCopy(ordinal, _copy_name(ordinal, table, partition), rows)
                 for ordinal, rows in zip(ranges["ordinal"], ranges["rows"], strict=True)]
 
     def _partition_copy(self, table: str, partition: int, folder: Path) -> AggregationPlan:
@@ -302,26 +302,24 @@ class AggregationPlan:
                     keep: pl.Expr | None = None) -> pl.DataFrame:
         """Some parts' files of a partition read in one scan (the rows ``keep`` selects),
         each row marked with its part's ordinal."""
-        names = [name for part in parts for name in part.names]
-        ordinals = pl.Series(CAPTURE_PART, [part.ordinal for part in parts
-                                            for _ in part.names], dtype=pl.UInt32)
-        rows = self._parts_from.read_parquet(names, _rows_schema(table), keep,
+        ordinals = pl.Series(CAPTURE_PART, [part.ordinal for part in parts], dtype=pl.UInt32)
+        rows = self._parts_from.read_parquet([part.name for part in parts],
+                                             _rows_schema(table), keep,
                                              file_column=CAPTURE_PART)
         return rows.with_columns(ordinals.gather(rows[CAPTURE_PART]))
 
-    def _part_windows(self, ordinal: int, table: str, names: list[str], rows: int,
+    def _part_windows(self, part: _PartCopy, table: str, rows: int,
                       keep: pl.Expr | None) -> Iterator[pl.DataFrame]:
-        """One part's files of a partition read ``rows`` rows at a time, each window's rows
+        """One part's file of a partition read ``rows`` rows at a time, each window's rows
         that ``keep`` selects, marked with the part's ordinal: for a share of a part too
         large to hold at once."""
         schema = _rows_schema(table)
-        for name in names:
-            file = self._parts_from.scan_parquet([name])
-            height = file.select(pl.len()).collect().item()
-            for offset in range(0, height, rows):
-                window = file.slice(offset, rows)
-                yield ((window if keep is None else window.filter(keep)).collect().cast(schema)
-                       .with_columns(pl.lit(ordinal, pl.UInt32).alias(CAPTURE_PART)))
+        file = self._parts_from.scan_parquet([part.name])
+        height = file.select(pl.len()).collect().item()
+        for offset in range(0, height, rows):
+            window = file.slice(offset, rows)
+            yield ((window if keep is None else window.filter(keep)).collect().cast(schema)
+                   .with_columns(pl.lit(part.ordinal, pl.UInt32).alias(CAPTURE_PART)))
 
     @property
     def _parts_from(self) -> DataStore:
@@ -331,7 +329,7 @@ class AggregationPlan:
 
     def _partition_names(self, table: str, partition: int) -> list[str]:
         """The names of every part's copy of one partition of ``table``."""
-        return [name for part in self._part_files(table, partition) for name in part.names]
+        return [part.name for part in self._part_files(table, partition)]
 
     def _column(self, table: str, partition: int, column: str,
                 keep: pl.Expr | None = None) -> pl.LazyFrame:
@@ -412,10 +410,10 @@ class AggregationPlan:
 
 class _PartCopy(NamedTuple):
     """A part's rows of one partition in a task's copy of the partition: the part's
-    ordinal, the names of its files in the copy, and their rows."""
+    ordinal, the name of its file in the copy, and its rows."""
 
     ordinal: int
-    names: list[str]
+    name: str
     rows: int
 
 
@@ -569,8 +567,8 @@ class SubBucketRows:
             if fits:
                 yield self.plan._parts_rows(self.table, batch, selected)
             else:
-                yield from self.plan._part_windows(batch[0].ordinal, self.table,
-                                                   batch[0].names, self.capacity, selected)
+                yield from self.plan._part_windows(batch[0], self.table, self.capacity,
+                                                   selected)
 
     def _keep(self, index: int, split: pl.Expr | None) -> pl.Expr | None:
         """The filter of sub-bucket ``index``'s rows (of them, those ``split`` selects) in
@@ -617,8 +615,7 @@ def _spill(plan: AggregationPlan, table: str, partition: int, shares: list[Share
                     continue
                 # a sub-bucket over the setting by itself (one target's links, split when
                 # it is reduced): this part's share of it a window of rows at a time
-                for window in plan._part_windows(batch[0].ordinal, table, batch[0].names,
-                                                 capacity, share.keep):
+                for window in plan._part_windows(batch[0], table, capacity, share.keep):
                     spill.add_to(index, window)
     return spill
 
