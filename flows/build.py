@@ -1,4 +1,5 @@
-"""The Prefect flow: list inputs, one task per input file, then aggregate and publish.
+"""The Prefect flow: list inputs, one task per input file that needs it, then aggregate
+and publish.
 
 Prefect orchestrates; the work is done by plain functions in ``pipeline/`` that the tasks
 wrap. Per-file tasks run on a process pool sized to the cores. Network faults are retried
@@ -49,7 +50,7 @@ from pipeline.graph.aggregate import (
 )
 from pipeline.parts.layout import check_layout, data_layout, growth_note
 from pipeline.parts.part import sweep_temporary
-from pipeline.parts.process import InputResult, process_input
+from pipeline.parts.process import InputResult, already_processed, process_input
 from pipeline.publish.database import publish
 from pipeline.read.sources import InputFile, InputListing, listed, local_bytes
 from pipeline.runs import InputFailure, RunRecord, RunSummary, load_runs, save_run
@@ -213,12 +214,14 @@ def publish_task(store: DataStore, graph_folder: str, db_path: Path, database: s
 
 def _collect(
     submitted: dict[Any, tuple[PrefectFuture[InputResult], str]],
-) -> tuple[list[InputResult], list[InputFailure]]:
-    """Wait for the per-file tasks, reporting progress; a failure is kept, not raised."""
-    results: list[InputResult] = []
+    results: list[InputResult], total: int,
+) -> list[InputFailure]:
+    """Wait for the per-file tasks, adding their results to ``results`` and reporting
+    progress (of ``total`` inputs, those in ``results`` done already); a failure is kept,
+    not raised."""
     failures: list[InputFailure] = []
     futures = [future for future, _ in submitted.values()]
-    for done, future in enumerate(as_completed(futures), start=1):
+    for future in as_completed(futures):
         outcome = future.result(raise_on_failure=False)
         item: InputResult | InputFailure
         if isinstance(outcome, InputResult):
@@ -228,8 +231,8 @@ def _collect(
             message = str(outcome) if isinstance(outcome, BaseException) else repr(outcome)
             item = InputFailure(input=submitted[future.task_run_id][1], message=message)
             failures.append(item)
-        _report(done, len(futures), item)
-    return results, failures
+        _report(len(results) + len(failures), total, item)
+    return failures
 
 
 class _SettingsSerializedOnce(SettingsContext):
@@ -289,11 +292,18 @@ def _build_graph(listing: InputListing, settings: Settings) -> RunSummary:
             for attempt in range(settings.file_retries)
         ],
     )
+    # the inputs with a complete part are settled here, looked up side by side; a task
+    # each only for the others, submitted as they are found
+    results: list[InputResult] = []
     submitted = {}
-    for source in inputs:
-        future = per_file.submit(source, settings)
-        submitted[future.task_run_id] = (future, source.uri)
-    results, failures = _collect(submitted)
+    for source, reused in already_processed(inputs, settings, layout.partitions):
+        if reused is None:
+            future = per_file.submit(source, settings)
+            submitted[future.task_run_id] = (future, source.uri)
+        else:
+            results.append(reused)
+            _report(len(results), len(inputs), reused)
+    failures = _collect(submitted, results, len(inputs))
 
     counters: Counter[str] = Counter()
     for result in results:

@@ -541,8 +541,7 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
     from datetime import UTC, datetime
 
     from pipeline.parts.layout import read_layout
-    from pipeline.parts.part import complete_part
-    from pipeline.read.streams import fingerprint
+    from pipeline.parts.process import already_processed
     from pipeline.runs import RunSummary
 
     started = time.perf_counter()
@@ -552,14 +551,12 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
             layout = read_layout(store)
             if layout is None:
                 return None
-            parts = []
-            for source in sources:
-                version = fingerprint(source, settings)
-                part = complete_part(store, source.key, version.size, version.version,
-                                     layout.partitions)
-                if part is None:
-                    return None
-                parts.append((source, part))
+            damaged = {}
+            for source, reused in already_processed(sources, settings, layout.partitions):
+                if reused is None:
+                    return None  # (the lookups not yet made are not)
+                if reused.damage:
+                    damaged[source.uri] = reused.damage
             from pipeline.graph.aggregate import GraphOptions, current_summary, graph_is_current
 
             folder = graph_is_current(store, GraphOptions.from_settings(settings))
@@ -574,7 +571,7 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
         processed=0, reused=len(sources), failures=[], records=0, pages=0, links=0,
         counters={}, seconds=time.perf_counter() - started, graph=graph,
         db_path=settings.db_path, unchanged=True,
-        damaged={source.uri: part.damage for source, part in parts if part.damage},
+        damaged=damaged,
     )
 
 

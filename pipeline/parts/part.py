@@ -20,9 +20,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from pipeline.extract.rows import LINKS_SCHEMA, PAGES_SCHEMA, LinkRow, PageRow, 
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.storage import DataStore, sha256_of
 from pipeline.storage.atomic import fsync_path
+from pipeline.storage.side_by_side import in_order
 
 # 2: inputs versioned by a string (mtime or ETag); 3: file checksums; 4: link context;
 # 5: rows split into the data location's partitions; 6: a file a table, each partition's
@@ -49,7 +48,8 @@ IN_MEMORY_JOIN_BYTES = 64 << 20
 # A partition's ranges are copied to a task's disk this many bytes at a time (memory).
 COPY_CHUNK_BYTES = 16 << 20
 COPY_BATCH_BYTES = 64 << 20
-# part.json files read and checked side by side by ``each_complete_part``
+# part.json files read and checked side by side by ``each_complete_part``, and inputs
+# looked up with their parts by ``already_processed`` (pipeline/parts/process.py)
 PART_READERS = 16
 # A part's file of one table's partitions.
 TABLES_FILES = {"links": "links.partitions", "pages": "pages.partitions"}
@@ -296,22 +296,11 @@ def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
 def each_complete_part(store: DataStore) -> Iterator[tuple[str, PartInfo]]:
     """``complete_parts`` one at a time, in order, each part.json read when it is near:
     a whole crawl's (90,000 of them, with their ranges of 1,500 partitions) would take tens
-    of GB held at once. PART_READERS of them are read and checked side by side, at most
-    twice that many held ahead of the caller: from S3 each is a GET of its part.json and a
-    HEAD of each of its files, which one after another at 10-30 ms a request took 45
-    minutes to over two hours for a crawl's parts."""
-    keys = _part_keys(store)
-    pool = ThreadPoolExecutor(max_workers=max(1, min(PART_READERS, len(keys))))
-    try:
-        ahead: deque[Future[tuple[str, PartInfo]]] = deque()
-        for key in keys:
-            ahead.append(pool.submit(_checked_part, store, key))
-            if len(ahead) >= 2 * PART_READERS:
-                yield ahead.popleft().result()
-        while ahead:
-            yield ahead.popleft().result()
-    finally:  # (also when the caller stops early: the parts not yet read are not)
-        pool.shutdown(wait=True, cancel_futures=True)
+    of GB held at once. PART_READERS of them are read and checked side by side
+    (``in_order``): from S3 each is a GET of its part.json and a HEAD of each of its files,
+    which one after another at 10-30 ms a request took 45 minutes to over two hours for a
+    crawl's parts."""
+    return in_order(lambda key: _checked_part(store, key), _part_keys(store), PART_READERS)
 
 
 def _checked_part(store: DataStore, key: str) -> tuple[str, PartInfo]:
