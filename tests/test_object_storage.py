@@ -239,6 +239,16 @@ def test_a_run_with_its_data_in_s3_gives_the_tables_of_a_local_run(
     assert new_pointer["previous"] == pointer["graph"]
     assert graph_rows(tmp_path / "tables.duckdb") == graph_rows(sample_run.db)
 
+    # the same run again finds nothing new, from one listing of the bucket (the part.json
+    # files' ETags, as the graph's manifest recorded them): no aggregation, no publish
+    third = s3_run(endpoint, "crawl-graph", views_db, prefect_api, "--runner", "dask",
+                   "--database", "views", "--aggregate-buckets", "2")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "(0 processed, 9 reused, 0 failed)" in third.stdout, third.stdout
+    assert "nothing new" in third.stderr, third.stderr
+    assert json.loads(admin(endpoint).get_object(
+        Bucket=BUCKET, Key="crawl-graph/graph.json")["Body"].read()) == new_pointer
+
 
 def test_a_new_graph_keeps_the_previous_one_and_retires_the_one_before(
     endpoint: str, credentials: dict[str, str]

@@ -4,6 +4,7 @@ plan that goes to every task holds no part."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from pipeline.graph import aggregate as steps
 from pipeline.graph import part_ranges
 from pipeline.graph.aggregate import GraphOptions, aggregate, plan_aggregation
 from pipeline.graph.part_ranges import PartRanges, ranges_kind
-from pipeline.parts.part import complete_parts, partition_ranges
+from pipeline.parts.part import (
+    complete_parts,
+    listed_parts,
+    part_path,
+    partition_ranges,
+    parts_digest,
+)
 from pipeline.storage import LocalData
 
 PARTITIONS = 8
@@ -141,19 +148,27 @@ def test_the_manifest_records_each_parts_files_without_their_ranges(tmp_path: Pa
             assert "partitions" not in described
             assert described == {key: value for key, value in info.files[name].items()
                                  if key != "partitions"}
-    # the graph is current for those parts, read one at a time
+    # the graph is current for those parts, found from one listing of their part.json files
     assert steps.graph_is_current(store, GraphOptions()) is not None
-    # a manifest of an earlier version (the ranges in each file's record) is not: the next
-    # run builds the graph once more (docs/robustness.md)
+    assert manifest["parts_listed"] == parts_digest(listed_parts(store))
+    # a manifest of an earlier version (without the listing's digest) is not: the next run
+    # builds the graph once more (docs/robustness.md)
     path = tmp_path / "graph" / steps.MANIFEST
     written = path.read_text()
     older = json.loads(written)
-    for part, info in zip(older["parts"], infos, strict=True):
-        part["files"] = info.files
+    del older["parts_listed"]
     path.write_text(json.dumps(older))
     assert steps.graph_is_current(store, GraphOptions()) is None
     path.write_text(written)
     assert steps.graph_is_current(store, GraphOptions()) is not None
-    # one more part makes it not current either
+    # a part written again (its part.json with a new modification time) makes it not
+    # current, and so does one more part
+    rewritten = part_path(store, infos[1].key) / "part.json"
+    before = rewritten.stat().st_mtime_ns
+    rewritten.write_text(rewritten.read_text())
+    os.utime(rewritten, ns=(before + 1000, before + 1000))  # (whatever the clock's grain)
+    assert steps.graph_is_current(store, GraphOptions()) is None
+    aggregate(store)
+    assert steps.graph_is_current(store, GraphOptions()) is not None
     _write_parts(tmp_path, ["zz"])
     assert steps.graph_is_current(store, GraphOptions()) is None

@@ -120,7 +120,9 @@ from pipeline.parts.part import (
     PartInfo,
     copy_ranges,
     each_complete_part,
+    listed_parts,
     partition_ranges,
+    parts_digest,
 )
 from pipeline.scratch import new_scratch, scratch_folder
 from pipeline.storage import DataStore, Folder, open_store, sha256_of
@@ -218,6 +220,8 @@ class AggregationPlan:
     parts_store: DataStore | None = None
     # the parts' ranges of a task's partitions (``reading``), or of the copy's partition
     part_ranges: PartRanges | None = None
+    # ``parts_digest`` of the parts as listed when the plan began: the manifest records it
+    parts_listed: str = ""
 
     @property
     def graph(self) -> Folder:
@@ -680,19 +684,22 @@ def plan_aggregation(
         store.prepare(f"{folder}/{table}")
     graph = Folder(store, folder)
     try:
-        count, partitions, sums = _index_parts(store, graph.sub(WORK))
+        listed = listed_parts(store)
+        count, partitions, sums = _index_parts(store, graph.sub(WORK),
+                                               [key for key, _, _ in listed])
     except BaseException:
         graph.delete_all()
         raise
     return AggregationPlan(
         store, folder, count, partitions,
         link_bytes=sums[("links", "bytes")], page_bytes=sums[("pages", "bytes")],
-        link_rows=sums[("links", "rows")], page_rows=sums[("pages", "rows")])
+        link_rows=sums[("links", "rows")], page_rows=sums[("pages", "rows")],
+        parts_listed=parts_digest(listed))
 
 
-def _index_parts(store: DataStore,
-                 work: Folder) -> tuple[int, int, dict[tuple[str, str], dict[int, int]]]:
-    """Read every complete part's part.json once, in order: write its ranges
+def _index_parts(store: DataStore, work: Folder, keys: list[str],
+                 ) -> tuple[int, int, dict[tuple[str, str], dict[int, int]]]:
+    """Read the part.json of every part of ``keys`` once, in order: write its ranges
     (``PartRangesWriter``) and its manifest record (PARTS_RECORD) to ``work``; return the
     parts' count, their partition count and the bytes and rows of each partition of each
     table."""
@@ -700,7 +707,7 @@ def _index_parts(store: DataStore,
         (table, measure): {} for table in ("links", "pages") for measure in ("bytes", "rows")}
     records: list[str] = []
     writer: PartRangesWriter | None = None
-    for ordinal, (_, info) in enumerate(each_complete_part(store)):
+    for ordinal, (_, info) in enumerate(each_complete_part(store, keys)):
         if writer is None:
             writer = PartRangesWriter(work, info.partitions)
         elif info.partitions != writer.partitions:
@@ -1542,7 +1549,7 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions, ranked: dic
     try:
         parts = _parts_records(plan.work)  # (before the work folder goes)
         counts = _complete_tables(plan, ranked)
-        write_manifest(graph, plan.partitions, parts, counts, options)
+        write_manifest(graph, plan.partitions, (parts, plan.parts_listed), counts, options)
         folder = plan.store.install_graph(plan.folder)
     except BaseException:
         graph.delete_all()
@@ -1578,11 +1585,14 @@ def _parts_records(work: Folder) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def write_manifest(graph: Folder, partitions: int, parts: list[dict[str, object]],
-                   counts: dict[str, Any], options: GraphOptions) -> None:
+def write_manifest(graph: Folder, partitions: int,
+                   parts: tuple[list[dict[str, object]], str], counts: dict[str, Any],
+                   options: GraphOptions) -> None:
     """What a graph was built from: per part its input, version, counts and the SHA-256 of
-    its files; the options that shaped it; the files and row count of every table; the
-    hosts and domains a ranks file left unranked; how each table was ranked."""
+    its files, and the ``parts_digest`` of their listing (``parts``: both); the options
+    that shaped it; the files and row count of every table; the hosts and domains a ranks
+    file left unranked; how each table was ranked."""
+    records, listed = parts
     manifest = {
         "tables": {table: counts[table] for table in TABLES},
         "unranked": {key: counts.get(key, 0) for key in ("unranked_hosts", "unranked_domains")},
@@ -1590,7 +1600,8 @@ def write_manifest(graph: Folder, partitions: int, parts: list[dict[str, object]
         "files": {table: table_files(graph, table) for table in TABLES},
         "partitions": partitions,
         "options": asdict(options),
-        "parts": parts,
+        "parts": records,
+        "parts_listed": listed,
     }
     graph.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
 
@@ -1610,31 +1621,21 @@ def current_graph(store: DataStore) -> tuple[str, dict[str, object]] | None:
 
 
 def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
-    """The current graph's folder when it was built from exactly the complete parts (same
-    inputs, versions and files) with these options: nothing new to aggregate; else None."""
+    """The current graph's folder when it was built from exactly the parts there are now
+    (the same part.json files, as one listing of the parts shows them: a part written
+    again has a new one) with these options: nothing new to aggregate; else None. A part
+    whose files were damaged since does not change the graph built from it; the run that
+    reads its input again finds the damage and writes the part again."""
     found = current_graph(store)
     if found is None:
         return None
     folder, manifest = found
-    same_parts = _same_parts(store, manifest.get("parts"))
+    same_parts = manifest.get("parts_listed") == parts_digest(listed_parts(store))
     same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
     # a graph of an older version without a table of this one is built again
     tables = manifest.get("tables")
     same_tables = isinstance(tables, dict) and sorted(tables) == sorted(TABLES)
     return folder if same_parts and same_options and same_tables else None
-
-
-def _same_parts(store: DataStore, recorded: object) -> bool:
-    """The complete parts are those a manifest records (``recorded``), in order: each
-    part.json read when it is compared, up to the first difference."""
-    if not isinstance(recorded, list):
-        return False
-    count = 0
-    for count, (_, info) in enumerate(each_complete_part(store), start=1):
-        if count > len(recorded) or recorded[count - 1] != json.loads(
-                json.dumps(_part_record(info))):
-            return False
-    return count == len(recorded)
 
 
 def current_summary(store: DataStore, folder: str) -> GraphSummary:

@@ -17,6 +17,7 @@ with a ``part.json`` is always complete; what a killed run leaves is swept by th
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -280,12 +281,25 @@ def join_partition_files(target: Path, files: Sequence[tuple[int, Path, int]]) -
         return joined.finish()
 
 
-def _part_keys(store: DataStore) -> list[str]:
-    """Keys of the parts with a part.json (folders being written have none)."""
+def listed_parts(store: DataStore) -> list[tuple[str, int, str]]:
+    """The parts with a part.json (folders being written have none), sorted by key: each
+    its key, and its part.json's bytes and version as the listing gives them (``listing``:
+    a modification time, an ETag), which change when the part is written again."""
     return sorted(
-        name.split("/")[0] for name in store.files("parts")
+        (name.split("/")[0], size, version)
+        for name, (size, version) in store.listing("parts").items()
         if name.endswith("/part.json") and name.count("/") == 1 and not name.startswith(".")
     )
+
+
+def parts_digest(listed: Sequence[tuple[str, int, str]]) -> str:
+    """The SHA-256 of ``listed_parts``: a graph's manifest records it for the parts it was
+    built from, and a run that lists the same parts has nothing new to aggregate, found
+    from one listing (a crawl's 90,000 part.json files are not read: about 1 ms each)."""
+    digest = hashlib.sha256()
+    for key, size, version in listed:
+        digest.update(f"{key}\t{size}\t{version}\n".encode())
+    return digest.hexdigest()
 
 
 def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
@@ -293,14 +307,18 @@ def complete_parts(store: DataStore) -> list[tuple[str, PartInfo]]:
     return list(each_complete_part(store))
 
 
-def each_complete_part(store: DataStore) -> Iterator[tuple[str, PartInfo]]:
-    """``complete_parts`` one at a time, in order, each part.json read when it is near:
+def each_complete_part(store: DataStore, keys: Sequence[str] | None = None,
+                       ) -> Iterator[tuple[str, PartInfo]]:
+    """``complete_parts`` (or the parts ``keys``, from ``listed_parts``) one at a time, in
+    order, each part.json read when it is near:
     a whole crawl's (90,000 of them, with their ranges of 1,500 partitions) would take tens
     of GB held at once. PART_READERS of them are read and checked side by side
     (``in_order``): from S3 each is a GET of its part.json and a HEAD of each of its files,
     which one after another at 10-30 ms a request took 45 minutes to over two hours for a
     crawl's parts."""
-    return in_order(lambda key: _checked_part(store, key), _part_keys(store), PART_READERS)
+    if keys is None:
+        keys = [key for key, _, _ in listed_parts(store)]
+    return in_order(lambda key: _checked_part(store, key), keys, PART_READERS)
 
 
 def _checked_part(store: DataStore, key: str) -> tuple[str, PartInfo]:

@@ -79,6 +79,12 @@ class DataStore:
 
     def files(self, folder: str) -> dict[str, int]:
         """Every file under ``folder`` (recursively): name relative to it -> size."""
+        return {name: size for name, (size, _) in self.listing(folder).items()}
+
+    def listing(self, folder: str) -> dict[str, tuple[int, str]]:
+        """``files`` with each file's version as the listing gives it, for free: a local
+        file's modification time (a file written again, as a part.json is, has a new one),
+        an S3 object's ETag (its content's MD5 for an object of one PUT)."""
         raise NotImplementedError
 
     def put_file(self, local: Path, name: str, sha256: str) -> None:

@@ -76,9 +76,9 @@ class LocalData(DataStore):
             raise StorageError(f"cannot write {self.url(name)!r} ({exc}); free space or fix "
                                "the folder's permissions and run again") from exc
 
-    def files(self, folder: str) -> dict[str, int]:
+    def listing(self, folder: str) -> dict[str, tuple[int, str]]:
         base = self.path(folder)
-        found: dict[str, int] = {}
+        found: dict[str, tuple[int, str]] = {}
         for root, _folders, names in os.walk(base):  # (nothing for a missing folder)
             relative = Path(root).relative_to(base).as_posix()
             for name in names:
@@ -87,7 +87,8 @@ class LocalData(DataStore):
                         continue
                 except FileNotFoundError:  # a dangling link, or deleted meanwhile
                     continue
-                found[name if relative == "." else f"{relative}/{name}"] = status.st_size
+                found[name if relative == "." else f"{relative}/{name}"] = (
+                    status.st_size, f"mtime_ns:{status.st_mtime_ns}")
         return dict(sorted(found.items(), key=lambda item: item[0].split("/")))  # path order
 
     def put_file(self, local: Path, name: str, sha256: str) -> None:

@@ -176,15 +176,16 @@ class S3Data(DataStore):
         except self._errors() as exc:
             raise self._fail("write", name, exc) from exc
 
-    def files(self, folder: str) -> dict[str, int]:
+    def listing(self, folder: str) -> dict[str, tuple[int, str]]:
         prefix = self.key(folder).rstrip("/") + "/" if folder else self.key("")
-        found: dict[str, int] = {}
+        found: dict[str, tuple[int, str]] = {}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for item in page.get("Contents", []):
-                    found[item["Key"][len(prefix):]] = int(item["Size"])
+                    found[item["Key"][len(prefix):]] = (int(item["Size"]),
+                                                        f"etag:{item['ETag']}")
         except self._errors() as exc:
             raise self._fail("list", folder, exc) from exc
         return dict(sorted(found.items()))
