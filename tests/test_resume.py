@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 from test_rank_tables import assert_same_ranks
 
-from pipeline.graph.aggregate import MANIFEST, read_table
+from pipeline.graph.aggregate import MANIFEST, PARTS_RECORD, read_table
 from pipeline.storage import LocalData
 
 SAMPLE_FILES = 9
@@ -59,8 +59,11 @@ def run_and_kill(data: Path, moment: Callable[[Path], bool], api: str, timeout: 
 MOMENTS: dict[str, Callable[[Path], bool]] = {
     # some parts written, not all
     "extraction": lambda data: 0 < complete_parts(data) < SAMPLE_FILES,
-    # the graph folder is being written
+    # the graph folder is being written (from the plan's start)
     "aggregation": lambda data: any(data.glob(".graph-tmp-*")),
+    # the plan is written (the parts' ranges and records in the work folder): the steps
+    # begin
+    "planned": lambda data: any(data.glob(f".graph-tmp-*/work/{PARTS_RECORD}")),
     # the referrals step, after the ranks: some referrals given their authority
     "referrals": lambda data: any(data.glob(".graph-tmp-*/referrals/*.parquet")),
     # the database is being built beside its final name
