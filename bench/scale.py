@@ -23,7 +23,8 @@ the more queries it runs; and it misses what Polars reads of a local file throug
 ``--overhead-parts N`` instead runs ``backlinks run`` over N one-page WARC files with the
 local runner (twice: in threads, as it runs inputs of 32 MB or less in all, and on the files
 padded past that, in its process pool) and with Dask, and reports what each task costs
-(wall time over files).
+(wall time over files); then the same run again (nothing new) and with one file more (the
+others reused, as in a run resumed after a failure).
 Generated folders are kept in ``--data`` and reused.
 
     python3 -m uv run --frozen --extra bench --extra test python bench/scale.py --s3 \\
@@ -378,7 +379,10 @@ def overhead(args: argparse.Namespace) -> None:
     """``backlinks run`` over N one-page files on each runner. Inputs of SMALL_RUN_BYTES or
     less in all run their tasks in threads of the flow's process (flows/build.py), so the
     local runner is measured twice: on the tiny files (threads), and on the same files
-    padded to more than that in all (its process pool, as for real inputs)."""
+    padded to more than that in all (its process pool, as for real inputs). Then, on the
+    same data folder, the run again (nothing new: the local runner finds it before any
+    Prefect server, Dask in its flow) and the run with one file more (the N others reused:
+    a run resumed after a failure)."""
     from flows.build import SMALL_RUN_BYTES
 
     count = args.overhead_parts
@@ -392,23 +396,34 @@ def overhead(args: argparse.Namespace) -> None:
             if not target.exists():
                 tiny_warc(target, number, padding if kind == "padded" else 0)
     print(f"{count} one-page WARC files; wall seconds of `backlinks run` and per file "
-          f"(padded: {padding:,} bytes more a file, so that the local runner uses processes)")
-    print("| runner | wall s | s per file |")
-    print("|---|---:|---:|")
+          f"(padded: {padding:,} bytes more a file, so that the local runner uses processes); "
+          "then the same run again, and with one file more")
+    print("| runner | wall s | s per file | again (nothing new) s | one file more s |")
+    print("|---|---:|---:|---:|---:|")
     for label, runner, folder in (("local (threads)", "local", folders["tiny"]),
                                   ("local (processes)", "local", folders["padded"]),
                                   ("dask", "dask", folders["tiny"])):
         with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "flows.cli", "run", "--input", str(folder),
-                 "--data", str(Path(tmp) / "data"), "--runner", runner, "--workers", "2"],
-                capture_output=True, text=True, env={**os.environ},
-            )
-            wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"{label} run failed:\n{done.stderr[-2000:]}")
-        print(f"| {label} | {wall:.1f} | {wall / count:.3f} |", flush=True)
+            one_more = Path(tmp) / "one-more.warc.gz"
+            tiny_warc(one_more, count, padding if folder == folders["padded"] else 0)
+            walls = [_timed_run(label, [folder, *more], Path(tmp) / "data", runner)
+                     for more in ([], [], [one_more])]
+        print(f"| {label} | {walls[0]:.1f} | {walls[0] / count:.3f} | {walls[1]:.1f} "
+              f"| {walls[2]:.1f} |", flush=True)
+
+
+def _timed_run(label: str, inputs: list[Path], data: Path, runner: str) -> float:
+    """The wall seconds of ``backlinks run`` over ``inputs`` into ``data``."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", *(f"--input={path}" for path in inputs),
+         "--data", str(data), "--runner", runner, "--workers", "2"],
+        capture_output=True, text=True, env={**os.environ},
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{label} run failed:\n{done.stderr[-2000:]}")
+    return wall
 
 
 def main() -> None:

@@ -330,14 +330,16 @@ def test_scale_measures_what_a_task_costs_on_each_runner(
     """bench/scale.py --overhead-parts (make bench-scale runs it): `backlinks run` over
     one-page WARC files with the local runner (in threads on the tiny files; on files
     padded past SMALL_RUN_BYTES in all, in its process pool) and with Dask, a row each (the
-    test's Prefect API instead of a temporary server a run)."""
+    test's Prefect API instead of a temporary server a run), with the same run again and
+    with one file more."""
     monkeypatch.setenv("PREFECT_API_URL", prefect_api)
     out = bench("scale.py", "--overhead-parts", 3, "--data", data)
     assert out.startswith("3 one-page WARC files")
     header, rows = markdown_table(out)
-    assert header == ["runner", "wall s", "s per file"]
+    assert header == ["runner", "wall s", "s per file", "again (nothing new) s",
+                      "one file more s"]
     assert [row[0] for row in rows] == ["local (threads)", "local (processes)", "dask"]
-    assert all(number(row[1]) > 0 and number(row[2]) > 0 for row in rows)
+    assert all(number(cell) > 0 for row in rows for cell in row[1:])
     assert len(list((data / "tiny-3").glob("*.warc.gz"))) == 3
     from flows.build import SMALL_RUN_BYTES, small_local_run
     from pipeline.config import Settings
