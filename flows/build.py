@@ -42,6 +42,7 @@ from pipeline.graph.aggregate import (
     graph_is_current,
     plan_aggregation,
     rank_graph,
+    recorded_parts,
     reduce_domains,
     reduce_hosts,
     reduce_links,
@@ -292,11 +293,13 @@ def _build_graph(listing: InputListing, settings: Settings) -> RunSummary:
             for attempt in range(settings.file_retries)
         ],
     )
-    # the inputs with a complete part are settled here, looked up side by side; a task
-    # each only for the others, submitted as they are found
+    # the inputs with a complete part are settled here, looked up side by side (those the
+    # current graph was built from by its records); a task each only for the others,
+    # submitted as they are found
     results: list[InputResult] = []
     submitted = {}
-    for source, reused in already_processed(inputs, settings, layout.partitions):
+    for source, reused in already_processed(inputs, settings, layout.partitions,
+                                            recorded_parts(store)):
         if reused is None:
             future = per_file.submit(source, settings)
             submitted[future.task_run_id] = (future, source.uri)

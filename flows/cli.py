@@ -551,14 +551,20 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
             layout = read_layout(store)
             if layout is None:
                 return None
+            from pipeline.graph.aggregate import (
+                GraphOptions,
+                current_summary,
+                graph_is_current,
+                recorded_parts,
+            )
+
             damaged = {}
-            for source, reused in already_processed(sources, settings, layout.partitions):
+            for source, reused in already_processed(sources, settings, layout.partitions,
+                                                    recorded_parts(store)):
                 if reused is None:
                     return None  # (the lookups not yet made are not)
                 if reused.damage:
                     damaged[source.uri] = reused.damage
-            from pipeline.graph.aggregate import GraphOptions, current_summary, graph_is_current
-
             folder = graph_is_current(store, GraphOptions.from_settings(settings))
             if folder is None:
                 return None

@@ -73,7 +73,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
@@ -117,10 +117,11 @@ from pipeline.graph.tables import (
 )
 from pipeline.partitions import PARTITION_COLUMN, partition_column, partition_name
 from pipeline.parts.part import (
-    PartInfo,
+    ListedFiles,
     copy_ranges,
     each_complete_part,
     listed_parts,
+    part_record,
     partition_ranges,
     parts_digest,
 )
@@ -685,8 +686,7 @@ def plan_aggregation(
     graph = Folder(store, folder)
     try:
         listed = listed_parts(store)
-        count, partitions, sums = _index_parts(store, graph.sub(WORK),
-                                               [key for key, _, _ in listed])
+        count, partitions, sums = _index_parts(store, graph.sub(WORK), listed)
     except BaseException:
         graph.delete_all()
         raise
@@ -697,9 +697,9 @@ def plan_aggregation(
         parts_listed=parts_digest(listed))
 
 
-def _index_parts(store: DataStore, work: Folder, keys: list[str],
+def _index_parts(store: DataStore, work: Folder, listed: Mapping[str, ListedFiles],
                  ) -> tuple[int, int, dict[tuple[str, str], dict[int, int]]]:
-    """Read the part.json of every part of ``keys`` once, in order: write its ranges
+    """Read the part.json of every part ``listed`` once, in order: write its ranges
     (``PartRangesWriter``) and its manifest record (PARTS_RECORD) to ``work``; return the
     parts' count, their partition count and the bytes and rows of each partition of each
     table."""
@@ -707,7 +707,7 @@ def _index_parts(store: DataStore, work: Folder, keys: list[str],
         (table, measure): {} for table in ("links", "pages") for measure in ("bytes", "rows")}
     records: list[str] = []
     writer: PartRangesWriter | None = None
-    for ordinal, (_, info) in enumerate(each_complete_part(store, keys)):
+    for ordinal, (_, info) in enumerate(each_complete_part(store, list(listed))):
         if writer is None:
             writer = PartRangesWriter(work, info.partitions)
         elif info.partitions != writer.partitions:
@@ -724,7 +724,7 @@ def _index_parts(store: DataStore, work: Folder, keys: list[str],
                 rows[partition] = rows.get(partition, 0) + count
             writer.add(ordinal, table, ranges)
         writer.part_done()
-        records.append(json.dumps(_part_record(info), sort_keys=True))
+        records.append(json.dumps(part_record(info, listed[info.key]), sort_keys=True))
     if writer is None:
         raise GraphError(
             f"no complete parts in {store.location!r}; run `backlinks run` on some input first"
@@ -1563,19 +1563,6 @@ def finish_aggregation(plan: AggregationPlan, options: GraphOptions, ranked: dic
     )
 
 
-def _part_record(info: PartInfo) -> dict[str, object]:
-    """What the manifest records of a part: its input, version and counts, and each file's
-    bytes, rows and SHA-256 (not its partitions' ranges: 40 KB a part at 1,500)."""
-    return {
-        "input": info.input, "key": info.key, "version": info.version,
-        "crawl": info.crawl, "records": info.records, "pages": info.pages,
-        "links": info.links,
-        "files": {name: {key: value for key, value in described.items()
-                         if key != "partitions"}
-                  for name, described in info.files.items()},
-    }
-
-
 def _parts_records(work: Folder) -> list[dict[str, object]]:
     """The manifest records of the plan's parts, in order (``_index_parts``)."""
     text = work.read_text(PARTS_RECORD)
@@ -1618,6 +1605,17 @@ def current_graph(store: DataStore) -> tuple[str, dict[str, object]] | None:
         return folder, dict(json.loads(text))
     except ValueError:
         return None
+
+
+def recorded_parts(store: DataStore) -> dict[str, dict[str, Any]]:
+    """The current graph's manifest records of its parts, by key (``part_record``), for a
+    run's lookup of its inputs (``already_processed``); none without a current graph."""
+    found = current_graph(store)
+    records = found[1].get("parts") if found is not None else None
+    if not isinstance(records, list):
+        return {}
+    return {record["key"]: record for record in records
+            if isinstance(record, dict) and isinstance(record.get("key"), str)}
 
 
 def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
