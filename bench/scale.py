@@ -64,6 +64,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -252,7 +253,10 @@ def plan_parts(args: argparse.Namespace) -> None:
     names of their own; per N, in fresh processes, the plan (seconds, peak MiB, the plan's
     pickled bytes as it goes to every task, and the bytes of the parts' ranges it writes for
     the tasks) and a pages and a links task of a partition with no rows (seconds, peak MiB:
-    all of it the plan's cost and the task's fixed one)."""
+    all of it the plan's cost and the task's fixed one). Then what a run with nothing new
+    reads of the parts, in this process: the check that the graph is current (one listing
+    and its digest), and the lookup of every input's part from the graph's records (one
+    listing, the records as the plan wrote them) and from each part.json."""
     import json
 
     shape = "" if args.shape == "stress" else f"-{args.shape}"
@@ -269,8 +273,8 @@ def plan_parts(args: argparse.Namespace) -> None:
           f"({len(held)} with rows), hard-linked N times; the tasks of partition {empty} "
           "(no rows)")
     print("| parts | plan s · MiB | plan pickled | ranges written | pages task s · MiB "
-          "| links task s · MiB |")
-    print("|---:|---|---:|---:|---|---|")
+          "| links task s · MiB | nothing-new check s | lookups s: records · part.json |")
+    print("|---:|---|---:|---:|---|---|---:|---|")
     for parts in args.plan_parts:
         data = args.data / f"plan-{parts}-{rows}-p{args.partitions}{shape}"
         copy_parts(base, data, parts, link=True)
@@ -285,9 +289,37 @@ def plan_parts(args: argparse.Namespace) -> None:
         for step in ("pages", "links"):
             seconds, peak, _ = run_step(step, data, plan_file, args.memory_mb, False, [empty])
             cells.append(f"{seconds:.2f} · {peak}")
+        records = [json.loads(line) for line in
+                   next(data.glob(".graph-*/work/parts.jsonl")).read_text().splitlines()]
+        cells += _nothing_new_reads(data, records, args.partitions)
         for leftover in data.glob(".graph-*"):
             shutil.rmtree(leftover)
         print(f"| {parts:,} | " + " | ".join(cells) + " |", flush=True)
+
+
+def _nothing_new_reads(data: Path, records: list[dict[str, Any]], partitions: int) -> list[str]:
+    """The seconds of a run's check that nothing is new, and of its lookups of every part
+    from the graph's ``records`` and from the part.json files, one after another (a run
+    makes them 16 side by side: about the same here, where they are CPU)."""
+    from pipeline.parts.part import complete_part, listed_parts, parts_digest, recorded_info
+    from pipeline.storage import LocalData
+
+    store = LocalData(data)
+    started = time.perf_counter()
+    parts_digest(listed_parts(store))
+    check = time.perf_counter() - started
+    started = time.perf_counter()
+    listed = listed_parts(store)
+    found = [recorded_info(record, listed.get(record["key"]), record["size"],
+                           record["version"], partitions) for record in records]
+    from_records = time.perf_counter() - started
+    started = time.perf_counter()
+    read = [complete_part(store, record["key"], record["size"], record["version"], partitions)
+            for record in records]
+    from_part_json = time.perf_counter() - started
+    if None in found or None in read:
+        raise SystemExit("a part was not found complete by its lookup")
+    return [f"{check:.2f}", f"{from_records:.2f} · {from_part_json:.2f}"]
 
 
 def scale(args: argparse.Namespace) -> None:

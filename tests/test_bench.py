@@ -309,7 +309,9 @@ def test_scale_aggregates_copies_of_the_parts_when_asked(data: Path) -> None:
 def test_scale_measures_the_plan_as_the_parts_grow(data: Path) -> None:
     """bench/scale.py --plan-parts: one generated part hard-linked 2 and 30 times, a row
     each; the plan that goes to every task is the same size whatever the parts (their
-    ranges written beside it grow with them), and a task of an empty partition runs."""
+    ranges written beside it grow with them), a task of an empty partition runs, and what a
+    run with nothing new reads of the parts is timed (every part found complete both ways,
+    or the bench fails)."""
     out = bench("scale.py", "--plan-parts", 2, 30, "--rows", 2_000, "--partitions", 256,
                 "--shape", "crawl", "--data", data)
     header, rows = markdown_table(out)
@@ -317,7 +319,10 @@ def test_scale_measures_the_plan_as_the_parts_grow(data: Path) -> None:
     assert [row[0] for row in rows] == ["2", "30"]
     assert rows[0][2] == rows[1][2]  # the plan's pickled bytes
     assert 0 < number(rows[0][3].split()[0]) < number(rows[1][3].split()[0])
-    assert all(number(cell.split(" · ")[0]) > 0 for row in rows for cell in row[4:])
+    assert all(number(cell.split(" · ")[0]) > 0 for row in rows for cell in row[4:6])
+    # a run with nothing new: its check, and its lookups from the records and from part.json
+    assert header[6:] == ["nothing-new check s", "lookups s: records · part.json"]
+    assert all(len(row[7].split(" · ")) == 2 for row in rows)
     copies = data / "plan-30-2000-p256-crawl" / "parts"
     assert len(list(copies.glob("*/part.json"))) == 30
     linked = next(copies.glob("*/links.partitions"))
