@@ -37,9 +37,8 @@ from pipeline.graph.aggregate import (
     AggregationPlan,
     GraphOptions,
     GraphSummary,
-    current_summary,
+    current_graph,
     finish_aggregation,
-    graph_is_current,
     plan_aggregation,
     rank_graph,
     recorded_parts,
@@ -332,11 +331,12 @@ def _build_graph(listing: InputListing, settings: Settings) -> RunSummary:
     db_path: Path | None = None
     unchanged = False
     options = GraphOptions.from_settings(settings)
-    current = graph_is_current(store, options) if results and not fresh else None
+    found = current_graph(store) if results and not fresh else None
+    current = found if found is not None and found.is_current(options) else None
     if current is not None and settings.db_path.is_file():
         # nothing new: the graph holds exactly these parts, and the database is published
         unchanged = True
-        graph, db_path = current_summary(store, current), settings.db_path
+        graph, db_path = current.summary(), settings.db_path
         _report(len(inputs), len(inputs), "nothing new: the graph and database are current")
     elif results:
         save_run(store, run)
@@ -344,7 +344,7 @@ def _build_graph(listing: InputListing, settings: Settings) -> RunSummary:
             _report(len(inputs), len(inputs), "aggregating all parts")
             graph = aggregate_in_partitions(store, options, settings)
         else:
-            graph = current_summary(store, current)
+            graph = current.summary()
         _report(len(inputs), len(inputs), f"publishing {settings.db_path}")
         db_path = publish_task(store, graph.folder, settings.db_path, settings.database)
     return RunSummary(

@@ -551,24 +551,21 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
             layout = read_layout(store)
             if layout is None:
                 return None
-            from pipeline.graph.aggregate import (
-                GraphOptions,
-                current_summary,
-                graph_is_current,
-                recorded_parts,
-            )
+            from pipeline.graph.aggregate import GraphOptions, current_graph
 
+            found = current_graph(store)  # (its manifest read once for all three questions)
+            if found is None:
+                return None
             damaged = {}
             for source, reused in already_processed(sources, settings, layout.partitions,
-                                                    recorded_parts(store)):
+                                                    found.records()):
                 if reused is None:
                     return None  # (the lookups not yet made are not)
                 if reused.damage:
                     damaged[source.uri] = reused.damage
-            folder = graph_is_current(store, GraphOptions.from_settings(settings))
-            if folder is None:
+            if not found.is_current(GraphOptions.from_settings(settings)):
                 return None
-            graph = current_summary(store, folder)
+            graph = found.summary()
     except BacklinksError:
         return None  # the flow says what is wrong, with the input's name
     now = datetime.now(UTC)

@@ -1593,8 +1593,59 @@ def write_manifest(graph: Folder, partitions: int,
     graph.write_text(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
 
 
-def current_graph(store: DataStore) -> tuple[str, dict[str, object]] | None:
-    """The current graph's folder and manifest, or None."""
+@dataclass(frozen=True)
+class CurrentGraph:
+    """The current graph of a data location with its manifest, read once (a crawl's is
+    about 85 MB): what a run asks of it."""
+
+    store: DataStore
+    folder: str
+    manifest: dict[str, Any]
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """The manifest's records of the graph's parts, by key (``part_record``), for a
+        run's lookup of its inputs (``already_processed``)."""
+        records = self.manifest.get("parts")
+        if not isinstance(records, list):
+            return {}
+        return {record["key"]: record for record in records
+                if isinstance(record, dict) and isinstance(record.get("key"), str)}
+
+    def is_current(self, options: GraphOptions) -> bool:
+        """Whether the graph was built from exactly the parts there are now (the same
+        part.json files, as one listing of the parts shows them: a part written again has
+        a new one) with these options: nothing new to aggregate. A part whose files were
+        damaged since does not change the graph built from it; the run that reads its
+        input again finds the damage and writes the part again."""
+        manifest = self.manifest
+        same_parts = manifest.get("parts_listed") == parts_digest(listed_parts(self.store))
+        same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
+        # a graph of an older version without a table of this one is built again
+        tables = manifest.get("tables")
+        same_tables = isinstance(tables, dict) and sorted(tables) == sorted(TABLES)
+        return same_parts and same_options and same_tables
+
+    def summary(self) -> GraphSummary:
+        """The graph's summary, from its manifest."""
+        manifest = self.manifest
+        counts = manifest.get("tables")
+        parts = manifest.get("parts")
+        partitions = manifest.get("partitions")
+        if not isinstance(counts, dict) or not isinstance(parts, list) or not isinstance(
+                partitions, int):
+            raise GraphError(f"the manifest of {self.store.url(self.folder)!r} is "
+                             "incomplete; run again")
+        return GraphSummary(
+            folder=self.folder, parts=len(parts), pages=counts["pages"],
+            links=counts["links"], host_edges=counts["host_edges"],
+            domain_edges=counts["domain_edges"], hosts=counts["hosts"],
+            domains=counts["domains"], buckets=partitions, partitions=partitions,
+            **_unranked(manifest.get("unranked")),
+        )
+
+
+def current_graph(store: DataStore) -> CurrentGraph | None:
+    """The current graph and its manifest, or None."""
     folder = store.current_graph()
     if folder is None:
         return None
@@ -1602,58 +1653,31 @@ def current_graph(store: DataStore) -> tuple[str, dict[str, object]] | None:
     if text is None:
         return None
     try:
-        return folder, dict(json.loads(text))
+        return CurrentGraph(store, folder, dict(json.loads(text)))
     except ValueError:
         return None
 
 
 def recorded_parts(store: DataStore) -> dict[str, dict[str, Any]]:
-    """The current graph's manifest records of its parts, by key (``part_record``), for a
-    run's lookup of its inputs (``already_processed``); none without a current graph."""
+    """The current graph's records of its parts (``CurrentGraph.records``); none without
+    a current graph."""
     found = current_graph(store)
-    records = found[1].get("parts") if found is not None else None
-    if not isinstance(records, list):
-        return {}
-    return {record["key"]: record for record in records
-            if isinstance(record, dict) and isinstance(record.get("key"), str)}
+    return found.records() if found is not None else {}
 
 
 def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
-    """The current graph's folder when it was built from exactly the parts there are now
-    (the same part.json files, as one listing of the parts shows them: a part written
-    again has a new one) with these options: nothing new to aggregate; else None. A part
-    whose files were damaged since does not change the graph built from it; the run that
-    reads its input again finds the damage and writes the part again."""
+    """The current graph's folder when it is current for these options
+    (``CurrentGraph.is_current``): nothing new to aggregate; else None."""
     found = current_graph(store)
-    if found is None:
-        return None
-    folder, manifest = found
-    same_parts = manifest.get("parts_listed") == parts_digest(listed_parts(store))
-    same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
-    # a graph of an older version without a table of this one is built again
-    tables = manifest.get("tables")
-    same_tables = isinstance(tables, dict) and sorted(tables) == sorted(TABLES)
-    return folder if same_parts and same_options and same_tables else None
+    return found.folder if found is not None and found.is_current(options) else None
 
 
 def current_summary(store: DataStore, folder: str) -> GraphSummary:
     """The summary of the current graph ``folder``, from its manifest."""
     found = current_graph(store)
-    if found is None or found[0] != folder:
+    if found is None or found.folder != folder:
         raise GraphError(f"the graph {store.url(folder)!r} has no manifest; run again")
-    manifest = found[1]
-    counts = manifest.get("tables")
-    parts = manifest.get("parts")
-    partitions = manifest.get("partitions")
-    if not isinstance(counts, dict) or not isinstance(parts, list) or not isinstance(
-            partitions, int):
-        raise GraphError(f"the manifest of {store.url(folder)!r} is incomplete; run again")
-    return GraphSummary(
-        folder=folder, parts=len(parts), pages=counts["pages"], links=counts["links"],
-        host_edges=counts["host_edges"], domain_edges=counts["domain_edges"],
-        hosts=counts["hosts"], domains=counts["domains"], buckets=partitions,
-        partitions=partitions, **_unranked(manifest.get("unranked")),
-    )
+    return found.summary()
 
 
 def _unranked(recorded: object) -> dict[str, int]:
