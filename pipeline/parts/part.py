@@ -315,7 +315,7 @@ def part_record(info: PartInfo, files: ListedFiles) -> dict[str, Any]:
     version), format, split, counts and damage, each file's bytes, rows and SHA-256 (not its
     partitions' ranges: 40 KB a part at 1,500), and ``listed``: part.json and its files as
     ``files`` (the plan's listing) gave them, so that a later run finds the part unchanged
-    from a listing (``recorded_result``); none when the listing missed one."""
+    from a listing (``recorded_info``); none when the listing missed one."""
     names = ["part.json", *info.files]
     return {
         "input": info.input, "key": info.key, "size": info.size, "version": info.version,
