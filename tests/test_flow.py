@@ -62,8 +62,8 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
 
     # the API records task states from the task runs' events, a moment after they happen
     # (on a loaded machine the last ones came in after the flow had returned): wait for them
-    expected = ["process ", *(f"reduce {step} " for step in STEPS), "finish-aggregation",
-                "publish"]
+    expected = ["process ", "plan parts slice 0", *(f"reduce {step} " for step in STEPS),
+                "finish-aggregation", "publish"]
     deadline = time.monotonic() + 60
     while True:
         states = asyncio.run(task_runs_by_state())
@@ -73,7 +73,9 @@ def test_flow_maps_one_task_per_input_then_aggregates_and_publishes(
             break
         time.sleep(0.5)
     assert sum(name.startswith("process ") for name in completed) == 3
-    # the aggregation's steps, each a task per group of partitions, then finish
+    # the plan's one slice of the parts, the aggregation's steps, each a task per group of
+    # partitions, then finish
+    assert "plan parts slice 0 x1" in completed
     for step in STEPS:
         assert any(name.startswith(f"reduce {step} ") for name in completed), (step, completed)
     assert "finish-aggregation" in " ".join(completed) and "publish" in " ".join(completed)

@@ -4,13 +4,18 @@ plan that goes to every task holds no part."""
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import pickle
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from test_aggregate import assert_same_tables, link, page, write, write_sites
 
+from pipeline.errors import GraphError
 from pipeline.graph import aggregate as steps
 from pipeline.graph import part_ranges
 from pipeline.graph.aggregate import GraphOptions, aggregate, plan_aggregation
@@ -31,7 +36,7 @@ def _targets(n: int) -> list[tuple[str, str]]:
     return [(f"t{m}.org", f"t{m}.org") for m in range(n % 7 + 1)]
 
 
-def _write_parts(data: Path, keys: list[str]) -> None:
+def _write_parts(data: Path, keys: list[str], partitions: int = PARTITIONS) -> None:
     """A part a key, each with a page of 30 sites linking to ``_targets``."""
     for key in keys:
         rows = []
@@ -39,7 +44,7 @@ def _write_parts(data: Path, keys: list[str]) -> None:
             src, host = f"https://site{n}.example/{key}", f"site{n}.example"
             rows.append((page("c1", src, host, host),
                          [link("c1", src, host, host, *target) for target in _targets(n)]))
-        write(data, key, rows, partitions=PARTITIONS)
+        write(data, key, rows, partitions=partitions)
 
 
 class _TextCounting(LocalData):
@@ -128,6 +133,59 @@ def test_a_reduce_task_reads_no_part_json(tmp_path: Path, monkeypatch: pytest.Mo
     summary = steps.finish_aggregation(plan, options, ranked)
     assert summary.parts == 3
     assert_same_tables(tmp_path / "data", tmp_path / "reference")
+
+
+def _call(call: Callable[[], object]) -> object:
+    return call()
+
+
+def test_the_plan_in_slices_gives_the_tables_of_the_plan_in_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan reads the parts in slices, each a call of its map function (a task in a
+    flow; here each in a process of its own), each writing its own ranges files and
+    records: the ranges keep the parts' order across slices, the manifest records every
+    part in order, and the tables are those of a plan in one slice. Parts of two splits in
+    two slices are refused, as in one."""
+    write_sites(tmp_path / "reference", 30, PARTITIONS, _targets)
+    aggregate(LocalData(tmp_path / "reference"))
+    monkeypatch.setattr(steps, "PLAN_SLICE_PARTS", 2)
+    write_sites(tmp_path / "data", 30, PARTITIONS, _targets)
+    store = LocalData(tmp_path / "data")
+    slices: list[int] = []
+    # (spawned: a forked child of a process that ran Polars can hang on its locks)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def in_processes(calls: Sequence[Callable[[], object]]) -> list[object]:
+            slices.append(len(calls))
+            return list(pool.map(_call, calls))
+        plan = plan_aggregation(store, map_fn=in_processes)
+    assert slices == [2] and plan.parts == 3
+    assert sorted(plan.work.files("parts-")) == ["parts-00000.jsonl", "parts-00001.jsonl"]
+    assert {name.split("-")[0] for name in store.files(
+        plan.work.name_of(ranges_kind("links")))} == {"00000", "00001"}
+    infos = [info for _, info in complete_parts(store)]
+    ranges = PartRanges.read(plan.work, "links", range(PARTITIONS), PARTITIONS)
+    for partition in range(PARTITIONS):
+        assert ranges.of(partition).rows() == [
+            (ordinal, *span) for ordinal, info in enumerate(infos)
+            if (span := partition_ranges(info, "links").get(partition))]
+    options = GraphOptions()
+    steps.reduce_pages(plan, range(PARTITIONS), options)
+    steps.reduce_links(plan, range(PARTITIONS), options)
+    steps.reduce_hosts(plan, range(PARTITIONS))
+    steps.reduce_domains(plan, range(PARTITIONS))
+    ranked = steps.rank_graph(plan, options)
+    steps.write_referrals(plan, range(PARTITIONS), options)
+    assert steps.finish_aggregation(plan, options, ranked).parts == 3
+    assert_same_tables(tmp_path / "data", tmp_path / "reference")
+    manifest = json.loads((tmp_path / "data" / "graph" / steps.MANIFEST).read_text())
+    assert [record["key"] for record in manifest["parts"]] == [info.key for info in infos]
+
+    write_sites(tmp_path / "split", 30, PARTITIONS, _targets)  # a slice of 2, then of
+    _write_parts(tmp_path / "split", ["zy"])  # the third and this one, then one of
+    _write_parts(tmp_path / "split", ["zz"], partitions=PARTITIONS * 2)  # this one alone
+    with pytest.raises(GraphError, match=r"split into \[8, 16\] partitions"):
+        plan_aggregation(LocalData(tmp_path / "split"))
+    assert not list((tmp_path / "split").glob(".graph-*"))
 
 
 def test_the_manifest_records_each_parts_files_without_their_ranges(tmp_path: Path) -> None:

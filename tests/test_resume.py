@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, CliRun, graph_rows, run_cli
 from test_rank_tables import assert_same_ranks
 
-from pipeline.graph.aggregate import MANIFEST, PARTS_RECORD, read_table
+from pipeline.graph.aggregate import MANIFEST, read_table
 from pipeline.storage import LocalData
 
 SAMPLE_FILES = 9
@@ -63,7 +63,7 @@ MOMENTS: dict[str, Callable[[Path], bool]] = {
     "aggregation": lambda data: any(data.glob(".graph-tmp-*")),
     # the plan is written (the parts' ranges and records in the work folder): the steps
     # begin
-    "planned": lambda data: any(data.glob(f".graph-tmp-*/work/{PARTS_RECORD}")),
+    "planned": lambda data: any(data.glob(".graph-tmp-*/work/parts-*.jsonl")),
     # the referrals step, after the ranks: some referrals given their authority
     "referrals": lambda data: any(data.glob(".graph-tmp-*/referrals/*.parquet")),
     # the database is being built beside its final name

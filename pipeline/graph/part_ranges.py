@@ -10,9 +10,11 @@ partitions) about 2.5 GB pickled for each task, and 30 GB in the process that pl
 So the plan reads the part.json files one at a time and writes their ranges into the
 aggregation's work folder, transposed, in pieces files (pieces.py)::
 
-    <table>_ranges/<number>.pieces   the ranges of a run of consecutive parts (at most
-                                      RANGES_PER_FILE of them in all), each partition's
-                                      rows at their offset: ordinal, name, start, stop, rows
+    <table>_ranges/<slice>-<number>.pieces
+                                      the ranges of a run of consecutive parts of a slice
+                                      of the plan (at most RANGES_PER_FILE of them in all),
+                                      each partition's rows at their offset: ordinal, name,
+                                      start, stop, rows
 
 A task reads the ranges of its own partitions only (its offsets of each file, then their
 bytes): about 20 bytes a part a partition, compressed. The ordinal is the part's place
@@ -46,10 +48,11 @@ def ranges_kind(table: str) -> str:
 
 class PartRangesWriter:
     """Write the ranges of parts added in order (``add``) into the work folder, a file per
-    RANGES_PER_FILE of them; ``close`` writes the last."""
+    RANGES_PER_FILE of them, named from ``prefix`` (a slice of the plan's: each writes its
+    own); ``close`` writes the last."""
 
-    def __init__(self, work: Folder, partitions: int) -> None:
-        self.work, self.partitions = work, partitions
+    def __init__(self, work: Folder, partitions: int, prefix: str = "") -> None:
+        self.work, self.partitions, self.prefix = work, partitions, prefix
         self.files = 0
         self._clear()
 
@@ -100,7 +103,7 @@ class PartRangesWriter:
             })
             split = frame.partition_by("partition", as_dict=True, include_key=False,
                                        maintain_order=True)
-            write_pieces(self.work, ranges_kind(table), f"{self.files:06d}",
+            write_pieces(self.work, ranges_kind(table), f"{self.prefix}{self.files:06d}",
                          {int(partition): piece.select(list(RANGES_SCHEMA))
                           for (partition,), piece in split.items()}, self.partitions)
         self.files += 1
