@@ -179,6 +179,12 @@ def test_the_plan_in_slices_gives_the_tables_of_the_plan_in_one(
     assert_same_tables(tmp_path / "data", tmp_path / "reference")
     manifest = json.loads((tmp_path / "data" / "graph" / steps.MANIFEST).read_text())
     assert [record["key"] for record in manifest["parts"]] == [info.key for info in infos]
+    # a slice's records lost from the work folder: the finish step refuses to record less
+    plan = plan_aggregation(store)
+    store.local_path(plan.work.name_of("parts-00001.jsonl")).unlink()
+    with pytest.raises(GraphError, match=r"record 2 of its 3 parts; run again"):
+        steps.finish_aggregation(plan, options, ranked)
+    assert not list((tmp_path / "data").glob(".graph-*"))
 
     write_sites(tmp_path / "split", 30, PARTITIONS, _targets)  # a slice of 2, then of
     _write_parts(tmp_path / "split", ["zy"])  # the third and this one, then one of

@@ -172,7 +172,8 @@ SPILL_SUB_BUCKETS = 5
 TASK_BYTES = 32 * 2**20
 MANIFEST = "manifest.json"  # in the graph folder: the parts it was built from
 # in the work folder: the manifest's record of each part, a file a slice of the plan
-PARTS_RECORDS = "parts-{slice:05d}.jsonl"
+# (``parts-00000.jsonl``, ...)
+PARTS_RECORDS = "parts-"
 # The plan reads the parts' part.json files in slices of this many, each a call of its
 # ``map_fn`` (a task in a flow): about 2.6 ms a part, so about 10 s a slice.
 PLAN_SLICE_PARTS = 4_000
@@ -697,18 +698,18 @@ def plan_aggregation(
             raise GraphError(f"no complete parts in {store.location!r}; run `backlinks run` "
                              "on some input first")
         keys = list(listed)
-        slices: list[tuple[int, int, int, dict[tuple[str, str], dict[int, int]]]] = map_fn([
+        slices: list[tuple[int, dict[tuple[str, str], dict[int, int]]]] = map_fn([
             partial(_index_parts, store, graph.sub(WORK), number, first,
                     {key: listed[key] for key in keys[first:first + PLAN_SLICE_PARTS]})
             for number, first in enumerate(range(0, len(keys), PLAN_SLICE_PARTS))])
-        partitions = {split for _, _, split, _ in slices}
+        partitions = {split for split, _ in slices}
         if len(partitions) > 1:
             raise GraphError(
                 f"the parts of {store.location!r} are split into {sorted(partitions)} "
                 "partitions; delete the parts of the other split (or the data location) and "
                 "run again")
         sums: dict[tuple[str, str], dict[int, int]] = {}
-        for _, _, _, measured in slices:
+        for _, measured in slices:
             for measure, by_partition in measured.items():
                 total = sums.setdefault(measure, {})
                 for partition, value in by_partition.items():
@@ -725,12 +726,12 @@ def plan_aggregation(
 
 def _index_parts(store: DataStore, work: Folder, number: int, first: int,
                  listed: Mapping[str, ListedFiles],
-                 ) -> tuple[int, int, int, dict[tuple[str, str], dict[int, int]]]:
+                 ) -> tuple[int, dict[tuple[str, str], dict[int, int]]]:
     """Slice ``number`` of the plan: read the part.json of every part ``listed`` (the
     plan's parts from the ``first``-th) once, in order; write its ranges
     (``PartRangesWriter``, its files named for the slice) and its manifest record
-    (PARTS_RECORDS) to ``work``. Returns the slice's number, its parts' count, their
-    partition count and the bytes and rows of each partition of each table."""
+    (PARTS_RECORDS) to ``work``. Returns the parts' partition count and the bytes and rows
+    of each partition of each table."""
     sums: dict[tuple[str, str], dict[int, int]] = {
         (table, measure): {} for table in ("links", "pages") for measure in ("bytes", "rows")}
     records: list[str] = []
@@ -758,9 +759,9 @@ def _index_parts(store: DataStore, work: Folder, number: int, first: int,
             f"no complete parts in {store.location!r}; run `backlinks run` on some input first"
         )
     writer.close()
-    work.write_text(PARTS_RECORDS.format(slice=number),
+    work.write_text(f"{PARTS_RECORDS}{number:05d}.jsonl",
                     "".join(f"{record}\n" for record in records))
-    return number, len(records), writer.partitions, sums
+    return writer.partitions, sums
 
 
 def _piece(kind: str, stem: str, partition: int) -> str:
@@ -1596,11 +1597,11 @@ def _parts_records(plan: AggregationPlan) -> list[dict[str, object]]:
     """The manifest records of the plan's parts, in order (``_index_parts``: a file a
     slice)."""
     records: list[dict[str, object]] = []
-    for name in sorted(plan.work.files(PARTS_RECORDS.split("{")[0])):
+    for name in sorted(plan.work.files(PARTS_RECORDS)):
         text = plan.work.read_text(name)
         records += [json.loads(line) for line in (text or "").splitlines()]
     if len(records) != plan.parts:
-        raise GraphError(f"the work files {plan.work.url('parts-*.jsonl')!r} of this "
+        raise GraphError(f"the work files {plan.work.url(PARTS_RECORDS + '*.jsonl')!r} of this "
                          f"aggregation record {len(records)} of its {plan.parts} parts; run "
                          "again: a new aggregation writes them anew")
     return records
