@@ -554,8 +554,8 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
             from pipeline.graph.aggregate import GraphOptions, current_graph
 
             found = current_graph(store)  # (its manifest read once for all three questions)
-            if found is None:
-                return None
+            if found is None or not found.is_current(GraphOptions.from_settings(settings)):
+                return None  # (one listing of the parts: before any input is looked up)
             damaged = {}
             for source, reused in already_processed(sources, settings, layout.partitions,
                                                     found.records()):
@@ -563,8 +563,6 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
                     return None  # (the lookups not yet made are not)
                 if reused.damage:
                     damaged[source.uri] = reused.damage
-            if not found.is_current(GraphOptions.from_settings(settings)):
-                return None
             graph = found.summary()
     except BacklinksError:
         return None  # the flow says what is wrong, with the input's name
