@@ -289,8 +289,8 @@ def plan_parts(args: argparse.Namespace) -> None:
         for step in ("pages", "links"):
             seconds, peak, _ = run_step(step, data, plan_file, args.memory_mb, False, [empty])
             cells.append(f"{seconds:.2f} · {peak}")
-        records = [json.loads(line) for line in
-                   next(data.glob(".graph-*/work/parts.jsonl")).read_text().splitlines()]
+        records = [json.loads(line) for path in sorted(data.glob(".graph-*/work/parts-*.jsonl"))
+                   for line in path.read_text().splitlines()]  # (a file a slice of the plan)
         cells += _nothing_new_reads(data, records, args.partitions)
         for leftover in data.glob(".graph-*"):
             shutil.rmtree(leftover)
