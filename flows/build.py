@@ -130,11 +130,9 @@ def plan_slice_task(call: Callable[[], Any], label: str) -> Any:
 
 def plan_slices(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """The plan's map function in a flow: each slice of the parts a task on the run's task
-    runner (a crawl's 90,000 part.json files are about 4 minutes of CPU in one process);
-    the results in order, once all have finished."""
-    futures = [plan_slice_task.submit(call, f"parts slice {number}")
-               for number, call in enumerate(calls)]
-    return [future.result() for future in futures]
+    runner (a crawl's 90,000 part.json files are about 4 minutes of CPU in one process)."""
+    return _each_a_task(plan_slice_task, calls,
+                        [f"parts slice {number}" for number in range(len(calls))])
 
 
 @task(name="reduce-partitions", task_run_name="reduce {step} {first}-{last}")
@@ -165,8 +163,15 @@ def rank_round_task(call: Callable[[], Any], label: str) -> Any:
 
 def on_task_runner(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """The ranks' map function in a flow: each call of a round a task on the run's task
-    runner; the results in order, once all have finished."""
-    futures = [rank_round_task.submit(call, _call_label(call)) for call in calls]
+    runner."""
+    return _each_a_task(rank_round_task, calls, [_call_label(call) for call in calls])
+
+
+def _each_a_task(runs: Any, calls: Sequence[Callable[[], Any]],
+                 labels: Sequence[str]) -> list[Any]:
+    """Each call submitted as a task of ``runs`` (a task that calls its callable) with its
+    label; the results in order, once all have finished."""
+    futures = [runs.submit(call, label) for call, label in zip(calls, labels, strict=True)]
     return [future.result() for future in futures]
 
 

@@ -552,13 +552,17 @@ def _nothing_new(sources: list[Any], settings: Settings) -> RunSummary | None:
             if layout is None:
                 return None
             from pipeline.graph.aggregate import GraphOptions, current_graph
+            from pipeline.parts.part import listed_parts
 
             found = current_graph(store)  # (its manifest read once for all three questions)
-            if found is None or not found.is_current(GraphOptions.from_settings(settings)):
-                return None  # (one listing of the parts: before any input is looked up)
+            if found is None:
+                return None
+            listed = listed_parts(store)  # (once, for the check and the lookups)
+            if not found.is_current(GraphOptions.from_settings(settings), listed):
+                return None  # (before any input is looked up)
             damaged = {}
             for source, reused in already_processed(sources, settings, layout.partitions,
-                                                    found.records()):
+                                                    found.records(), listed):
                 if reused is None:
                     return None  # (the lookups not yet made are not)
                 if reused.damage:

@@ -20,10 +20,10 @@ each table a folder of one Parquet file per partition (``links/p0007.parquet``):
 
 The steps, each a task per group of partitions (the flow runs them on its task runner):
 
-0. ``plan_aggregation`` (one task): every complete part's part.json read once, one at a
-   time; each part's ranges of every partition written to the work folder transposed
-   (part_ranges.py), so that a task reads those of its own partitions only, and the plan
-   (which goes to every task) keeps counts, not parts.
+0. ``plan_aggregation`` (a task a slice of PLAN_SLICE_PARTS parts): every complete part's
+   part.json read once; each part's ranges of every partition written to the work folder
+   transposed (part_ranges.py), so that a task reads those of its own partitions only, and
+   the plan (which goes to every task) keeps counts, not parts.
 1. ``reduce_pages`` (partition = host): distinct pages, the captures they supersede, each
    host's crawled pages and per-crawl counts. Two captures of a URL share a host, so meet;
    a partition larger than ``aggregate_memory_mb`` allows is reduced in sub-buckets of its
@@ -702,12 +702,7 @@ def plan_aggregation(
             partial(_index_parts, store, graph.sub(WORK), number, first,
                     {key: listed[key] for key in keys[first:first + PLAN_SLICE_PARTS]})
             for number, first in enumerate(range(0, len(keys), PLAN_SLICE_PARTS))])
-        partitions = {split for split, _ in slices}
-        if len(partitions) > 1:
-            raise GraphError(
-                f"the parts of {store.location!r} are split into {sorted(partitions)} "
-                "partitions; delete the parts of the other split (or the data location) and "
-                "run again")
+        partitions = _one_split(store, {split for split, _ in slices})
         sums: dict[tuple[str, str], dict[int, int]] = {}
         for _, measured in slices:
             for measure, by_partition in measured.items():
@@ -718,10 +713,20 @@ def plan_aggregation(
         graph.delete_all()
         raise
     return AggregationPlan(
-        store, folder, len(keys), partitions.pop(),
+        store, folder, len(keys), partitions,
         link_bytes=sums.get(("links", "bytes"), {}), page_bytes=sums.get(("pages", "bytes"), {}),
         link_rows=sums.get(("links", "rows"), {}), page_rows=sums.get(("pages", "rows"), {}),
         parts_listed=parts_digest(listed))
+
+
+def _one_split(store: DataStore, splits: set[int]) -> int:
+    """The one partition count of the parts (``splits``: those found); GraphError when
+    there are two."""
+    if len(splits) > 1:
+        raise GraphError(
+            f"the parts of {store.location!r} are split into {sorted(splits)} partitions; "
+            "delete the parts of the other split (or the data location) and run again")
+    return splits.pop()
 
 
 def _index_parts(store: DataStore, work: Folder, number: int, first: int,
@@ -740,11 +745,7 @@ def _index_parts(store: DataStore, work: Folder, number: int, first: int,
         if writer is None:
             writer = PartRangesWriter(work, info.partitions, f"{number:05d}-")
         elif info.partitions != writer.partitions:
-            raise GraphError(
-                f"the parts of {store.location!r} are split into "
-                f"{sorted({writer.partitions, info.partitions})} partitions; delete the parts "
-                "of the other split (or the data location) and run again"
-            )
+            _one_split(store, {writer.partitions, info.partitions})
         for table in ("links", "pages"):
             ranges = partition_ranges(info, table)
             sizes, rows = sums[(table, "bytes")], sums[(table, "rows")]
@@ -1646,14 +1647,18 @@ class CurrentGraph:
         return {record["key"]: record for record in records
                 if isinstance(record, dict) and isinstance(record.get("key"), str)}
 
-    def is_current(self, options: GraphOptions) -> bool:
+    def is_current(self, options: GraphOptions,
+                   listed: Mapping[str, ListedFiles] | None = None) -> bool:
         """Whether the graph was built from exactly the parts there are now (the same
         part.json files, as one listing of the parts shows them: a part written again has
         a new one) with these options: nothing new to aggregate. A part whose files were
         damaged since does not change the graph built from it; the run that reads its
-        input again finds the damage and writes the part again."""
+        input again finds the damage and writes the part again. ``listed``: the parts'
+        listing, when the caller has just made it (``listed_parts``)."""
         manifest = self.manifest
-        same_parts = manifest.get("parts_listed") == parts_digest(listed_parts(self.store))
+        if listed is None:
+            listed = listed_parts(self.store)
+        same_parts = manifest.get("parts_listed") == parts_digest(listed)
         same_options = manifest.get("options") == json.loads(json.dumps(asdict(options)))
         # a graph of an older version without a table of this one is built again
         tables = manifest.get("tables")
@@ -1705,14 +1710,6 @@ def graph_is_current(store: DataStore, options: GraphOptions) -> str | None:
     (``CurrentGraph.is_current``): nothing new to aggregate; else None."""
     found = current_graph(store)
     return found.folder if found is not None and found.is_current(options) else None
-
-
-def current_summary(store: DataStore, folder: str) -> GraphSummary:
-    """The summary of the current graph ``folder``, from its manifest."""
-    found = current_graph(store)
-    if found is None or found.folder != folder:
-        raise GraphError(f"the graph {store.url(folder)!r} has no manifest; run again")
-    return found.summary()
 
 
 def _unranked(recorded: object) -> dict[str, int]:

@@ -7,7 +7,7 @@ part's ``PartInfo`` and went to every task: at a whole crawl (90,000 parts of 1,
 partitions) about 2.5 GB pickled for each task, and 30 GB in the process that planned it
 (docs/scale.md).
 
-So the plan reads the part.json files one at a time and writes their ranges into the
+So the plan reads the part.json files (in slices, each in order) and writes their ranges into the
 aggregation's work folder, transposed, in pieces files (pieces.py)::
 
     <table>_ranges/<slice>-<number>.pieces

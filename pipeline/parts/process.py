@@ -25,6 +25,7 @@ from pipeline.extract.wat import WatPage, WatPayload, iter_wat_payloads, iter_wa
 from pipeline.parts.layout import data_layout
 from pipeline.parts.part import (
     PART_READERS,
+    ListedFiles,
     PartInfo,
     PartWriter,
     complete_part,
@@ -166,6 +167,7 @@ def _reused_result(source: InputFile, existing: PartInfo | None) -> InputResult 
 def already_processed(
     sources: Sequence[InputFile], settings: Settings, partitions: int,
     recorded: Mapping[str, Mapping[str, Any]] | None = None,
+    listed: Mapping[str, ListedFiles] | None = None,
 ) -> Iterator[tuple[InputFile, InputResult | None]]:
     """Each input, in order, with its result when a complete part of its current version
     exists, else None: it needs processing, or its lookup failed (then its task retries it
@@ -176,10 +178,12 @@ def already_processed(
     as the record lists them, else the GET of its part.json and the check of its files
     (0.55 ms a part.json of 1,500 partitions, and from S3 three requests a part). The flow
     settles the reused inputs with it instead of a task each, which cost 0.03-0.09 s an
-    input before the task looked (docs/scale.md): over an hour for a crawl's 90,000."""
+    input before the task looked (docs/scale.md): over an hour for a crawl's 90,000.
+    ``listed``: the parts' listing, when the caller has just made it."""
     store = settings.data_store()
     once = replace(settings, retry_seconds=0.0)
-    listed = listed_parts(store) if recorded else {}
+    if listed is None:
+        listed = listed_parts(store) if recorded else {}
 
     def look_up(source: InputFile) -> tuple[InputFile, InputResult | None]:
         try:
